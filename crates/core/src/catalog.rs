@@ -1,0 +1,658 @@
+//! The platform catalog: everything Switchboard knows about a platform's OAuth 2.0 behaviour and
+//! setup, as data.
+//!
+//! The seven built-in platforms live in `crates/core/catalog/<id>.toml`, one file each, embedded
+//! at compile time. Custom OAuth 2.0 providers from the configuration file become
+//! [`PlatformSpec`]s of [`Flavor::Standard`] too, so every later layer treats them alike.
+//!
+//! Facts come from `shared/PLATFORMS.md`; each file names its sources in `docs`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3, OIDC client auth names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(client_id:client_secret)` (X confidential clients, Pinterest).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (LinkedIn, Google, Meta, Instagram).
+    ClientSecretPost,
+    /// TikTok's own: `client_key` and `client_secret` in the form body.
+    ClientKeyPost,
+    /// Public client: `client_id` in the body, no secret.
+    None,
+}
+
+impl ClientAuth {
+    /// The wire name used in configuration and in `switchboard platforms --json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+            ClientAuth::ClientKeyPost => "client_key_post",
+            ClientAuth::None => "none",
+        }
+    }
+}
+
+/// Whether the platform wants PKCE (RFC 7636) on the authorization code flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pkce {
+    /// The platform rejects a flow without `code_challenge` (X, TikTok).
+    Required,
+    /// The platform accepts PKCE; Switchboard sends it (Google, custom providers by default).
+    Supported,
+    /// The platform does not use PKCE; Switchboard does not send it (LinkedIn, Meta, Instagram).
+    None,
+}
+
+impl Pkce {
+    /// True when Switchboard sends `code_challenge` (S256) for this platform.
+    pub fn is_sent(self) -> bool {
+        !matches!(self, Pkce::None)
+    }
+}
+
+/// How the authorization code is exchanged at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3).
+    PostForm,
+    /// `GET` with the parameters in the query string (Facebook Graph `oauth/access_token`).
+    GetQuery,
+}
+
+/// What the platform offers to keep a connection alive after the access token expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshKind {
+    /// No refresh token: the person must reconnect when the access token ends (Facebook user
+    /// tokens, LinkedIn for apps outside the partner programme).
+    None,
+    /// `grant_type=refresh_token`; the refresh token stays the same (Google, LinkedIn partners).
+    Static,
+    /// `grant_type=refresh_token`; every refresh returns a new single-use refresh token
+    /// (X, TikTok, Pinterest with `refresh_on=true`).
+    Rotating,
+    /// The access token itself is exchanged for a new one (Instagram `ig_refresh_token`).
+    Exchange,
+}
+
+/// The module of `switchboard-oauth` that implements this platform's token quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavor {
+    /// RFC 6749 as written; handled by the `oauth2` crate.
+    Standard,
+    /// TikTok: `client_key`, nested or flat token responses, `open_id`.
+    Tiktok,
+    /// Facebook: GET exchange, then `fb_exchange_token` for a long-lived user token.
+    Facebook,
+    /// Instagram Login: short-lived token, then `ig_exchange_token`; `ig_refresh_token` later.
+    Instagram,
+}
+
+/// The endpoints of a platform. `{var}` placeholders are filled from [`PlatformSpec::vars`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// Where the person's browser is sent to consent (RFC 6749 §3.1).
+    pub authorization_url: String,
+    /// Where the authorization code and refresh token are exchanged (RFC 6749 §3.2).
+    pub token_url: String,
+    /// RFC 7009 revocation endpoint, or the platform's equivalent; `None` when there is none.
+    #[serde(default)]
+    pub revocation_url: Option<String>,
+    /// The call that identifies the connected account (the `userinfo` of OIDC providers).
+    #[serde(default)]
+    pub profile_url: Option<String>,
+    /// Token exchange for a long-lived token, where the platform has one (Meta, Instagram).
+    #[serde(default)]
+    pub long_lived_url: Option<String>,
+    /// Refresh endpoint when it differs from the token endpoint (Instagram
+    /// `refresh_access_token`).
+    #[serde(default)]
+    pub refresh_url: Option<String>,
+    /// Base URL of the platform's content API, used by the publishing clients.
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+}
+
+/// Where the account's identity sits in the profile response, as JSON pointers (RFC 6901).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileFields {
+    /// Stable account id (`/data/id` on X, `/sub` on OIDC providers, `/data/user/open_id` on TikTok).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Handle (`@name`), where the platform has one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Avatar image URL.
+    #[serde(default)]
+    pub avatar: Option<String>,
+}
+
+impl Default for ProfileFields {
+    /// The OpenID Connect `userinfo` claims (`sub`, `name`, `preferred_username`, `picture`).
+    fn default() -> Self {
+        ProfileFields {
+            id: "/sub".into(),
+            name: Some("/name".into()),
+            username: Some("/preferred_username".into()),
+            avatar: Some("/picture".into()),
+        }
+    }
+}
+
+/// Scopes needed per capability. A capability is available when all its scopes are granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scopes {
+    /// Read the connected account's identity.
+    #[serde(default)]
+    pub profile: Vec<String>,
+    /// Publish text posts.
+    #[serde(default)]
+    pub publish_text: Vec<String>,
+    /// Publish images and video.
+    #[serde(default)]
+    pub publish_media: Vec<String>,
+    /// Read metrics of published posts.
+    #[serde(default)]
+    pub analytics: Vec<String>,
+    /// Scopes that make the platform issue a refresh token (`offline.access` on X).
+    #[serde(default)]
+    pub offline: Vec<String>,
+}
+
+impl Scopes {
+    /// Every scope Switchboard asks for by default: all capabilities plus offline access,
+    /// deduplicated, in catalog order.
+    pub fn default_request(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self
+            .profile
+            .iter()
+            .chain(&self.publish_text)
+            .chain(&self.publish_media)
+            .chain(&self.analytics)
+            .chain(&self.offline)
+        {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
+    }
+
+    /// The capabilities with the scopes each needs, in a fixed order.
+    pub fn capabilities(&self) -> [(&'static str, &[String]); 4] {
+        [
+            ("profile", &self.profile),
+            ("publish_text", &self.publish_text),
+            ("publish_media", &self.publish_media),
+            ("analytics", &self.analytics),
+        ]
+    }
+}
+
+/// Token lifetimes and refresh behaviour. Lifetimes are what the documentation says; at run time
+/// the `expires_in` of each response wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenBehaviour {
+    /// Documented access token lifetime in seconds; `None` when it does not expire.
+    #[serde(default)]
+    pub access_lifetime_secs: Option<u64>,
+    /// Documented refresh token lifetime in seconds, where known.
+    #[serde(default)]
+    pub refresh_lifetime_secs: Option<u64>,
+    /// Documented authorization code lifetime in seconds (X: 30).
+    #[serde(default)]
+    pub authorization_code_lifetime_secs: Option<u64>,
+    /// How the connection is kept alive.
+    pub refresh: RefreshKind,
+    /// Minimum token age in seconds before the platform accepts a refresh (Instagram: 86400).
+    #[serde(default)]
+    pub min_refresh_age_secs: Option<u64>,
+    /// Extra form parameters sent with every refresh (`refresh_on=true` on Pinterest).
+    #[serde(default)]
+    pub refresh_params: BTreeMap<String, String>,
+}
+
+/// A documentation page backing the catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocLink {
+    /// What the page is about.
+    pub title: String,
+    /// The page.
+    pub url: String,
+}
+
+/// One platform (or custom OAuth 2.0 provider) as Switchboard knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformSpec {
+    /// Stable id used in every path: `twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`,
+    /// `youtube`, `pinterest`, or a custom provider's id.
+    pub id: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Brand colour as `#rrggbb`.
+    #[serde(default = "default_colour")]
+    pub brand_color: String,
+    /// `easy`, `medium` or `hard`: how much work the developer-app setup is.
+    #[serde(default = "default_difficulty")]
+    pub difficulty: String,
+    /// Minutes a person typically needs to create the developer app.
+    #[serde(default)]
+    pub setup_minutes: u32,
+    /// What Switchboard can do with the platform, in words.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// What must exist before connecting (developer app, account type, review), in words.
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// Which `switchboard-oauth` module handles the token quirks.
+    #[serde(default = "default_flavor")]
+    pub flavor: Flavor,
+    /// True for providers added in the configuration file.
+    #[serde(default)]
+    pub custom: bool,
+    /// Name of the client identifier parameter on the authorization URL and token request
+    /// (`client_id`, or `client_key` on TikTok).
+    #[serde(default = "default_client_id_param")]
+    pub client_id_param: String,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// PKCE requirement.
+    pub pkce: Pkce,
+    /// How the code exchange is sent.
+    #[serde(default = "default_token_request")]
+    pub token_request: TokenRequest,
+    /// Separator between scopes in the `scope` parameter (`" "` or `","`).
+    pub scope_separator: String,
+    /// Endpoints, with `{var}` placeholders.
+    pub endpoints: Endpoints,
+    /// Values for `{var}` placeholders (for example `graph_version = "v22.0"` on Meta).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Where the account identity sits in the profile response.
+    #[serde(default)]
+    pub profile: ProfileFields,
+    /// Scopes per capability.
+    #[serde(default)]
+    pub scopes: Scopes,
+    /// Token lifetimes and refresh behaviour.
+    pub token: TokenBehaviour,
+    /// Extra parameters added to the authorization URL (`access_type=offline`, `prompt=consent`).
+    #[serde(default)]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Documentation pages.
+    #[serde(default)]
+    pub docs: Vec<DocLink>,
+}
+
+fn default_colour() -> String {
+    "#4b5563".into()
+}
+fn default_difficulty() -> String {
+    "medium".into()
+}
+fn default_flavor() -> Flavor {
+    Flavor::Standard
+}
+fn default_client_id_param() -> String {
+    "client_id".into()
+}
+fn default_token_request() -> TokenRequest {
+    TokenRequest::PostForm
+}
+
+/// Errors building or changing the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A catalog file does not parse.
+    #[error("catalog entry {file}: {message}")]
+    Parse { file: String, message: String },
+    /// An endpoint is not an absolute http(s) URL after placeholders are filled.
+    #[error("platform {platform}: {field} is not an absolute http(s) URL: {value}")]
+    BadUrl {
+        platform: String,
+        field: &'static str,
+        value: String,
+    },
+    /// Two entries share an id.
+    #[error("platform id {0} is defined twice")]
+    Duplicate(String),
+    /// An id that cannot be used in a URL path.
+    #[error("platform id {0:?} must be 1-40 characters of a-z, 0-9, '-' or '_'")]
+    BadId(String),
+}
+
+/// The built-in catalog files, in display order.
+const BUILTIN: [(&str, &str); 7] = [
+    ("twitter.toml", include_str!("../catalog/twitter.toml")),
+    ("linkedin.toml", include_str!("../catalog/linkedin.toml")),
+    ("facebook.toml", include_str!("../catalog/facebook.toml")),
+    ("instagram.toml", include_str!("../catalog/instagram.toml")),
+    ("tiktok.toml", include_str!("../catalog/tiktok.toml")),
+    ("youtube.toml", include_str!("../catalog/youtube.toml")),
+    ("pinterest.toml", include_str!("../catalog/pinterest.toml")),
+];
+
+/// Ids of the seven built-in platforms, in display order.
+pub const BUILTIN_IDS: [&str; 7] = [
+    "twitter",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "tiktok",
+    "youtube",
+    "pinterest",
+];
+
+/// The set of platforms this instance knows: the built-ins plus configured custom providers,
+/// with host overrides applied.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    platforms: Vec<PlatformSpec>,
+}
+
+impl Catalog {
+    /// The seven built-in platforms with their real hosts and placeholders filled.
+    ///
+    /// # Errors
+    /// Only when a built-in file is broken, which the test suite rules out.
+    pub fn builtin() -> Result<Self, CatalogError> {
+        let mut platforms = Vec::with_capacity(BUILTIN.len());
+        for (file, text) in BUILTIN {
+            let mut spec: PlatformSpec = toml::from_str(text).map_err(|e| CatalogError::Parse {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
+            spec.fill_placeholders();
+            spec.check()?;
+            platforms.push(spec);
+        }
+        Ok(Catalog { platforms })
+    }
+
+    /// Adds a custom provider. Its id must not collide with another entry.
+    ///
+    /// # Errors
+    /// [`CatalogError::Duplicate`], [`CatalogError::BadId`] or [`CatalogError::BadUrl`].
+    pub fn add(&mut self, mut spec: PlatformSpec) -> Result<(), CatalogError> {
+        if self.get(&spec.id).is_some() {
+            return Err(CatalogError::Duplicate(spec.id));
+        }
+        spec.fill_placeholders();
+        spec.check()?;
+        self.platforms.push(spec);
+        Ok(())
+    }
+
+    /// Rewrites every endpoint whose host is a key of `hosts` to the mapped base URL, keeping the
+    /// path and query. `{"api.x.com": "http://127.0.0.1:9000/api.x.com"}` turns
+    /// `https://api.x.com/2/oauth2/token` into `http://127.0.0.1:9000/api.x.com/2/oauth2/token`.
+    pub fn override_hosts(&mut self, hosts: &BTreeMap<String, String>) {
+        for p in &mut self.platforms {
+            p.endpoints.map_urls(|u| rewrite_host(u, hosts));
+        }
+    }
+
+    /// Points every built-in endpoint at a sandbox serving `{sandbox_base}/{host}/{path}`.
+    pub fn use_sandbox(&mut self, sandbox_base: &str) {
+        let base = sandbox_base.trim_end_matches('/');
+        for p in self.platforms.iter_mut().filter(|p| !p.custom) {
+            p.endpoints.map_urls(|u| match Url::parse(u) {
+                Ok(url) => {
+                    let host = url.host_str().unwrap_or_default();
+                    let rest = &u[u.find(host).map(|i| i + host.len()).unwrap_or(0)..];
+                    format!("{base}/{host}{rest}")
+                }
+                Err(_) => u.to_string(),
+            });
+        }
+    }
+
+    /// Looks a platform up by id.
+    pub fn get(&self, id: &str) -> Option<&PlatformSpec> {
+        self.platforms.iter().find(|p| p.id == id)
+    }
+
+    /// All platforms, built-ins first in display order, then custom providers.
+    pub fn all(&self) -> &[PlatformSpec] {
+        &self.platforms
+    }
+
+    /// All ids, for "unknown platform" errors that list the known ones.
+    pub fn ids(&self) -> Vec<String> {
+        self.platforms.iter().map(|p| p.id.clone()).collect()
+    }
+}
+
+fn rewrite_host(u: &str, hosts: &BTreeMap<String, String>) -> String {
+    let Ok(url) = Url::parse(u) else {
+        return u.to_string();
+    };
+    let Some(host) = url.host_str() else {
+        return u.to_string();
+    };
+    match hosts.get(host) {
+        Some(base) => {
+            let mut rest = url.path().to_string();
+            if let Some(q) = url.query() {
+                rest.push('?');
+                rest.push_str(q);
+            }
+            format!("{}{}", base.trim_end_matches('/'), rest)
+        }
+        None => u.to_string(),
+    }
+}
+
+impl Endpoints {
+    fn map_urls(&mut self, f: impl Fn(&str) -> String) {
+        self.authorization_url = f(&self.authorization_url);
+        self.token_url = f(&self.token_url);
+        for u in [
+            &mut self.revocation_url,
+            &mut self.profile_url,
+            &mut self.long_lived_url,
+            &mut self.refresh_url,
+            &mut self.api_base_url,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *u = f(u);
+        }
+    }
+}
+
+impl PlatformSpec {
+    fn fill_placeholders(&mut self) {
+        let vars = self.vars.clone();
+        self.endpoints.map_urls(|u| {
+            let mut s = u.to_string();
+            for (k, v) in &vars {
+                s = s.replace(&format!("{{{k}}}"), v);
+            }
+            s
+        });
+    }
+
+    /// Checks the id and that every endpoint is an absolute http(s) URL.
+    ///
+    /// # Errors
+    /// [`CatalogError::BadId`] or [`CatalogError::BadUrl`] naming the field.
+    pub fn check(&self) -> Result<(), CatalogError> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 40
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !id_ok {
+            return Err(CatalogError::BadId(self.id.clone()));
+        }
+        let e = &self.endpoints;
+        let fields: [(&'static str, Option<&String>); 7] = [
+            ("authorization_url", Some(&e.authorization_url)),
+            ("token_url", Some(&e.token_url)),
+            ("revocation_url", e.revocation_url.as_ref()),
+            ("profile_url", e.profile_url.as_ref()),
+            ("long_lived_url", e.long_lived_url.as_ref()),
+            ("refresh_url", e.refresh_url.as_ref()),
+            ("api_base_url", e.api_base_url.as_ref()),
+        ];
+        for (field, value) in fields {
+            let Some(value) = value else { continue };
+            let ok = Url::parse(value)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(CatalogError::BadUrl {
+                    platform: self.id.clone(),
+                    field,
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Joins scopes with this platform's separator, for the `scope` parameter.
+    pub fn join_scopes(&self, scopes: &[String]) -> String {
+        scopes.join(&self.scope_separator)
+    }
+
+    /// Splits a `scope` value from a token response. Accepts both separators, because platforms
+    /// report scopes differently from how they take them (LinkedIn takes spaces, reports commas).
+    pub fn split_scopes(scope: &str) -> Vec<String> {
+        scope
+            .split([' ', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// True when the platform can issue refresh tokens at all.
+    pub fn can_refresh(&self) -> bool {
+        !matches!(self.token.refresh, RefreshKind::None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_loads_with_real_hosts() {
+        let c = Catalog::builtin().expect("catalog");
+        assert_eq!(c.ids(), BUILTIN_IDS.map(String::from).to_vec());
+        let fb = c.get("facebook").unwrap();
+        assert!(
+            fb.endpoints
+                .token_url
+                .starts_with("https://graph.facebook.com/v"),
+            "{}",
+            fb.endpoints.token_url
+        );
+        assert!(!fb.endpoints.token_url.contains('{'));
+        assert_eq!(c.get("tiktok").unwrap().client_id_param, "client_key");
+        assert_eq!(
+            c.get("pinterest").unwrap().client_auth,
+            ClientAuth::ClientSecretBasic
+        );
+        assert_eq!(c.get("twitter").unwrap().pkce, Pkce::Required);
+        assert_eq!(c.get("linkedin").unwrap().pkce, Pkce::None);
+        assert_eq!(
+            c.get("youtube")
+                .unwrap()
+                .authorization_params
+                .get("access_type"),
+            Some(&"offline".to_string())
+        );
+        assert_eq!(
+            c.get("facebook").unwrap().token_request,
+            TokenRequest::GetQuery
+        );
+        for p in c.all() {
+            assert!(!p.docs.is_empty(), "{} has no documentation links", p.id);
+            assert!(
+                !p.scopes.profile.is_empty(),
+                "{} has no profile scopes",
+                p.id
+            );
+        }
+    }
+
+    #[test]
+    fn sandbox_rewrite_keeps_host_in_path() {
+        let mut c = Catalog::builtin().unwrap();
+        c.use_sandbox("http://127.0.0.1:9000/");
+        let x = c.get("twitter").unwrap();
+        assert_eq!(
+            x.endpoints.token_url,
+            "http://127.0.0.1:9000/api.x.com/2/oauth2/token"
+        );
+        let tt = c.get("tiktok").unwrap();
+        assert!(tt
+            .endpoints
+            .profile_url
+            .as_deref()
+            .unwrap()
+            .starts_with("http://127.0.0.1:9000/open.tiktokapis.com/v2/user/info/?fields="));
+    }
+
+    #[test]
+    fn host_override_applies_only_to_named_hosts() {
+        let mut c = Catalog::builtin().unwrap();
+        let mut hosts = BTreeMap::new();
+        hosts.insert(
+            "api.x.com".to_string(),
+            "http://localhost:1234/x".to_string(),
+        );
+        c.override_hosts(&hosts);
+        let x = c.get("twitter").unwrap();
+        assert_eq!(
+            x.endpoints.token_url,
+            "http://localhost:1234/x/2/oauth2/token"
+        );
+        assert_eq!(
+            x.endpoints.authorization_url,
+            "https://x.com/i/oauth2/authorize"
+        );
+    }
+
+    #[test]
+    fn scopes_split_on_either_separator() {
+        assert_eq!(
+            PlatformSpec::split_scopes("a b,c , d"),
+            vec!["a", "b", "c", "d"]
+        );
+    }
+
+    #[test]
+    fn bad_custom_provider_is_rejected_with_field() {
+        let mut c = Catalog::builtin().unwrap();
+        let mut spec = c.get("youtube").unwrap().clone();
+        spec.id = "twitter".into();
+        assert!(matches!(
+            c.add(spec.clone()),
+            Err(CatalogError::Duplicate(_))
+        ));
+        spec.id = "acme".into();
+        spec.endpoints.token_url = "not a url".into();
+        match c.add(spec) {
+            Err(CatalogError::BadUrl { field, .. }) => assert_eq!(field, "token_url"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
