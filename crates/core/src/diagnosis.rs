@@ -437,6 +437,14 @@ fn oauth_category(code: &str, desc: &str, status: Option<u16>) -> Category {
 }
 
 fn meta_category(code: i64, sub: Option<i64>, msg: &str) -> Category {
+    let lower = msg.to_ascii_lowercase();
+    // Meta reports a bad app secret as code 1 (otherwise "unknown error, retry").
+    if lower.contains("client secret") || lower.contains("invalid client_id") {
+        return Category::InvalidClient;
+    }
+    if lower.contains("redirect_uri") {
+        return Category::RedirectUriMismatch;
+    }
     match (code, sub) {
         (190, Some(463)) => Category::TokenExpired,
         (190, _) => Category::TokenRevoked,
@@ -502,7 +510,7 @@ fn tiktok_category(code: &str) -> Category {
 
 fn linkedin_category(sec: i64, code: &str, status: Option<u16>) -> Category {
     match (sec, code) {
-        (65600 | 65601 | 65602, _) | (_, "INVALID_ACCESS_TOKEN") => Category::TokenExpired,
+        (65600..=65602, _) | (_, "INVALID_ACCESS_TOKEN") => Category::TokenExpired,
         (_, "REVOKED_ACCESS_TOKEN") => Category::TokenRevoked,
         (100, _) | (_, "ACCESS_DENIED") => Category::InsufficientScope,
         (_, "DUPLICATE_POST") => Category::DuplicateContent,

@@ -1,0 +1,164 @@
+//! The one place platform HTTP calls go through: a reqwest client with redirects off and
+//! timeouts, a tracing span per call (method, host, path, status, duration; never the query,
+//! which may hold secrets on Meta and Instagram), and the mapping of failures to diagnoses.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use switchboard_core::diagnosis::{diagnose, Category, Diagnosis};
+use switchboard_core::PlatformSpec;
+use tracing::Instrument;
+
+use crate::OAuthError;
+
+/// A platform's answer, read whole.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, or an [`OAuthError::Platform`] saying the answer was unreadable.
+    pub fn json(&self, platform: &PlatformSpec) -> Result<Value, OAuthError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let mut d = diagnose(&platform.id, Some(self.status.as_u16()), &self.text());
+            if d.category == Category::Unknown {
+                d.cause = format!(
+                    "{} answered with a body that is not the JSON its API documents ({e}).",
+                    platform.display_name
+                );
+            }
+            OAuthError::platform(platform, d)
+        })
+    }
+
+    /// An error diagnosis of this answer.
+    pub fn error(&self, platform: &PlatformSpec) -> OAuthError {
+        OAuthError::platform(
+            platform,
+            diagnose(&platform.id, Some(self.status.as_u16()), &self.text()),
+        )
+    }
+}
+
+/// The HTTP client for platform calls. Redirects are never followed: a token endpoint that
+/// redirects is an error, and following it could send credentials elsewhere.
+#[derive(Debug, Clone)]
+pub struct PlatformHttp {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl PlatformHttp {
+    /// A client whose calls time out after `timeout` (connect: at most 5 s).
+    pub fn new(timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("reqwest client with static settings builds");
+        PlatformHttp { client, timeout }
+    }
+
+    /// The configured timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Starts a request.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Sends a request and reads the whole answer. Transport failures (connect, DNS, timeout,
+    /// broken body) become [`OAuthError::Network`]; any HTTP status is returned as is.
+    pub async fn send(
+        &self,
+        platform: &PlatformSpec,
+        what: &'static str,
+        req: RequestBuilder,
+    ) -> Result<RawResponse, OAuthError> {
+        let req = req
+            .build()
+            .map_err(|e| OAuthError::Config(format!("could not build the {what} request: {e}")))?;
+        let method = req.method().clone();
+        let host = req.url().host_str().unwrap_or_default().to_string();
+        let path = req.url().path().to_string();
+        let span = tracing::info_span!(
+            "platform_call",
+            platform = %platform.id,
+            call = what,
+            %method,
+            %host,
+            %path,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let timeout = self.timeout;
+        let call = async {
+            let resp = self.client.execute(req).await.map_err(|e| {
+                let msg = transport_message(&e, timeout);
+                tracing::warn!(error = %msg, "platform call failed");
+                OAuthError::network(platform, msg)
+            })?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| OAuthError::network(platform, transport_message(&e, timeout)))?;
+            let span = tracing::Span::current();
+            span.record("status", status.as_u16());
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            tracing::debug!("platform call answered");
+            Ok(RawResponse {
+                status,
+                headers,
+                body: body.to_vec(),
+            })
+        };
+        call.instrument(span).await
+    }
+}
+
+/// Words for a transport failure, without the URL (which may carry secrets in its query).
+fn transport_message(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s (timed out)", timeout.as_secs_f32())
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer".to_string()
+    } else {
+        "the request failed before an answer came".to_string()
+    }
+}
+
+impl OAuthError {
+    pub(crate) fn platform(platform: &PlatformSpec, d: Diagnosis) -> Self {
+        OAuthError::Platform(Box::new(
+            d.with_docs(platform.docs.first().map(|d| d.url.as_str())),
+        ))
+    }
+
+    pub(crate) fn network(platform: &PlatformSpec, message: String) -> Self {
+        OAuthError::Network(Box::new(
+            Diagnosis::network(&platform.id, message)
+                .with_docs(platform.docs.first().map(|d| d.url.as_str())),
+        ))
+    }
+}
