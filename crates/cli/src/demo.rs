@@ -1,0 +1,248 @@
+//! `switchboard demo`: the main job end to end on one machine. Starts the sandbox and the server
+//! on loopback with an embedded SQLite database, creates a workspace, connects one account on each
+//! of the seven platforms by driving the real redirect flow (HTTP, cookies, consent page), prints
+//! the connections, and keeps serving until interrupted (`--exit` stops after the table).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde_json::Value;
+use switchboard_core::catalog::BUILTIN_IDS;
+use switchboard_core::SystemClock;
+use switchboard_server::{AppState, Config};
+use tokio::net::TcpListener;
+
+use crate::browser::Browser;
+
+/// A running sandbox and server pair on loopback, shared by the demo and the benchmark.
+pub struct Stack {
+    pub api_url: String,
+    pub sandbox_url: String,
+    pub api_key: String,
+    pub state: AppState,
+    stop: tokio::sync::watch::Sender<bool>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Stack {
+    /// Starts the sandbox and the server. The database lives in `data_dir` (a temporary
+    /// directory when `None`), with an encryption key kept next to it.
+    pub async fn start(
+        listen: Option<SocketAddr>,
+        sandbox_listen: Option<SocketAddr>,
+        data_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Stack> {
+        let (tmp, dir) = match data_dir {
+            Some(d) => (None, d),
+            None => {
+                let t = tempfile::tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let key_file = dir.join("demo-keys");
+        if !key_file.exists() {
+            std::fs::write(&key_file, switchboard_vault::generate_key_spec())?;
+        }
+        let keys = std::fs::read_to_string(&key_file)?;
+
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+
+        let sandbox =
+            switchboard_sandbox::Sandbox::new(switchboard_sandbox::SandboxConfig::default());
+        let sb_listener =
+            TcpListener::bind(sandbox_listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
+        let sandbox_url = format!("http://{}", sb_listener.local_addr()?);
+        tokio::spawn(sandbox.serve(sb_listener, wait(stop_rx.clone())));
+
+        let listener = TcpListener::bind(listen.unwrap_or(([127, 0, 0, 1], 0).into())).await?;
+        let addr = listener.local_addr()?;
+        let api_url = format!("http://{addr}");
+        let config = Config {
+            listen: addr,
+            public_url: api_url.clone(),
+            database_url: format!("sqlite://{}", dir.join("switchboard.db").display()),
+            keys: Some(SecretString::from(keys.trim().to_string())),
+            sandbox_url: Some(sandbox_url.clone()),
+            ..Config::default()
+        };
+        let state = AppState::build(config, Arc::new(SystemClock)).await?;
+        let (_, api_key) = switchboard_server::create_workspace(
+            state.store().as_ref(),
+            "Demo",
+            chrono::Utc::now(),
+        )
+        .await?;
+        tokio::spawn(switchboard_server::serve(
+            listener,
+            state.clone(),
+            wait(stop_rx),
+        ));
+        Ok(Stack {
+            api_url,
+            sandbox_url,
+            api_key,
+            state,
+            stop,
+            _tmp: tmp,
+        })
+    }
+
+    /// A client for the API with the workspace key.
+    pub fn api(&self) -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.api_key).parse()?,
+        );
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
+    }
+
+    /// Connects `platform` for `owner` through the consent page; returns the landing page.
+    pub async fn connect(
+        &self,
+        platform: &str,
+        owner: &str,
+    ) -> anyhow::Result<crate::browser::Landing> {
+        let resp = self
+            .api()?
+            .post(format!("{}/v1/connect/{platform}", self.api_url))
+            .json(&serde_json::json!({ "owner": owner }))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if !status.is_success() {
+            anyhow::bail!("connect {platform}: {status} {body}");
+        }
+        let url = body["authorization_url"]
+            .as_str()
+            .context("no authorization_url in the answer")?;
+        Browser::new()?.authorize(url).await
+    }
+
+    /// Stops both servers.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub async fn run(
+    exit: bool,
+    listen: Option<SocketAddr>,
+    sandbox_listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let stack = Stack::start(listen, sandbox_listen, data_dir).await?;
+    println!("Switchboard demo");
+    println!("  API      {}", stack.api_url);
+    println!("  sandbox  {}", stack.sandbox_url);
+    println!();
+    println!("Connecting one account on each platform through its consent page...");
+    let mut failures = Vec::new();
+    for platform in BUILTIN_IDS {
+        match stack.connect(platform, "demo-user").await {
+            Ok(l) if l.status.is_success() => println!("  ✓ {platform}"),
+            Ok(l) => {
+                let reason = first_line_of_detail(&l.body);
+                println!("  ✗ {platform}: {} {reason}", l.status);
+                failures.push(platform);
+            }
+            Err(e) => {
+                println!("  ✗ {platform}: {e:#}");
+                failures.push(platform);
+            }
+        }
+    }
+    let list: Value = stack
+        .api()?
+        .get(format!("{}/v1/connections", stack.api_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rows = list["data"].as_array().cloned().unwrap_or_default();
+    println!();
+    println!(
+        "{:<10} {:<24} {:<14} {:<27} {}",
+        "PLATFORM", "ACCOUNT", "STATUS", "ACCESS TOKEN EXPIRES", "REFRESH"
+    );
+    for c in &rows {
+        let account = c["account"]["username"]
+            .as_str()
+            .map(|u| format!("@{u}"))
+            .or_else(|| c["account"]["name"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{:<10} {:<24} {:<14} {:<27} {}",
+            c["platform"].as_str().unwrap_or_default(),
+            truncate(&account, 24),
+            c["status"].as_str().unwrap_or_default(),
+            c["expires_at"].as_str().unwrap_or("never"),
+            if c["has_refresh_token"].as_bool().unwrap_or(false) {
+                "refresh token"
+            } else {
+                "reconnect before expiry"
+            },
+        );
+    }
+    let connected = rows
+        .iter()
+        .filter(|c| {
+            c["status"]
+                .as_str()
+                .is_some_and(|s| s == "healthy" || s == "expiring_soon")
+        })
+        .count();
+    println!();
+    println!("{connected} of {} platforms connected.", BUILTIN_IDS.len());
+    let all = failures.is_empty() && connected == BUILTIN_IDS.len();
+    if exit {
+        stack.stop();
+        return Ok(if all {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    println!();
+    println!("Try the API:");
+    println!(
+        "  curl -H 'Authorization: Bearer {}' {}/v1/connections",
+        stack.api_key, stack.api_url
+    );
+    println!("Press Ctrl-C to stop.");
+    crate::shutdown_signal().await;
+    stack.stop();
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+fn first_line_of_detail(html: &str) -> String {
+    html.split("<p>")
+        .nth(2)
+        .and_then(|p| p.split("</p>").next())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -1,0 +1,210 @@
+//! API errors as RFC 9457 problem details (`application/problem+json`), mapped to status codes in
+//! this one place. Every problem has a stable `type` URI; validation problems name the `field`;
+//! platform failures carry their `diagnosis`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use switchboard_core::diagnosis::{Category, Diagnosis};
+use switchboard_oauth::OAuthError;
+use switchboard_store::StoreError;
+
+/// Base of every problem `type` URI.
+pub const PROBLEM_BASE: &str = "https://switchboard.dev/problems/";
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Slug of the problem type (`unknown-platform`, `invalid-state`...).
+    pub kind: &'static str,
+    /// Short, stable summary of the problem type.
+    pub title: &'static str,
+    /// What happened in this case, in plain words.
+    pub detail: String,
+    /// Extension members (`field`, `diagnosis`, `known_platforms`...).
+    pub extra: Map<String, Value>,
+    /// Extra response headers.
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    /// A problem of the given status and type.
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+            extra: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// 422 naming the field at fault.
+    pub fn validation(field: &str, detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-error",
+            "The request is not valid",
+            detail,
+        )
+        .with("field", field)
+    }
+
+    /// 400 for a body that is not JSON of the expected shape.
+    pub fn bad_body(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "The request body cannot be read",
+            detail,
+        )
+    }
+
+    /// 404 for a resource that does not exist in this workspace.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no {what} with this id in this workspace"),
+        )
+    }
+
+    /// 404 for an unknown platform id, listing the known ones.
+    pub fn unknown_platform(id: &str, known: Vec<String>) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-platform",
+            "Unknown platform",
+            format!(
+                "there is no platform {id:?}; known platforms: {}",
+                known.join(", ")
+            ),
+        )
+        .with("known_platforms", known)
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        );
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"switchboard\""),
+        ));
+        e
+    }
+
+    /// A failed platform call: 502 when the platform answered with an error, 504 when it did not
+    /// answer, 409 when the platform cannot do it; the diagnosis is attached.
+    pub fn platform(platform: &str, err: &OAuthError) -> Self {
+        let d = err.diagnosis();
+        let (status, kind, title) = match err {
+            OAuthError::Network(_) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "platform-unreachable",
+                "The platform did not answer",
+            ),
+            OAuthError::Platform(_) if d.category == Category::RateLimited => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "platform-rate-limited",
+                "The platform is throttling requests",
+            ),
+            OAuthError::Platform(_) => (
+                StatusCode::BAD_GATEWAY,
+                "platform-error",
+                "The platform refused the request",
+            ),
+            OAuthError::Config(_) => (
+                StatusCode::CONFLICT,
+                "platform-not-configured",
+                "The platform is not configured",
+            ),
+            OAuthError::NotPossible(_) => (
+                StatusCode::CONFLICT,
+                "not-possible",
+                "The platform cannot do this",
+            ),
+        };
+        ApiError::new(status, kind, title, format!("{platform}: {}", d.summary()))
+            .with_diagnosis(&d)
+    }
+
+    /// Attaches a diagnosis.
+    pub fn with_diagnosis(self, d: &Diagnosis) -> Self {
+        let v = serde_json::to_value(d).unwrap_or(Value::Null);
+        self.with("diagnosis", v)
+    }
+
+    /// 500 for a failure inside Switchboard. The cause is logged, not returned.
+    pub fn internal(context: &str, err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "{context}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal error",
+            format!("{context}; the server log has the cause"),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Database(_) => {
+                tracing::error!(error = %e, "database error");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "The database is unavailable",
+                    "the database did not answer; nothing was changed",
+                )
+            }
+            other => ApiError::internal("storage failure", &other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("{PROBLEM_BASE}{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Value::Object(ref mut m) = body {
+            m.extend(self.extra);
+        }
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
+        resp
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

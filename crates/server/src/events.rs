@@ -1,0 +1,42 @@
+//! The event log: every change to a connection is recorded as an event of the workspace.
+
+use serde_json::Value;
+use switchboard_store::Event;
+
+use crate::AppState;
+
+/// Event types.
+pub mod kind {
+    /// A new connection was made.
+    pub const CONNECTION_CREATED: &str = "connection.created";
+    /// An existing connection was connected again (tokens replaced).
+    pub const CONNECTION_RECONNECTED: &str = "connection.reconnected";
+    /// A connection that needed the person works again.
+    pub const CONNECTION_RECOVERED: &str = "connection.recovered";
+    /// A connection was deleted (and revoked where possible).
+    pub const CONNECTION_DISCONNECTED: &str = "connection.disconnected";
+    /// A connect attempt failed at the callback.
+    pub const CONNECT_FAILED: &str = "connect.failed";
+}
+
+/// Records an event. A failure to record is logged, never returned: the change it describes has
+/// already happened.
+pub async fn emit(
+    state: &AppState,
+    workspace_id: &str,
+    connection_id: Option<&str>,
+    kind: &str,
+    payload: Value,
+) {
+    let event = Event {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: workspace_id.to_string(),
+        connection_id: connection_id.map(str::to_string),
+        kind: kind.to_string(),
+        payload,
+        created_at: state.now(),
+    };
+    if let Err(e) = state.store().insert_event(&event).await {
+        tracing::error!(error = %e, kind, "event could not be recorded");
+    }
+}

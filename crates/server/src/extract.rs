@@ -1,0 +1,112 @@
+//! Request extractors whose failures are problem+json: JSON bodies that name the field at fault,
+//! and the workspace API key.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A JSON body. A body that is not JSON, or not of the expected shape, is a 400/422 problem
+/// naming the JSON path at fault (`scopes[1]`, `owner`).
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_body(format!("cannot read the body: {e}")))?;
+        if bytes.is_empty() {
+            return parse_value(serde_json::Value::Object(Default::default()));
+        }
+        if !ct.is_empty() && !ct.starts_with("application/json") && !ct.contains("+json") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "The body must be JSON",
+                format!("Content-Type is {ct:?}; send application/json"),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_body(format!("the body is not valid JSON: {e}")))?;
+        parse_value(value)
+    }
+}
+
+fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<ApiJson<T>, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map(ApiJson)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // "missing field `owner`" is about the field inside the path.
+            let field = match inner.split('`').nth(1) {
+                Some(f) if inner.starts_with("missing field") => {
+                    if path == "." {
+                        f.to_string()
+                    } else {
+                        format!("{path}.{f}")
+                    }
+                }
+                _ => path,
+            };
+            ApiError::validation(&field, inner)
+        })
+}
+
+/// The workspace an API key belongs to.
+#[derive(Debug, Clone)]
+pub struct WorkspaceAuth {
+    /// Workspace id.
+    pub workspace_id: String,
+}
+
+/// SHA-256 hex of an API key, the form keys are stored and looked up in. Keys carry 256 random
+/// bits, so a plain hash is enough (no password hashing needed).
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl FromRequestParts<AppState> for WorkspaceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "missing Authorization header; send `Authorization: Bearer <workspace API key>`",
+            ));
+        };
+        let value = value.to_str().unwrap_or_default();
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("Authorization must be `Bearer <workspace API key>`")
+            })?;
+        match state.api_keys().lookup(state, key).await? {
+            Some(workspace_id) => Ok(WorkspaceAuth { workspace_id }),
+            None => Err(ApiError::unauthorized("the API key is not valid")),
+        }
+    }
+}

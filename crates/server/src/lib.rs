@@ -1,0 +1,284 @@
+//! The Switchboard server: HTTP API, OAuth callback, and the wiring of store, vault, catalog and
+//! OAuth client.
+//!
+//! The main job, connect, reads straight through [`routes::connect`]:
+//! `POST /v1/connect/{platform}` stores a one-time state (and the PKCE code_verifier, sealed) and
+//! returns the authorization URL; `GET /v1/oauth/callback/{platform}` consumes the state once,
+//! exchanges the code, fetches the profile, seals the tokens ([`vaulted`]) and saves the
+//! connection, then records a `connection.created` event.
+//!
+//! Start it with [`AppState::build`] and [`serve`], which takes an already-bound listener and a
+//! shutdown future so tests can bind `127.0.0.1:0` and drive the real server.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use secrecy::ExposeSecret;
+use switchboard_core::{Catalog, Clock, PlatformSpec};
+use switchboard_oauth::{ClientCredentials, OAuthClient};
+use switchboard_store::Store;
+use switchboard_vault::Keyring;
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod routes;
+pub mod vaulted;
+
+pub use config::Config;
+use error::ApiError;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    catalog: Catalog,
+    oauth: OAuthClient,
+    clock: Arc<dyn Clock>,
+    api_keys: ApiKeys,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No encryption key and not in development mode.
+    #[error("{0}")]
+    Vault(#[from] switchboard_vault::VaultError),
+    /// The database could not be opened or migrated.
+    #[error("{0}")]
+    Store(#[from] switchboard_store::StoreError),
+    /// A custom provider is invalid.
+    #[error("{0}")]
+    Catalog(#[from] switchboard_core::catalog::CatalogError),
+}
+
+impl AppState {
+    /// Opens the database (applying migrations), loads the keyring and the catalog.
+    ///
+    /// Without keys the start fails unless `config.dev` is set, in which case an ephemeral key is
+    /// generated: every token stored with it is unreadable after a restart, and the log says so.
+    ///
+    /// # Errors
+    /// [`StartError`] saying what is missing or wrong.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+        let keyring = match &config.keys {
+            Some(k) => Keyring::parse(k.expose_secret(), config.active_key.as_deref())?,
+            None if config.dev => {
+                tracing::warn!(
+                    "DEVELOPMENT MODE: no encryption key configured, using an EPHEMERAL key. \
+                     Tokens stored now cannot be read after a restart. Run `switchboard keygen` \
+                     and set SWITCHBOARD_KEYS for real use."
+                );
+                Keyring::ephemeral()
+            }
+            None => return Err(switchboard_vault::VaultError::NoKeys.into()),
+        };
+        let store = switchboard_store::connect(&config.database_url).await?;
+        let catalog = build_catalog(&config)?;
+        let oauth = OAuthClient::new(Duration::from_secs(config.http_timeout_secs), clock.clone());
+        Ok(AppState(Arc::new(Inner {
+            config,
+            store,
+            keyring: Arc::new(keyring),
+            catalog,
+            oauth,
+            clock,
+            api_keys: ApiKeys::new(),
+        })))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+    /// The keyring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.0.keyring
+    }
+    /// The catalog, with overrides and custom providers.
+    pub fn catalog(&self) -> &Catalog {
+        &self.0.catalog
+    }
+    /// The OAuth client.
+    pub fn oauth(&self) -> &OAuthClient {
+        &self.0.oauth
+    }
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+    /// The API key cache.
+    pub fn api_keys(&self) -> &ApiKeys {
+        &self.0.api_keys
+    }
+    /// The current time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
+    }
+
+    /// A platform by id, or the 404 problem that lists the known ones.
+    ///
+    /// # Errors
+    /// [`ApiError::unknown_platform`].
+    pub fn platform(&self, id: &str) -> Result<&PlatformSpec, ApiError> {
+        self.0
+            .catalog
+            .get(id)
+            .ok_or_else(|| ApiError::unknown_platform(id, self.0.catalog.ids()))
+    }
+
+    /// The app credentials configured for a platform. With a sandbox configured, built-in
+    /// platforms without credentials use the sandbox's default client.
+    pub fn credentials(&self, platform: &str) -> Option<ClientCredentials> {
+        let c = &self.0.config;
+        let (id, secret) = if let Some(p) = c.providers.get(platform) {
+            (p.client_id.clone(), p.client_secret.clone())
+        } else {
+            let p = c.platforms.get(platform).cloned().unwrap_or_default();
+            match (p.client_id, p.client_secret) {
+                (Some(id), secret) => (Some(id), secret),
+                (None, _) if c.sandbox_url.is_some() => (
+                    Some(format!("sandbox-{platform}-client")),
+                    Some(format!("sandbox-{platform}-secret")),
+                ),
+                (None, secret) => (None, secret),
+            }
+        };
+        let client_id = id?;
+        Some(ClientCredentials {
+            client_id,
+            client_secret: secret.map(secrecy::SecretString::from),
+        })
+    }
+}
+
+fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
+    let mut catalog = Catalog::builtin()?;
+    if let Some(sandbox) = &config.sandbox_url {
+        catalog.use_sandbox(sandbox);
+    }
+    for (id, p) in &config.providers {
+        catalog.add(p.to_spec(id))?;
+    }
+    catalog.override_hosts(&config.hosts);
+    Ok(catalog)
+}
+
+/// Cache of API key hash → workspace id, so that the hot path (`GET /token`) does not hash and
+/// query for every request. Entries live 30 seconds: a deleted key stops working within that.
+#[derive(Debug)]
+pub struct ApiKeys {
+    cache: moka::sync::Cache<String, String>,
+}
+
+impl ApiKeys {
+    fn new() -> Self {
+        ApiKeys {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
+        }
+    }
+
+    /// The workspace of a presented key, or `None` when the key is unknown.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn lookup(&self, state: &AppState, key: &str) -> Result<Option<String>, ApiError> {
+        let hash = extract::hash_api_key(key);
+        if let Some(ws) = self.cache.get(&hash) {
+            return Ok(Some(ws));
+        }
+        let found = state.store().find_api_key(&hash).await?;
+        Ok(found.map(|k| {
+            self.cache.insert(hash, k.workspace_id.clone());
+            k.workspace_id
+        }))
+    }
+}
+
+/// The API router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/v1/platforms", get(routes::platforms::list))
+        .route("/v1/platforms/{platform}", get(routes::platforms::get_one))
+        .route("/v1/connect/{platform}", post(routes::connect::start))
+        .route(
+            "/v1/oauth/callback/{platform}",
+            get(routes::connect::callback),
+        )
+        .route("/v1/connections", get(routes::connections::list))
+        .route(
+            "/v1/connections/{id}",
+            get(routes::connections::get_one).delete(routes::connections::delete),
+        )
+        .route(
+            "/v1/connections/{id}/token",
+            get(routes::connections::token),
+        )
+        .route("/v1/events", get(routes::events::list))
+        .fallback(routes::health::not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on an already-bound listener until `shutdown` completes.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Creates a workspace and its first API key. Returns `(workspace, key)`; the key is shown once
+/// and only its hash is stored.
+///
+/// # Errors
+/// Database failures.
+pub async fn create_workspace(
+    store: &dyn Store,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(switchboard_store::Workspace, String), switchboard_store::StoreError> {
+    let ws = store.create_workspace(name, now).await?;
+    let key = new_api_key();
+    store
+        .create_api_key(&ws.id, &extract::hash_api_key(&key), &key[..12], now)
+        .await?;
+    Ok((ws, key))
+}
+
+/// A new API key: `sbk_` and 256 random bits, base64url.
+pub fn new_api_key() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!(
+        "sbk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}

@@ -1,0 +1,205 @@
+//! Connections: list, read, the access token for the product's own API calls, and disconnect.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_core::connection::ConnectionStatus;
+use switchboard_core::diagnosis::{Category, Diagnosis};
+use switchboard_oauth::Revocation;
+use switchboard_store::{Connection, ConnectionFilter};
+
+use crate::error::{ApiError, ApiResult};
+use crate::events::{emit, kind};
+use crate::extract::WorkspaceAuth;
+use crate::{vaulted, AppState};
+
+/// The API view of a connection. Never contains tokens.
+pub fn connection_json(c: &Connection) -> Value {
+    json!({
+        "id": c.id,
+        "platform": c.platform,
+        "owner": c.owner,
+        "account": {
+            "id": c.account_id,
+            "name": c.account_name,
+            "username": c.username,
+            "avatar_url": c.avatar_url,
+        },
+        "scopes": c.scopes,
+        "status": c.status,
+        "expires_at": c.expires_at,
+        "refresh_expires_at": c.refresh_expires_at,
+        "has_refresh_token": c.refresh_token_sealed.is_some(),
+        "token_obtained_at": c.token_obtained_at,
+        "last_refreshed_at": c.last_refreshed_at,
+        "last_error": c.last_error,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+/// Query of `GET /v1/connections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this platform.
+    pub platform: Option<String>,
+    /// Only this owner.
+    pub owner: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+/// `GET /v1/connections?platform=&owner=&status=` → `{"data":[connection...]}`, oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(p) = &q.platform {
+        state.platform(p)?;
+    }
+    if let Some(s) = &q.status {
+        if ConnectionStatus::parse(s).is_none() {
+            return Err(ApiError::validation(
+                "status",
+                format!("{s:?} is not a status; use healthy, expiring_soon, refresh_failing, expired, needs_reauth, revoked or pending_selection"),
+            ));
+        }
+    }
+    let filter = ConnectionFilter {
+        platform: q.platform,
+        owner: q.owner,
+        status: q.status,
+    };
+    let rows = state
+        .store()
+        .list_connections(&auth.workspace_id, &filter)
+        .await?;
+    Ok(Json(
+        json!({ "data": rows.iter().map(connection_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn load(state: &AppState, auth: &WorkspaceAuth, id: &str) -> ApiResult<Connection> {
+    state
+        .store()
+        .get_connection(&auth.workspace_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("connection"))
+}
+
+/// `GET /v1/connections/{id}`. Another workspace's connection is a 404.
+pub async fn get_one(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(connection_json(&load(&state, &auth, &id).await?)))
+}
+
+/// `GET /v1/connections/{id}/token` → `{access_token, token_type, expires_at, scopes}`: the
+/// current access token for the product's own calls to the platform.
+///
+/// Errors: 404; 409 `token-expired` with a diagnosis when the token has expired and cannot be
+/// renewed; 500 `stored-secret-unreadable` when the stored ciphertext does not open.
+pub async fn token(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth, &id).await?;
+    if conn.expires_at.is_some_and(|e| e <= state.now()) {
+        let spec = state.platform(&conn.platform)?;
+        let mut d = Diagnosis::new(Category::TokenExpired)
+            .with_docs(spec.docs.first().map(|d| d.url.as_str()));
+        d.platform = Some(conn.platform.clone());
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "token-expired",
+            "The access token has expired",
+            format!(
+                "the access token of connection {} expired at {}; reconnect the account",
+                conn.id,
+                conn.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+            ),
+        )
+        .with_diagnosis(&d));
+    }
+    let access = vaulted::open_access(state.keyring(), &conn)?;
+    use secrecy::ExposeSecret;
+    Ok(Json(json!({
+        "access_token": access.expose_secret(),
+        "token_type": conn.token_type,
+        "expires_at": conn.expires_at,
+        "scopes": conn.scopes,
+    })))
+}
+
+/// `DELETE /v1/connections/{id}`: revokes the grant at the platform where it has a revocation
+/// endpoint, then deletes the connection. A failed revocation is reported in the answer
+/// (`revocation.status = "failed"` with its diagnosis); the deletion happens regardless.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth, &id).await?;
+    let revocation = revoke(&state, &conn).await;
+    state
+        .store()
+        .delete_connection(&auth.workspace_id, &id)
+        .await?;
+    emit(
+        &state,
+        &auth.workspace_id,
+        Some(&conn.id),
+        kind::CONNECTION_DISCONNECTED,
+        json!({
+            "platform": conn.platform,
+            "owner": conn.owner,
+            "account_id": conn.account_id,
+            "revocation": revocation,
+        }),
+    )
+    .await;
+    Ok(Json(json!({
+        "id": conn.id,
+        "deleted": true,
+        "revocation": revocation,
+    })))
+}
+
+/// Revokes a connection's grant; returns `{status: revoked|not_supported|failed, diagnosis?}`.
+async fn revoke(state: &AppState, conn: &Connection) -> Value {
+    let spec = match state.platform(&conn.platform) {
+        Ok(s) => s,
+        Err(_) => return json!({"status": "failed", "detail": "platform no longer configured"}),
+    };
+    let Some(creds) = state.credentials(&conn.platform) else {
+        return json!({"status": "failed", "detail": "platform has no client credentials configured"});
+    };
+    let tokens = vaulted::open_access(state.keyring(), conn)
+        .and_then(|a| Ok((a, vaulted::open_refresh(state.keyring(), conn)?)));
+    let (access, refresh) = match tokens {
+        Ok(t) => t,
+        Err(e) => return json!({"status": "failed", "detail": e.detail}),
+    };
+    match state
+        .oauth()
+        .revoke(spec, &creds, &access, refresh.as_ref())
+        .await
+    {
+        Ok(Revocation::Revoked) => json!({"status": "revoked"}),
+        Ok(Revocation::NotSupported) => json!({
+            "status": "not_supported",
+            "detail": format!("{} has no revocation endpoint; the token stays valid until it expires", spec.display_name),
+        }),
+        Err(e) => json!({
+            "status": "failed",
+            "detail": e.to_string(),
+            "diagnosis": e.diagnosis(),
+        }),
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP handlers, one module per resource.
+
+pub mod connect;
+pub mod connections;
+pub mod events;
+pub mod health;
+pub mod pages;
+pub mod platforms;
