@@ -584,8 +584,7 @@ async fn connect_flow_on_postgres_with_the_callback_on_another_instance() {
     let b = TestApp::spawn_with(Setup {
         db: Db::Url(a.database_url.clone()),
         sandbox_url: Some((a.sandbox.clone(), a.clock.clone())),
-        config: Box::new(|_| {}),
-        sandbox: Box::new(|_| {}),
+        ..Setup::default()
     })
     .await;
     // Started on A, the platform redirects to B's callback (another instance behind the same

@@ -169,7 +169,9 @@ pub struct TokenUpdate {
     pub token_type: String,
     /// New access token expiry.
     pub expires_at: Option<DateTime<Utc>>,
-    /// New refresh token expiry; `None` keeps the stored one.
+    /// Expiry of the new refresh token. It travels with `refresh_token_sealed`: when that is
+    /// `None` the stored token and expiry are both kept; when it is `Some`, this value is stored
+    /// as is (`None` meaning the platform gave no expiry).
     pub refresh_expires_at: Option<DateTime<Utc>>,
     /// Scopes, when the response reported them; `None` keeps the stored ones.
     pub scopes: Option<Vec<String>>,
@@ -258,8 +260,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Option<Connection>>;
 
     /// Inserts the connection, or when the workspace already has one for the same platform and
-    /// account, updates that one (keeping its id, `created_at`, and its refresh token and refresh
-    /// expiry when the new values are `None`) and bumps its version. Returns the stored row, whose
+    /// account, updates that one (keeping its id, `created_at`, and its refresh token with its
+    /// expiry when the new refresh token is `None`) and bumps its version. Returns the stored row, whose
     /// id may differ from `conn.id` when another writer inserted first.
     async fn upsert_connection(&self, conn: &Connection) -> StoreResult<Connection>;
 

@@ -369,8 +369,9 @@ impl Store for PgStore {
                                                  connections.refresh_token_sealed),
                  token_type           = EXCLUDED.token_type,
                  expires_at           = EXCLUDED.expires_at,
-                 refresh_expires_at   = COALESCE(EXCLUDED.refresh_expires_at,
-                                                 connections.refresh_expires_at),
+                 refresh_expires_at   = CASE WHEN EXCLUDED.refresh_token_sealed IS NULL
+                                         THEN connections.refresh_expires_at
+                                         ELSE EXCLUDED.refresh_expires_at END,
                  token_obtained_at    = EXCLUDED.token_obtained_at,
                  last_refreshed_at    = EXCLUDED.last_refreshed_at,
                  last_error           = EXCLUDED.last_error,
@@ -482,7 +483,7 @@ impl Store for PgStore {
                  refresh_token_sealed = COALESCE($3, refresh_token_sealed),
                  token_type           = $4,
                  expires_at           = $5,
-                 refresh_expires_at   = COALESCE($6, refresh_expires_at),
+                 refresh_expires_at   = CASE WHEN $3 IS NULL THEN refresh_expires_at ELSE $6 END,
                  scopes               = COALESCE($7, scopes),
                  token_obtained_at    = $8,
                  status               = $9,

@@ -441,8 +441,9 @@ impl Store for SqliteStore {
                                                  connections.refresh_token_sealed),
                  token_type           = excluded.token_type,
                  expires_at           = excluded.expires_at,
-                 refresh_expires_at   = COALESCE(excluded.refresh_expires_at,
-                                                 connections.refresh_expires_at),
+                 refresh_expires_at   = CASE WHEN excluded.refresh_token_sealed IS NULL
+                                         THEN connections.refresh_expires_at
+                                         ELSE excluded.refresh_expires_at END,
                  token_obtained_at    = excluded.token_obtained_at,
                  last_refreshed_at    = excluded.last_refreshed_at,
                  last_error           = excluded.last_error,
@@ -553,7 +554,7 @@ impl Store for SqliteStore {
                  refresh_token_sealed = COALESCE($3, refresh_token_sealed),
                  token_type           = $4,
                  expires_at           = $5,
-                 refresh_expires_at   = COALESCE($6, refresh_expires_at),
+                 refresh_expires_at   = CASE WHEN $3 IS NULL THEN refresh_expires_at ELSE $6 END,
                  scopes               = COALESCE($7, scopes),
                  token_obtained_at    = $8,
                  status               = $9,

@@ -32,6 +32,8 @@ pub struct Setup {
     pub sandbox: Box<dyn FnOnce(&mut SandboxConfig) + Send>,
     /// Reuse this sandbox instead of starting one (two servers, one sandbox).
     pub sandbox_url: Option<(String, ManualClock)>,
+    /// Serve on this already-bound listener (when the port must be known in advance).
+    pub listener: Option<std::net::TcpListener>,
 }
 
 impl Default for Setup {
@@ -41,6 +43,7 @@ impl Default for Setup {
             config: Box::new(|_| {}),
             sandbox: Box::new(|_| {}),
             sandbox_url: None,
+            listener: None,
         }
     }
 }
@@ -93,7 +96,13 @@ impl TestApp {
             Db::Postgres => switchboard_store::testing::fresh_postgres_url().await,
             Db::Url(u) => u,
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
+        let listener = match setup.listener {
+            Some(l) => {
+                l.set_nonblocking(true).expect("nonblocking");
+                TcpListener::from_std(l).expect("listener")
+            }
+            None => TcpListener::bind("127.0.0.1:0").await.expect("bind api"),
+        };
         let addr = listener.local_addr().expect("addr");
         let mut config = Config {
             listen: addr,
