@@ -1,0 +1,189 @@
+//! Control endpoints under `/__sandbox/`, for tests, demos and people poking at the sandbox.
+//! They are JSON in, JSON out:
+//!
+//! - `GET /__sandbox/stats`: call counters per platform (see `Sandbox::stats`).
+//! - `POST /__sandbox/faults` `{"platform","endpoint":"token|refresh|exchange|authorize|profile|revoke|*",
+//!   "status","body","content_type","headers","delay_ms","times"}`: the next `times` matching
+//!   requests get this answer after `delay_ms`; without `status` they are only delayed.
+//!   `GET` lists pending faults, `DELETE` clears them.
+//! - `GET /__sandbox/clock` → `{"now"}`; `POST /__sandbox/clock {"advance_secs"}` moves it.
+//! - `POST /__sandbox/introspect {"token"}` → `{"active","platform","token_type","account_id",
+//!   "scopes","expires_at",…}` or `{"active":false}`.
+//! - `POST /__sandbox/reset`: forgets tokens, codes, consents, faults and stats (not the clock).
+//! - `GET /__sandbox/accounts`: the test accounts.
+//! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_core::Clock;
+
+use crate::accounts;
+use crate::http::{self, json, Req};
+use crate::state::{Endpoint, Fault, Shared};
+use crate::PLATFORMS;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/__sandbox/stats", get(stats))
+        .route(
+            "/__sandbox/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/__sandbox/clock", get(clock).post(advance_clock))
+        .route("/__sandbox/introspect", post(introspect))
+        .route("/__sandbox/reset", post(reset))
+        .route("/__sandbox/accounts", get(list_accounts))
+        .route("/__sandbox/avatars/{file}", get(avatar))
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    json(
+        400,
+        json!({ "error": "invalid_request", "message": message.into() }),
+    )
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Response> {
+    serde_json::from_slice(&req.body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn stats(State(sb): State<Arc<Shared>>) -> Response {
+    json(200, sb.stats_json())
+}
+
+async fn list_faults(State(sb): State<Arc<Shared>>) -> Response {
+    let faults = sb.lock().faults().to_vec();
+    json(200, json!({ "faults": faults }))
+}
+
+async fn add_fault(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let fault: Fault = match parse(&req) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if !PLATFORMS.contains(&fault.platform.as_str()) {
+        return bad_request(format!(
+            "unknown platform {:?}; known: {}",
+            fault.platform,
+            PLATFORMS.join(", ")
+        ));
+    }
+    if fault.endpoint != "*" && !Endpoint::NAMES.contains(&fault.endpoint.as_str()) {
+        return bad_request(format!(
+            "unknown endpoint {:?}; known: {}, *",
+            fault.endpoint,
+            Endpoint::NAMES.join(", ")
+        ));
+    }
+    if fault.status.is_some_and(|s| !(100..=599).contains(&s)) {
+        return bad_request("status must be between 100 and 599");
+    }
+    if fault.times == 0 {
+        return bad_request("times must be at least 1");
+    }
+    if fault.status.is_none() && fault.delay_ms == 0 {
+        return bad_request("a fault needs a status, a delay_ms, or both");
+    }
+    let echo = json!(fault);
+    sb.lock().add_fault(fault);
+    json(201, json!({ "fault": echo }))
+}
+
+async fn clear_faults(State(sb): State<Arc<Shared>>) -> Response {
+    sb.lock().clear_faults();
+    json(200, json!({ "faults": [] }))
+}
+
+async fn clock(State(sb): State<Arc<Shared>>) -> Response {
+    json(200, json!({ "now": sb.now().to_rfc3339() }))
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    advance_secs: i64,
+}
+
+async fn advance_clock(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let a: Advance = match parse(&req) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    // Bounded so the arithmetic on instants cannot overflow: a century either way.
+    if a.advance_secs.abs() > 100 * 366 * 86_400 {
+        return bad_request("advance_secs is out of range");
+    }
+    sb.config
+        .clock
+        .advance(chrono::Duration::seconds(a.advance_secs));
+    json(200, json!({ "now": sb.config.clock.now().to_rfc3339() }))
+}
+
+#[derive(Deserialize)]
+struct Introspect {
+    token: String,
+}
+
+async fn introspect(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let i: Introspect = match parse(&req) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let now = sb.now();
+    json(200, sb.lock().introspect(&i.token, now))
+}
+
+async fn reset(State(sb): State<Arc<Shared>>) -> Response {
+    sb.lock().reset();
+    json(200, json!({ "reset": true }))
+}
+
+async fn list_accounts() -> Response {
+    let by_platform: serde_json::Map<String, Value> = PLATFORMS
+        .iter()
+        .map(|p| {
+            let list: Vec<Value> = accounts::for_platform(p).map(|a| json!(a)).collect();
+            (p.to_string(), Value::from(list))
+        })
+        .collect();
+    json(200, json!({ "platforms": by_platform }))
+}
+
+async fn avatar(req: Req) -> Response {
+    let file = req.path.rsplit('/').next().unwrap_or("");
+    let id = file.strip_suffix(".svg").unwrap_or(file);
+    let Some(a) = accounts::by_id(id) else {
+        return json(
+            404,
+            json!({ "error": "not_found", "message": "no such account" }),
+        );
+    };
+    let initials: String = a
+        .name
+        .split_whitespace()
+        .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
+        .take(2)
+        .collect();
+    let hue = http::sha256_hex(a.id)
+        .get(0..2)
+        .and_then(|h| u8::from_str_radix(h, 16).ok())
+        .map(|b| u16::from(b) * 360 / 256)
+        .unwrap_or(200);
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"128\" height=\"128\" viewBox=\"0 0 128 128\">\
+<rect width=\"128\" height=\"128\" rx=\"64\" fill=\"hsl({hue},55%,45%)\"/>\
+<text x=\"64\" y=\"78\" font-family=\"sans-serif\" font-size=\"44\" text-anchor=\"middle\" fill=\"#fff\">{}</text></svg>",
+        http::escape_html(&initials)
+    );
+    let r = http::with_header(
+        Response::new(axum::body::Body::from(svg)),
+        "content-type",
+        "image/svg+xml",
+    );
+    http::with_header(r, "cache-control", "public, max-age=86400")
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests: a real sandbox on 127.0.0.1:0 driven over HTTP with reqwest (redirects
+//! off), one module per platform plus the control endpoints and the shared consent behaviour.
+
+mod common;
+
+mod consent;
+mod control;
+mod facebook;
+mod instagram;
+mod linkedin;
+mod pinterest;
+mod tiktok;
+mod twitter;
+mod youtube;
