@@ -174,8 +174,8 @@ pub async fn run(
     let rows = list["data"].as_array().cloned().unwrap_or_default();
     println!();
     println!(
-        "{:<10} {:<24} {:<14} {:<27} {}",
-        "PLATFORM", "ACCOUNT", "STATUS", "ACCESS TOKEN EXPIRES", "REFRESH"
+        "{:<10} {:<24} {:<14} {:<27} REFRESH",
+        "PLATFORM", "ACCOUNT", "STATUS", "ACCESS TOKEN EXPIRES"
     );
     for c in &rows {
         let account = c["account"]["username"]

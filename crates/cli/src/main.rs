@@ -290,8 +290,8 @@ fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         println!(
-            "{:<10} {:<16} {:<20} {:<9} {:<5} {}",
-            "ID", "NAME", "CLIENT AUTH", "PKCE", "SEP", "REFRESH"
+            "{:<10} {:<16} {:<20} {:<9} {:<5} REFRESH",
+            "ID", "NAME", "CLIENT AUTH", "PKCE", "SEP"
         );
         for p in catalog.all() {
             println!(

@@ -362,6 +362,21 @@ fn classify_json(v: &Value, status: Option<u16>) -> Option<Diagnosis> {
             str_at(v, "/error/message"),
         ));
     }
+    // Instagram Login's legacy OAuth endpoint: {"error_type":"OAuthException","code":400,
+    // "error_message":"..."}.
+    if let (Some(t), Some(msg)) = (str_at(v, "/error_type"), str_at(v, "/error_message")) {
+        let lower = msg.to_ascii_lowercase();
+        let cat = if lower.contains("client secret") || lower.contains("client_id") {
+            Category::InvalidClient
+        } else if lower.contains("redirect") {
+            Category::RedirectUriMismatch
+        } else if lower.contains("code") {
+            Category::TokenRevoked
+        } else {
+            category_from_status(status)
+        };
+        return Some(with_code(Diagnosis::new(cat), t, Some(msg)));
+    }
     // RFC 6749 §5.2: {"error":"invalid_grant","error_description":"..."}.
     if let Some(code) = str_at(v, "/error") {
         let desc = str_at(v, "/error_description").or(str_at(v, "/message"));
@@ -576,6 +591,17 @@ mod tests {
         let d = diagnose("twitter", Some(200), "not json at all");
         assert_eq!(d.category, Category::Unknown);
         assert_eq!(d.platform_message.as_deref(), Some("not json at all"));
+    }
+
+    #[test]
+    fn instagram_legacy_oauth_shape() {
+        let d = diagnose(
+            "instagram",
+            Some(400),
+            r#"{"error_type":"OAuthException","code":400,"error_message":"Invalid client secret"}"#,
+        );
+        assert_eq!(d.category, Category::InvalidClient);
+        assert_eq!(d.platform_code.as_deref(), Some("OAuthException"));
     }
 
     #[test]

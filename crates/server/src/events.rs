@@ -13,6 +13,12 @@ pub mod kind {
     pub const CONNECTION_RECONNECTED: &str = "connection.reconnected";
     /// A connection that needed the person works again.
     pub const CONNECTION_RECOVERED: &str = "connection.recovered";
+    /// The access token was renewed.
+    pub const CONNECTION_REFRESHED: &str = "connection.refreshed";
+    /// A refresh failed for a reason that may pass.
+    pub const CONNECTION_REFRESH_FAILED: &str = "connection.refresh_failed";
+    /// The grant is gone: the person must reconnect.
+    pub const CONNECTION_NEEDS_REAUTH: &str = "connection.needs_reauth";
     /// A connection was deleted (and revoked where possible).
     pub const CONNECTION_DISCONNECTED: &str = "connection.disconnected";
     /// A connect attempt failed at the callback.

@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod lifecycle;
 pub mod routes;
 pub mod vaulted;
 
@@ -45,6 +46,8 @@ struct Inner {
     oauth: OAuthClient,
     clock: Arc<dyn Clock>,
     api_keys: ApiKeys,
+    flights: lifecycle::Flights,
+    instance_id: String,
 }
 
 /// Why the server could not start.
@@ -93,6 +96,8 @@ impl AppState {
             oauth,
             clock,
             api_keys: ApiKeys::new(),
+            flights: lifecycle::Flights::default(),
+            instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         })))
     }
 
@@ -123,6 +128,14 @@ impl AppState {
     /// The API key cache.
     pub fn api_keys(&self) -> &ApiKeys {
         &self.0.api_keys
+    }
+    /// The in-process single flights of refreshes.
+    pub fn flights(&self) -> &lifecycle::Flights {
+        &self.0.flights
+    }
+    /// This instance's id, the holder name of its leases and locks.
+    pub fn instance_id(&self) -> &str {
+        &self.0.instance_id
     }
     /// The current time.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -231,6 +244,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/connections/{id}/token",
             get(routes::connections::token),
+        )
+        .route(
+            "/v1/connections/{id}/refresh",
+            post(routes::connections::refresh),
         )
         .route("/v1/events", get(routes::events::list))
         .fallback(routes::health::not_found)

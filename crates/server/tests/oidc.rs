@@ -54,7 +54,10 @@ async fn start_provider(redirect_uri: &str) -> Provider {
         .strip_prefix("OIDC_PROVIDER_READY issuer=")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_string();
-    Provider { issuer, _child: child }
+    Provider {
+        issuer,
+        _child: child,
+    }
 }
 
 async fn introspect(issuer: &str, token: &str) -> Value {
@@ -92,7 +95,12 @@ async fn custom_provider_connects_serves_token_and_revokes_against_oidc_provider
                     client_secret_file: None,
                     client_auth: ClientAuth::ClientSecretBasic,
                     pkce: Pkce::Required,
-                    scopes: vec!["openid".into(), "offline_access".into(), "profile".into(), "email".into()],
+                    scopes: vec![
+                        "openid".into(),
+                        "offline_access".into(),
+                        "profile".into(),
+                        "email".into(),
+                    ],
                     scope_separator: " ".into(),
                     rotating_refresh_tokens: true,
                     account_id_pointer: None,
@@ -105,7 +113,10 @@ async fn custom_provider_connects_serves_token_and_revokes_against_oidc_provider
     .await;
 
     let (s, start) = app
-        .post("/v1/connect/acme", json!({"owner": "user-7", "scopes": ["posts.write"]}))
+        .post(
+            "/v1/connect/acme",
+            json!({"owner": "user-7", "scopes": ["posts.write"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{start}");
     let auth_url = start["authorization_url"].as_str().unwrap();
@@ -120,9 +131,16 @@ async fn custom_provider_connects_serves_token_and_revokes_against_oidc_provider
     let mut url = url::Url::parse(auth_url).unwrap();
     let callback = loop {
         let r = browser.get(url.clone()).send().await.unwrap();
-        assert!(r.status().is_redirection(), "provider answered {}", r.status());
+        assert!(
+            r.status().is_redirection(),
+            "provider answered {}",
+            r.status()
+        );
         let next = url.join(r.headers()[LOCATION].to_str().unwrap()).unwrap();
-        if next.as_str().starts_with(&format!("{}/v1/oauth/callback/acme", app.api)) {
+        if next
+            .as_str()
+            .starts_with(&format!("{}/v1/oauth/callback/acme", app.api))
+        {
             break next;
         }
         url = next;
@@ -139,7 +157,14 @@ async fn custom_provider_connects_serves_token_and_revokes_against_oidc_provider
     assert_eq!(conn["platform"], "acme");
     assert_eq!(conn["account"]["id"], "alice");
     assert_eq!(conn["has_refresh_token"], true);
-    assert!(conn["scopes"].as_array().unwrap().iter().any(|s| s == "posts.write"), "{conn}");
+    assert!(
+        conn["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "posts.write"),
+        "{conn}"
+    );
 
     let id = conn["id"].as_str().unwrap();
     let (s, tok) = app.get(&format!("/v1/connections/{id}/token")).await;
@@ -153,5 +178,8 @@ async fn custom_provider_connects_serves_token_and_revokes_against_oidc_provider
     assert_eq!(s, StatusCode::OK, "{del}");
     assert_eq!(del["revocation"]["status"], "revoked", "{del}");
     let after = introspect(&provider.issuer, &access).await;
-    assert_eq!(after["active"], false, "the provider reports the token inactive: {after}");
+    assert_eq!(
+        after["active"], false,
+        "the provider reports the token inactive: {after}"
+    );
 }

@@ -2,17 +2,17 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_core::connection::ConnectionStatus;
-use switchboard_core::diagnosis::{Category, Diagnosis};
 use switchboard_oauth::Revocation;
 use switchboard_store::{Connection, ConnectionFilter};
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::{emit, kind};
 use crate::extract::WorkspaceAuth;
-use crate::{vaulted, AppState};
+use crate::{lifecycle, vaulted, AppState};
 
 /// The API view of a connection. Never contains tokens.
 pub fn connection_json(c: &Connection) -> Value {
@@ -100,41 +100,43 @@ pub async fn get_one(
 }
 
 /// `GET /v1/connections/{id}/token` → `{access_token, token_type, expires_at, scopes}`: the
-/// current access token for the product's own calls to the platform.
+/// current access token for the product's own calls to the platform. A token that expires within
+/// a minute is refreshed first (one refresh however many callers ask at once).
 ///
 /// Errors: 404; 409 `token-expired` with a diagnosis when the token has expired and cannot be
-/// renewed; 500 `stored-secret-unreadable` when the stored ciphertext does not open.
+/// renewed; the platform's problem when renewing failed; 500 `stored-secret-unreadable` when the
+/// stored ciphertext does not open.
 pub async fn token(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let conn = load(&state, &auth, &id).await?;
-    if conn.expires_at.is_some_and(|e| e <= state.now()) {
-        let spec = state.platform(&conn.platform)?;
-        let mut d = Diagnosis::new(Category::TokenExpired)
-            .with_docs(spec.docs.first().map(|d| d.url.as_str()));
-        d.platform = Some(conn.platform.clone());
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "token-expired",
-            "The access token has expired",
-            format!(
-                "the access token of connection {} expired at {}; reconnect the account",
-                conn.id,
-                conn.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
-            ),
-        )
-        .with_diagnosis(&d));
-    }
-    let access = vaulted::open_access(state.keyring(), &conn)?;
-    use secrecy::ExposeSecret;
+    let (conn, access) = lifecycle::usable_token(&state, conn).await?;
     Ok(Json(json!({
         "access_token": access.expose_secret(),
         "token_type": conn.token_type,
         "expires_at": conn.expires_at,
         "scopes": conn.scopes,
     })))
+}
+
+/// `POST /v1/connections/{id}/refresh`: renews the access token now. Answers
+/// `{outcome: "refreshed", connection}`, or the platform's problem with its diagnosis and the
+/// status the connection is left in (`connection_status`).
+pub async fn refresh(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth, &id).await?;
+    match lifecycle::refresh(&state, &conn.id, true).await {
+        Ok(c) => Ok(Json(
+            json!({"outcome": "refreshed", "connection": connection_json(&c)}),
+        )),
+        Err(f) => Err(ApiError::platform(&conn.platform, &f.error)
+            .with("connection_status", f.connection.status.clone())),
+    }
 }
 
 /// `DELETE /v1/connections/{id}`: revokes the grant at the platform where it has a revocation
