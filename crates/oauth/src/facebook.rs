@@ -14,22 +14,6 @@ use switchboard_core::{PlatformSpec, TokenSet};
 
 use crate::{tokens, ClientCredentials, OAuthClient, OAuthError, Revocation};
 
-async fn get_token(
-    oc: &OAuthClient,
-    spec: &PlatformSpec,
-    what: &'static str,
-    url: &str,
-    query: &[(&str, &str)],
-) -> Result<TokenSet, OAuthError> {
-    let req = oc.http.request(Method::GET, url).query(query);
-    let raw = oc.http.send(spec, what, req).await?;
-    if !raw.status.is_success() {
-        return Err(raw.error(spec));
-    }
-    let v = raw.json(spec)?;
-    tokens::parse(spec, &raw, &v, oc.now())
-}
-
 /// Exchanges a (short-lived) user token for a long-lived one.
 ///
 /// # Errors
@@ -45,7 +29,7 @@ pub async fn long_lived(
         .long_lived_url
         .as_deref()
         .unwrap_or(&spec.endpoints.token_url);
-    get_token(
+    tokens::get_json_token(
         oc,
         spec,
         "exchange",
@@ -67,7 +51,7 @@ pub(crate) async fn exchange_code(
     code: &str,
     redirect_uri: &str,
 ) -> Result<TokenSet, OAuthError> {
-    let short = get_token(
+    let short = tokens::get_json_token(
         oc,
         spec,
         "token",

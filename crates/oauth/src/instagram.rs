@@ -25,22 +25,6 @@ fn token_object(v: &Value) -> &Value {
     }
 }
 
-async fn get_token(
-    oc: &OAuthClient,
-    spec: &PlatformSpec,
-    what: &'static str,
-    url: &str,
-    query: &[(&str, &str)],
-) -> Result<TokenSet, OAuthError> {
-    let req = oc.http.request(Method::GET, url).query(query);
-    let raw = oc.http.send(spec, what, req).await?;
-    if !raw.status.is_success() {
-        return Err(raw.error(spec));
-    }
-    let v = raw.json(spec)?;
-    tokens::parse(spec, &raw, &v, oc.now())
-}
-
 pub(crate) async fn exchange_code(
     oc: &OAuthClient,
     spec: &PlatformSpec,
@@ -80,7 +64,7 @@ pub(crate) async fn exchange_code(
         .long_lived_url
         .as_deref()
         .ok_or_else(|| OAuthError::Config("instagram long_lived_url missing".into()))?;
-    let mut long = get_token(
+    let mut long = tokens::get_json_token(
         oc,
         spec,
         "exchange",
@@ -123,7 +107,7 @@ pub(crate) async fn refresh(
         .as_deref()
         .ok_or_else(|| OAuthError::Config("instagram refresh_url missing".into()))?;
     let token: &SecretString = current.access_token;
-    get_token(
+    tokens::get_json_token(
         oc,
         spec,
         "refresh",

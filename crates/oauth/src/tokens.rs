@@ -91,6 +91,27 @@ pub fn parse(
     })
 }
 
+/// A token call made as a `GET` with the parameters in the query (Meta's code and
+/// `fb_exchange_token` exchanges, Instagram's `ig_exchange_token` and `ig_refresh_token`).
+///
+/// # Errors
+/// The platform's error diagnosed, or [`OAuthError::Network`].
+pub(crate) async fn get_json_token(
+    oc: &crate::OAuthClient,
+    spec: &PlatformSpec,
+    what: &'static str,
+    url: &str,
+    query: &[(&str, &str)],
+) -> Result<TokenSet, OAuthError> {
+    let req = oc.http.request(reqwest::Method::GET, url).query(query);
+    let raw = oc.http.send(spec, what, req).await?;
+    if !raw.status.is_success() {
+        return Err(raw.error(spec));
+    }
+    let v = raw.json(spec)?;
+    parse(spec, &raw, &v, oc.now())
+}
+
 /// `bearer` and `BEARER` are `Bearer` (RFC 6750 names it so; platforms vary the case).
 fn normalise_token_type(t: &str) -> String {
     if t.eq_ignore_ascii_case("bearer") {
