@@ -48,6 +48,7 @@ struct Inner {
     api_keys: ApiKeys,
     flights: lifecycle::Flights,
     instance_id: String,
+    connections: moka::sync::Cache<String, switchboard_store::Connection>,
 }
 
 /// Why the server could not start.
@@ -98,6 +99,10 @@ impl AppState {
             api_keys: ApiKeys::new(),
             flights: lifecycle::Flights::default(),
             instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            connections: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_millis(CONNECTION_CACHE_TTL_MS))
+                .build(),
         })))
     }
 
@@ -137,6 +142,37 @@ impl AppState {
     pub fn instance_id(&self) -> &str {
         &self.0.instance_id
     }
+    /// A workspace's connection for the read-only hot path (`GET /token`), from a cache that
+    /// lives [`CONNECTION_CACHE_TTL_MS`]. Every change this instance makes drops the entry
+    /// ([`AppState::forget_connection`]); a change made by another instance sharing the database
+    /// shows here within the TTL. Never used where tokens are changed: the refresh path reads the
+    /// database under its lock.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn cached_connection(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<switchboard_store::Connection>, ApiError> {
+        let conn = match self.0.connections.get(id) {
+            Some(c) => c,
+            None => match self.0.store.get_connection_by_id(id).await? {
+                Some(c) => {
+                    self.0.connections.insert(id.to_string(), c.clone());
+                    c
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok((conn.workspace_id == workspace_id).then_some(conn))
+    }
+
+    /// Drops a connection from the hot-path cache after a change.
+    pub fn forget_connection(&self, id: &str) {
+        self.0.connections.invalidate(id);
+    }
+
     /// The current time.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.clock.now()
@@ -189,6 +225,9 @@ fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
     catalog.override_hosts(&config.hosts);
     Ok(catalog)
 }
+
+/// How long the hot path may serve a connection row read from the database, milliseconds.
+pub const CONNECTION_CACHE_TTL_MS: u64 = 1000;
 
 /// Cache of API key hash → workspace id, so that the hot path (`GET /token`) does not hash and
 /// query for every request. Entries live 30 seconds: a deleted key stops working within that.

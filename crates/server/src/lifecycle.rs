@@ -168,6 +168,7 @@ pub async fn refresh(
         return Ok(conn);
     }
     let result = refresh_locked(state, conn).await;
+    state.forget_connection(id);
     if let Err(e) = store.unlock_refresh(id, owner).await {
         tracing::warn!(connection_id = id, error = %e, "refresh lock not released; it expires on its own");
     }

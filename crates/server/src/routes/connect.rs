@@ -473,6 +473,7 @@ async fn complete(
                 ApiError::internal("connection vanished while saving", &"concurrent delete")
             })?;
     }
+    state.forget_connection(&saved.id);
     let created = existing.is_none();
     let event = match &existing {
         None => kind::CONNECTION_CREATED,

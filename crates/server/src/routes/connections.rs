@@ -111,7 +111,10 @@ pub async fn token(
     auth: WorkspaceAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let conn = load(&state, &auth, &id).await?;
+    let conn = state
+        .cached_connection(&auth.workspace_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("connection"))?;
     let (conn, access) = lifecycle::usable_token(&state, conn).await?;
     Ok(Json(json!({
         "access_token": access.expose_secret(),
