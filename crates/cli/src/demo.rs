@@ -172,6 +172,26 @@ pub async fn run(
         .json()
         .await?;
     let rows = list["data"].as_array().cloned().unwrap_or_default();
+    let platforms: Value = stack
+        .api()?
+        .get(format!("{}/v1/platforms", stack.api_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let renewal = |platform: &str, has_refresh: bool| -> &'static str {
+        let kind = platforms["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["id"] == platform))
+            .and_then(|p| p["refresh"].as_str())
+            .unwrap_or("none");
+        match (kind, has_refresh) {
+            ("exchange", _) => "renewed by token exchange",
+            ("rotating", true) => "rotating refresh token",
+            (_, true) => "refresh token",
+            _ => "reconnect before expiry",
+        }
+    };
     println!();
     println!(
         "{:<10} {:<24} {:<14} {:<27} REFRESH",
@@ -189,11 +209,10 @@ pub async fn run(
             truncate(&account, 24),
             c["status"].as_str().unwrap_or_default(),
             c["expires_at"].as_str().unwrap_or("never"),
-            if c["has_refresh_token"].as_bool().unwrap_or(false) {
-                "refresh token"
-            } else {
-                "reconnect before expiry"
-            },
+            renewal(
+                c["platform"].as_str().unwrap_or_default(),
+                c["has_refresh_token"].as_bool().unwrap_or(false)
+            ),
         );
     }
     let connected = rows
