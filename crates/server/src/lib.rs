@@ -14,7 +14,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
 use axum::Router;
 use secrecy::ExposeSecret;
 use switchboard_core::{Catalog, Clock, PlatformSpec};
@@ -265,30 +264,13 @@ impl ApiKeys {
 
 /// The API router.
 pub fn router(state: AppState) -> Router {
+    // Each resource module owns its routes; add a module here with one `.merge`.
     Router::new()
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/v1/platforms", get(routes::platforms::list))
-        .route("/v1/platforms/{platform}", get(routes::platforms::get_one))
-        .route("/v1/connect/{platform}", post(routes::connect::start))
-        .route(
-            "/v1/oauth/callback/{platform}",
-            get(routes::connect::callback),
-        )
-        .route("/v1/connections", get(routes::connections::list))
-        .route(
-            "/v1/connections/{id}",
-            get(routes::connections::get_one).delete(routes::connections::delete),
-        )
-        .route(
-            "/v1/connections/{id}/token",
-            get(routes::connections::token),
-        )
-        .route(
-            "/v1/connections/{id}/refresh",
-            post(routes::connections::refresh),
-        )
-        .route("/v1/events", get(routes::events::list))
+        .merge(routes::health::routes())
+        .merge(routes::platforms::routes())
+        .merge(routes::connect::routes())
+        .merge(routes::connections::routes())
+        .merge(routes::events::routes())
         .fallback(routes::health::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -8,6 +8,8 @@
 //!    platform account updates the same connection and keeps its refresh token), records an event,
 //!    and ends on a page, a JSON answer, or a redirect to the allowed `return_to`.
 
+use axum::routing::{get, post};
+use axum::Router;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
@@ -567,4 +569,11 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
         }
         Err(_) => base.to_string(),
     }
+}
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/connect/{platform}", post(start))
+        .route("/v1/oauth/callback/{platform}", get(callback))
 }

@@ -1,7 +1,9 @@
 //! Connections: list, read, the access token for the product's own API calls, and disconnect.
 
 use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
 use axum::Json;
+use axum::Router;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -207,4 +209,13 @@ async fn revoke(state: &AppState, conn: &Connection) -> Value {
             "diagnosis": e.diagnosis(),
         }),
     }
+}
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/connections", get(list))
+        .route("/v1/connections/{id}", get(get_one).delete(delete))
+        .route("/v1/connections/{id}/token", get(token))
+        .route("/v1/connections/{id}/refresh", post(refresh))
 }

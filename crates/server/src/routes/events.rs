@@ -1,7 +1,9 @@
 //! The event log of a workspace.
 
 use axum::extract::{Query, State};
+use axum::routing::get;
 use axum::Json;
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -43,4 +45,9 @@ pub async fn list(
         })
         .collect();
     Ok(Json(json!({ "data": data })))
+}
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/events", get(list))
 }

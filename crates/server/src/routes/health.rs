@@ -2,7 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::get;
 use axum::Json;
+use axum::Router;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -35,4 +37,11 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
         "No such route",
         format!("{} is not a Switchboard API path", uri.path()),
     )
+}
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }

@@ -1,7 +1,9 @@
 //! The platform catalog for people and product teams.
 
 use axum::extract::{Path, State};
+use axum::routing::get;
 use axum::Json;
+use axum::Router;
 use serde_json::{json, Value};
 use switchboard_core::PlatformSpec;
 
@@ -53,4 +55,11 @@ pub async fn get_one(
 ) -> ApiResult<Json<Value>> {
     let p = state.platform(&platform)?;
     Ok(Json(platform_json(&state, p)))
+}
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/platforms", get(list))
+        .route("/v1/platforms/{platform}", get(get_one))
 }
