@@ -16,9 +16,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod bulk;
 mod codec;
 pub mod postgres;
+mod postgres_bulk;
 pub mod sqlite;
+mod sqlite_bulk;
 pub mod testing;
 
 /// Store failures.
@@ -214,7 +217,7 @@ pub struct Event {
 /// Persistence operations. Implementations must be safe for several processes sharing one
 /// database: every "exactly once" below holds across processes.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: bulk::BulkStore + Send + Sync + std::fmt::Debug + 'static {
     /// Backend name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -1,0 +1,201 @@
+//! [`BulkStore`] for [`SqliteStore`] (tables of `migrations/sqlite/0005_bulk_connect.sql`).
+//! Timestamps are unix milliseconds, JSON is TEXT.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::bulk::{BatchSession, BulkStore, ConnectBatch, ValidationRecord, SESSION_PENDING};
+use crate::codec::{from_json, from_json_opt};
+use crate::sqlite::SqliteStore;
+use crate::{StoreError, StoreResult};
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64, column: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "{column} = {ms} is not a representable unix time in milliseconds"
+        ))
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<BatchSession> {
+    let finished: Option<i64> = row.try_get("finished_at")?;
+    Ok(BatchSession {
+        batch_id: row.try_get("batch_id")?,
+        position: row.try_get("position")?,
+        platform: row.try_get("platform")?,
+        state_hash: row.try_get("state_hash")?,
+        status: row.try_get("status")?,
+        connection_id: row.try_get("connection_id")?,
+        diagnosis: from_json_opt(
+            row.try_get::<Option<String>, _>("diagnosis")?.as_deref(),
+            "connect_batch_sessions.diagnosis",
+        )?,
+        expires_at: from_millis(
+            row.try_get("expires_at")?,
+            "connect_batch_sessions.expires_at",
+        )?,
+        finished_at: finished
+            .map(|ms| from_millis(ms, "connect_batch_sessions.finished_at"))
+            .transpose()?,
+    })
+}
+
+#[async_trait]
+impl BulkStore for SqliteStore {
+    async fn insert_batch(
+        &self,
+        batch: &ConnectBatch,
+        sessions: &[BatchSession],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO connect_batches (id, workspace_id, owner, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&batch.id)
+        .bind(&batch.workspace_id)
+        .bind(&batch.owner)
+        .bind(millis(batch.created_at))
+        .bind(millis(batch.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        for s in sessions {
+            sqlx::query(
+                "INSERT INTO connect_batch_sessions
+                    (batch_id, position, platform, state_hash, status, connection_id, diagnosis,
+                     expires_at, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&batch.id)
+            .bind(s.position)
+            .bind(&s.platform)
+            .bind(&s.state_hash)
+            .bind(&s.status)
+            .bind(&s.connection_id)
+            .bind(s.diagnosis.as_ref().map(|d| d.to_string()))
+            .bind(millis(s.expires_at))
+            .bind(s.finished_at.map(millis))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_batch(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(ConnectBatch, Vec<BatchSession>)>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, workspace_id, owner, created_at, expires_at FROM connect_batches
+             WHERE id = $1 AND workspace_id = $2",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let batch = ConnectBatch {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            owner: row.try_get("owner")?,
+            created_at: from_millis(row.try_get("created_at")?, "connect_batches.created_at")?,
+            expires_at: from_millis(row.try_get("expires_at")?, "connect_batches.expires_at")?,
+        };
+        let rows = sqlx::query(
+            "SELECT batch_id, position, platform, state_hash, status, connection_id, diagnosis,
+                    expires_at, finished_at
+             FROM connect_batch_sessions WHERE batch_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        let sessions = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((batch, sessions)))
+    }
+
+    async fn finish_batch_session(
+        &self,
+        state_hash: &str,
+        status: &str,
+        connection_id: Option<&str>,
+        diagnosis: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE connect_batch_sessions
+             SET status = $2, connection_id = $3, diagnosis = $4, finished_at = $5
+             WHERE state_hash = $1 AND status = $6",
+        )
+        .bind(state_hash)
+        .bind(status)
+        .bind(connection_id)
+        .bind(diagnosis.map(|d| d.to_string()))
+        .bind(millis(now))
+        .bind(SESSION_PENDING)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_validation(&self, record: &ValidationRecord) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO connection_validations (connection_id, verdict, report, checked_at)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM connections WHERE id = $1)
+             ON CONFLICT (connection_id) DO UPDATE
+             SET verdict = excluded.verdict, report = excluded.report,
+                 checked_at = excluded.checked_at",
+        )
+        .bind(&record.connection_id)
+        .bind(&record.verdict)
+        .bind(record.report.to_string())
+        .bind(millis(record.checked_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE connections SET last_checked_at = $2 WHERE id = $1")
+            .bind(&record.connection_id)
+            .bind(millis(record.checked_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn last_validation(&self, connection_id: &str) -> StoreResult<Option<ValidationRecord>> {
+        let Some(row) = sqlx::query(
+            "SELECT connection_id, verdict, report, checked_at FROM connection_validations
+             WHERE connection_id = $1",
+        )
+        .bind(connection_id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ValidationRecord {
+            connection_id: row.try_get("connection_id")?,
+            verdict: row.try_get("verdict")?,
+            report: from_json(
+                row.try_get::<String, _>("report")?.as_str(),
+                "connection_validations.report",
+            )?,
+            checked_at: from_millis(
+                row.try_get("checked_at")?,
+                "connection_validations.checked_at",
+            )?,
+        }))
+    }
+}
