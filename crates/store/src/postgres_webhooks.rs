@@ -1,0 +1,349 @@
+//! [`WebhookStore`] and [`AuditStore`] for [`PgStore`]. Conventions as in `postgres.rs`:
+//! timestamptz, jsonb read back as text, `text[]` lists. The delivery claim is one
+//! `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent claimers
+//! in any number of processes never lease the same delivery and never wait on each other.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use crate::codec::from_json;
+use crate::postgres::PgStore;
+use crate::webhooks::{
+    AuditEntry, AuditStore, DeliveryAttempt, DeliveryStatus, NewDeliveries, Webhook,
+    WebhookDelivery, WebhookStore,
+};
+use crate::{StoreError, StoreResult};
+
+/// Columns of `webhooks` that make up a [`Webhook`].
+macro_rules! webhook_columns {
+    () => {
+        "id, workspace_id, url, events, description, secret_sealed, created_at"
+    };
+}
+
+/// Columns of `webhook_deliveries` that make up a [`WebhookDelivery`].
+macro_rules! delivery_columns {
+    () => {
+        "id, webhook_id, workspace_id, event_id, event_type, body, status, attempts, \
+         last_status_code, last_error, next_attempt_at, delivered_at, created_at"
+    };
+}
+
+fn webhook_from_row(row: &PgRow) -> StoreResult<Webhook> {
+    Ok(Webhook {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        url: row.try_get("url")?,
+        events: row.try_get("events")?,
+        description: row.try_get("description")?,
+        secret_sealed: row.try_get("secret_sealed")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn delivery_from_row(row: &PgRow) -> StoreResult<WebhookDelivery> {
+    let status: String = row.try_get("status")?;
+    let attempts: i32 = row.try_get("attempts")?;
+    let code: Option<i32> = row.try_get("last_status_code")?;
+    Ok(WebhookDelivery {
+        id: row.try_get("id")?,
+        webhook_id: row.try_get("webhook_id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        event_id: row.try_get("event_id")?,
+        event_type: row.try_get("event_type")?,
+        body: row.try_get("body")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| {
+            StoreError::Corrupt(format!("webhook_deliveries.status = {status:?}"))
+        })?,
+        attempts: u32::try_from(attempts).map_err(|_| {
+            StoreError::Corrupt(format!("webhook_deliveries.attempts = {attempts}"))
+        })?,
+        last_status_code: code
+            .map(|c| {
+                u16::try_from(c).map_err(|_| {
+                    StoreError::Corrupt(format!("webhook_deliveries.last_status_code = {c}"))
+                })
+            })
+            .transpose()?,
+        last_error: row.try_get("last_error")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn audit_from_row(row: &PgRow) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        connection_id: row.try_get("connection_id")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        details: from_json(row.try_get("details")?, "audit_log.details")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Sorts claimed rows earliest due first (RETURNING has no defined order).
+fn by_due(mut rows: Vec<WebhookDelivery>) -> Vec<WebhookDelivery> {
+    rows.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    rows
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO webhooks (",
+            webhook_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&webhook.id)
+        .bind(&webhook.workspace_id)
+        .bind(&webhook.url)
+        .bind(&webhook.events)
+        .bind(&webhook.description)
+        .bind(&webhook.secret_sealed)
+        .bind(webhook.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn list_webhooks(&self, workspace_id: &str) -> StoreResult<Vec<Webhook>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE workspace_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(webhook_from_row)
+        .collect()
+    }
+
+    async fn get_webhook(&self, workspace_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| webhook_from_row(&row))
+        .transpose()
+    }
+
+    async fn get_webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            webhook_columns!(),
+            " FROM webhooks WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| webhook_from_row(&row))
+        .transpose()
+    }
+
+    /// Deliveries go with it (`ON DELETE CASCADE`).
+    async fn delete_webhook(&self, workspace_id: &str, id: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM webhooks WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Selects the matching endpoints (`cardinality(events) = 0` or the type `= ANY(events)`),
+    /// then one `INSERT ... SELECT` over `unnest` of (new UUID v7 id, endpoint id) joined to
+    /// `webhooks` (an endpoint deleted in between gets nothing); `ON CONFLICT DO NOTHING` keeps
+    /// one delivery per endpoint and event.
+    async fn enqueue_deliveries(
+        &self,
+        new: &NewDeliveries<'_>,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM webhooks
+             WHERE workspace_id = $1 AND (cardinality(events) = 0 OR $2 = ANY(events))
+             ORDER BY created_at, id",
+        )
+        .bind(new.workspace_id)
+        .bind(new.event_type)
+        .fetch_all(self.pool())
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let delivery_ids: Vec<String> = ids
+            .iter()
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let rows = sqlx::query(concat!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
+                 body, status, attempts, next_attempt_at, created_at)
+             SELECT d.id, w.id, w.workspace_id, $3, $4, $5, 'pending', 0, $6, $6
+             FROM unnest($1::text[], $2::text[]) AS d (id, webhook_id)
+             JOIN webhooks w ON w.id = d.webhook_id
+             ON CONFLICT (webhook_id, event_id) DO NOTHING
+             RETURNING ",
+            delivery_columns!()
+        ))
+        .bind(&delivery_ids)
+        .bind(&ids)
+        .bind(new.event_id)
+        .bind(new.event_type)
+        .bind(new.body)
+        .bind(new.now)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(by_due(
+            rows.iter()
+                .map(delivery_from_row)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let rows = sqlx::query(concat!(
+            "UPDATE webhook_deliveries SET locked_by = $1, locked_until = $2
+             WHERE id IN (
+                 SELECT id FROM webhook_deliveries
+                 WHERE status = 'pending' AND next_attempt_at <= $3
+                   AND (locked_until IS NULL OR locked_until <= $3)
+                 ORDER BY next_attempt_at, id
+                 LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING ",
+            delivery_columns!()
+        ))
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(by_due(
+            rows.iter()
+                .map(delivery_from_row)
+                .collect::<StoreResult<_>>()?,
+        ))
+    }
+
+    async fn record_delivery_attempt(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: &DeliveryAttempt,
+    ) -> StoreResult<Option<WebhookDelivery>> {
+        let delivered_at = (attempt.status == DeliveryStatus::Delivered).then_some(attempt.at);
+        sqlx::query(concat!(
+            "UPDATE webhook_deliveries SET
+                 attempts         = attempts + 1,
+                 status           = $3,
+                 last_status_code = $4,
+                 last_error       = $5,
+                 next_attempt_at  = COALESCE($6, next_attempt_at),
+                 delivered_at     = $7,
+                 locked_by        = NULL,
+                 locked_until     = NULL
+             WHERE id = $1 AND locked_by = $2
+             RETURNING ",
+            delivery_columns!()
+        ))
+        .bind(id)
+        .bind(owner)
+        .bind(attempt.status.as_str())
+        .bind(attempt.status_code.map(i32::from))
+        .bind(&attempt.error)
+        .bind(attempt.next_attempt_at)
+        .bind(delivered_at)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| delivery_from_row(&row))
+        .transpose()
+    }
+
+    async fn list_deliveries(
+        &self,
+        workspace_id: &str,
+        webhook_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries
+              WHERE workspace_id = $1 AND webhook_id = $2
+              ORDER BY created_at DESC, id DESC
+              LIMIT $3"
+        ))
+        .bind(workspace_id)
+        .bind(webhook_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn insert_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, workspace_id, connection_id, actor, action, details,
+                                    created_at)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+        )
+        .bind(&entry.id)
+        .bind(&entry.workspace_id)
+        .bind(&entry.connection_id)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(entry.details.to_string())
+        .bind(entry.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        workspace_id: &str,
+        connection_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        sqlx::query(
+            "SELECT id, workspace_id, connection_id, actor, action, details::text AS details,
+                    created_at
+             FROM audit_log
+             WHERE workspace_id = $1 AND ($2::text IS NULL OR connection_id = $2)
+             ORDER BY created_at DESC, id DESC
+             LIMIT $3",
+        )
+        .bind(workspace_id)
+        .bind(connection_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(audit_from_row)
+        .collect()
+    }
+}
