@@ -20,9 +20,12 @@ pub mod bulk;
 mod codec;
 pub mod postgres;
 mod postgres_bulk;
+mod postgres_webhooks;
 pub mod sqlite;
 mod sqlite_bulk;
+mod sqlite_webhooks;
 pub mod testing;
+pub mod webhooks;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +220,15 @@ pub struct Event {
 /// Persistence operations. Implementations must be safe for several processes sharing one
 /// database: every "exactly once" below holds across processes.
 #[async_trait]
-pub trait Store: bulk::BulkStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    bulk::BulkStore
+    + webhooks::WebhookStore
+    + webhooks::AuditStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
+{
     /// Backend name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
