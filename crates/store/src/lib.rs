@@ -18,13 +18,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod bulk;
 mod codec;
-pub mod pages;
 pub mod postgres;
-mod postgres_pages;
 mod postgres_bulk;
 mod postgres_webhooks;
 pub mod sqlite;
-mod sqlite_pages;
 mod sqlite_bulk;
 mod sqlite_webhooks;
 pub mod testing;
@@ -224,8 +221,7 @@ pub struct Event {
 /// database: every "exactly once" below holds across processes.
 #[async_trait]
 pub trait Store:
-    pages::PageStore
-    + bulk::BulkStore
+    bulk::BulkStore
     + webhooks::WebhookStore
     + webhooks::AuditStore
     + Send

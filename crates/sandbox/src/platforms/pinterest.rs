@@ -13,6 +13,9 @@
 //!   `{"code":283,"message":"The authorization grant is invalid"}`.
 //! - Profile `GET api.pinterest.com/v5/user_account`; bad tokens get 401
 //!   `{"code":2,"message":"Authentication failed."}`.
+//! - Boards `GET api.pinterest.com/v5/boards` (scope `boards:read`) → `{"items":[…],
+//!   "bookmark":null}`, paged by `page_size` (1-250, default 25) and `bookmark`; an account
+//!   without boards gets `items: []`.
 //! - No revocation endpoint.
 
 use std::sync::Arc;
@@ -90,6 +93,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/www.pinterest.com/oauth/", get(authorize).post(authorize))
         .route("/api.pinterest.com/v5/oauth/token", post(token))
         .route("/api.pinterest.com/v5/user_account", get(user_account))
+        .route("/api.pinterest.com/v5/boards", get(boards))
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -260,6 +264,76 @@ async fn user_account(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 "monthly_views": 20480,
             }),
         )
+    })
+    .await
+}
+
+async fn boards(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let unauthorized = || {
+            json(
+                401,
+                json!({ "code": 2, "message": "Authentication failed." }),
+            )
+        };
+        let Some(token) = req.bearer() else {
+            return unauthorized();
+        };
+        let Ok(info) = sb.lock().check_access(ID, token, sb.now()) else {
+            return unauthorized();
+        };
+        if !info.grant.scopes.iter().any(|s| s == "boards:read") {
+            return json(
+                403,
+                json!({
+                    "code": 1,
+                    "message": "Not authorized to access the boards: missing scope boards:read.",
+                }),
+            );
+        }
+        let page_size = match req.query.get("page_size").map(str::parse::<usize>) {
+            None => 25,
+            Some(Ok(n)) if (1..=250).contains(&n) => n,
+            Some(_) => {
+                return json(
+                    400,
+                    json!({ "code": 1, "message": "page_size must be between 1 and 250." }),
+                )
+            }
+        };
+        let start = match req.query.get("bookmark").map(str::parse::<usize>) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return json(400, json!({ "code": 1, "message": "Invalid bookmark." })),
+        };
+        let a = info.grant.account;
+        let items: Vec<Value> = a
+            .boards
+            .iter()
+            .skip(start)
+            .take(page_size)
+            .map(|b| {
+                json!({
+                    "id": b.id,
+                    "name": b.name,
+                    "description": "",
+                    "owner": { "username": a.handle },
+                    "privacy": b.privacy,
+                    "created_at": "2020-01-01T00:00:00",
+                    "board_pins_modified_at": "2024-01-01T00:00:00",
+                    "pin_count": 12,
+                    "follower_count": 32,
+                    "collaborator_count": 0,
+                })
+            })
+            .collect();
+        let next = start + items.len();
+        let bookmark = if next < a.boards.len() {
+            Value::from(next.to_string())
+        } else {
+            Value::Null
+        };
+        json(200, json!({ "items": items, "bookmark": bookmark }))
     })
     .await
 }

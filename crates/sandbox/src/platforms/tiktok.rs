@@ -16,6 +16,11 @@
 //!   `{"data":{"user":{…}},"error":{"code":"ok","message":"","log_id":"…"}}`; bad tokens get
 //!   401 `access_token_invalid`, missing scopes 401 `scope_not_authorized`.
 //! - `open_id` is per app and user; `union_id` is per developer and user.
+//! - Creator info `POST open.tiktokapis.com/v2/post/publish/creator_info/query/` (scope
+//!   `video.publish`, PLATFORMS.md §5) → `{"data":{creator_avatar_url, creator_username,
+//!   creator_nickname, privacy_level_options, comment_disabled, duet_disabled, stitch_disabled,
+//!   max_video_post_duration_sec},"error":{"code":"ok",…}}`; a private account is not offered
+//!   `PUBLIC_TO_EVERYONE`.
 
 use std::sync::Arc;
 
@@ -99,6 +104,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/open.tiktokapis.com/v2/oauth/token/", post(token))
         .route("/open.tiktokapis.com/v2/oauth/revoke/", post(revoke))
         .route("/open.tiktokapis.com/v2/user/info/", get(user_info))
+        .route(
+            "/open.tiktokapis.com/v2/post/publish/creator_info/query/",
+            post(creator_info),
+        )
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -403,6 +412,53 @@ async fn user_info(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             200,
             json!({
                 "data": { "user": user },
+                "error": { "code": "ok", "message": "", "log_id": log_id() },
+            }),
+        )
+    })
+    .await
+}
+
+async fn creator_info(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let invalid = || {
+            api_error(
+                401,
+                "access_token_invalid",
+                "The access token is invalid or not found in the request.",
+            )
+        };
+        let Some(token) = req.bearer() else {
+            return invalid();
+        };
+        let Ok(info) = sb.lock().check_access(ID, token, sb.now()) else {
+            return invalid();
+        };
+        if !info.grant.scopes.iter().any(|s| s == "video.publish") {
+            return api_error(
+                401,
+                "scope_not_authorized",
+                "The user did not authorize the scope required for completing this request.",
+            );
+        }
+        let a = info.grant.account;
+        json(
+            200,
+            json!({
+                "data": {
+                    "creator_avatar_url": format!(
+                        "{}/__sandbox/avatars/{}.svg",
+                        req.sandbox_base("open.tiktokapis.com"),
+                        a.id
+                    ),
+                    "creator_username": a.handle,
+                    "creator_nickname": a.name,
+                    "privacy_level_options": a.privacy_levels,
+                    "comment_disabled": false,
+                    "duet_disabled": false,
+                    "stitch_disabled": true,
+                    "max_video_post_duration_sec": 600,
+                },
                 "error": { "code": "ok", "message": "", "log_id": log_id() },
             }),
         )

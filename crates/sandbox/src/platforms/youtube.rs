@@ -19,6 +19,10 @@
 //!   `www.googleapis.com/oauth2/v3/userinfo`) → `{sub,name,given_name,family_name,picture,
 //!   email,email_verified}` as the scopes allow; bad tokens get Google's 401 envelope with
 //!   reason `authError`.
+//! - Channel `GET www.googleapis.com/youtube/v3/channels?part=snippet&mine=true` (PLATFORMS.md §6)
+//!   → a `youtube#channelListResponse`; an account without a channel gets `totalResults: 0` and
+//!   no `items`. Needs `youtube.readonly`, `youtube` or `youtube.force-ssl` (`youtube.upload`
+//!   alone is refused with 403 `insufficientPermissions`, as Google does).
 
 use std::sync::Arc;
 
@@ -158,6 +162,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/oauth2.googleapis.com/revoke", post(revoke))
         .route("/openidconnect.googleapis.com/v1/userinfo", get(userinfo))
         .route("/www.googleapis.com/oauth2/v3/userinfo", get(userinfo))
+        .route("/www.googleapis.com/youtube/v3/channels", get(channels))
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -398,6 +403,105 @@ async fn userinfo(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 body["email"] = Value::from(e);
                 body["email_verified"] = Value::from(true);
             }
+        }
+        json(200, body)
+    })
+    .await
+}
+
+/// Scopes that may read the caller's channel (`channels.list` with `mine=true`).
+const CHANNEL_READ_SCOPES: [&str; 3] = [
+    "https://www.googleapis.com/auth/youtube.readonly",
+    "https://www.googleapis.com/auth/youtube",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
+];
+
+/// Google's error envelope for an API call (`{"error":{"code","message","errors":[..],"status"}}`).
+fn api_error(code: u16, message: &str, reason: &str, domain: &str, status: &str) -> Response {
+    json(
+        code,
+        json!({ "error": {
+            "code": code,
+            "message": message,
+            "errors": [{ "message": message, "domain": domain, "reason": reason }],
+            "status": status,
+        }}),
+    )
+}
+
+async fn channels(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let Some(token) = req.bearer() else {
+            return unauthenticated();
+        };
+        let Ok(info) = sb.lock().check_access(ID, token, sb.now()) else {
+            return unauthenticated();
+        };
+        let part = req.query.get("part").unwrap_or("");
+        if part.is_empty() {
+            return api_error(
+                400,
+                "Required parameter: part",
+                "required",
+                "global",
+                "INVALID_ARGUMENT",
+            );
+        }
+        if req.query.get("mine") != Some("true") {
+            return api_error(
+                400,
+                "No filter selected. Expected one of: forUsername, managedByMe, categoryId, mine, mySubscribers, id, idParam, hl.",
+                "missingRequiredParameter",
+                "youtube.parameter",
+                "INVALID_ARGUMENT",
+            );
+        }
+        if !info
+            .grant
+            .scopes
+            .iter()
+            .any(|s| CHANNEL_READ_SCOPES.contains(&s.as_str()))
+        {
+            return api_error(
+                403,
+                "Request had insufficient authentication scopes.",
+                "insufficientPermissions",
+                "global",
+                "PERMISSION_DENIED",
+            );
+        }
+        let a = info.grant.account;
+        let mut body = json!({
+            "kind": "youtube#channelListResponse",
+            "etag": format!("sbx-etag-{}", a.id),
+            "pageInfo": { "totalResults": 0, "resultsPerPage": 5 },
+        });
+        if let Some(c) = a.channel {
+            body["pageInfo"]["totalResults"] = Value::from(1);
+            let mut item = json!({
+                "kind": "youtube#channel",
+                "etag": format!("sbx-etag-{}", c.id),
+                "id": c.id,
+            });
+            if part.split(',').any(|p| p.trim() == "snippet") {
+                item["snippet"] = json!({
+                    "title": c.title,
+                    "description": "",
+                    "customUrl": a.handle,
+                    "publishedAt": "2015-12-10T12:00:00Z",
+                    "thumbnails": { "default": {
+                        "url": format!(
+                            "{}/__sandbox/avatars/{}.svg",
+                            req.sandbox_base("www.googleapis.com"),
+                            a.id
+                        ),
+                        "width": 88,
+                        "height": 88,
+                    }},
+                    "localized": { "title": c.title, "description": "" },
+                });
+            }
+            body["items"] = json!([item]);
         }
         json(200, body)
     })

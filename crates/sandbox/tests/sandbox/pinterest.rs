@@ -163,3 +163,52 @@ async fn account_without_boards() {
     assert_eq!(me["board_count"], 0);
     assert_eq!(me["account_type"], "PINNER");
 }
+
+const BOARDS: &str = "/api.pinterest.com/v5/boards";
+
+async fn access_for(sb: &TestSandbox, scope: &str, account: &str) -> String {
+    let mut p = PARAMS.to_vec();
+    p.retain(|(k, _)| *k != "scope");
+    p.push(("scope", scope));
+    let code = sb.code_for(AUTH, &p, account).await;
+    let (s, v) = exchange(sb, &code).await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn boards_are_listed_and_paged() {
+    let sb = start().await;
+    let scope = "user_accounts:read,boards:read,pins:read,pins:write";
+    let ada = access_for(&sb, scope, "pin-ada").await;
+    let (s, v) = sb.get_bearer(BOARDS, &ada).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    assert_eq!(v["items"][0]["name"], "Cakes");
+    assert_eq!(v["bookmark"], Value::Null);
+    let (_, page) = sb.get_bearer(&format!("{BOARDS}?page_size=1"), &ada).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let bookmark = page["bookmark"].as_str().expect("a bookmark").to_string();
+    let (_, next) = sb
+        .get_bearer(&format!("{BOARDS}?page_size=1&bookmark={bookmark}"), &ada)
+        .await;
+    assert_eq!(next["items"][0]["name"], "Bread");
+    assert_eq!(next["bookmark"], Value::Null);
+
+    let charles = access_for(&sb, scope, "pin-noboards").await;
+    let (s, v) = sb.get_bearer(BOARDS, &charles).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"], json!([]));
+}
+
+#[tokio::test]
+async fn boards_need_boards_read() {
+    let sb = start().await;
+    let token = access_for(&sb, "user_accounts:read,pins:write", "pin-ada").await;
+    let (s, v) = sb.get_bearer(BOARDS, &token).await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["code"], 1);
+    let (s, v) = sb.get_bearer(BOARDS, "nope").await;
+    assert_eq!(s, 401);
+    assert_eq!(v, json!({"code": 2, "message": "Authentication failed."}));
+}

@@ -188,3 +188,59 @@ async fn pkce_is_s256_only_and_verified() {
     assert_eq!(st, 400);
     assert_eq!(body["error"], "invalid_grant");
 }
+
+const CREATOR_INFO: &str = "/open.tiktokapis.com/v2/post/publish/creator_info/query/";
+
+async fn access_for(sb: &TestSandbox, scope: &str, account: &str) -> String {
+    let (verifier, challenge) = pkce();
+    let mut p = params(&challenge);
+    p.retain(|(k, _)| *k != "scope");
+    p.push(("scope", scope));
+    let code = sb.code_for(AUTH, &p, account).await;
+    let (s, v) = exchange(sb, &code, &verifier).await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+async fn creator_info(sb: &TestSandbox, token: &str) -> (reqwest::StatusCode, Value) {
+    let r = sb
+        .http
+        .post(sb.url(CREATOR_INFO))
+        .bearer_auth(token)
+        .header("content-type", "application/json; charset=UTF-8")
+        .send()
+        .await
+        .unwrap();
+    json_of(r).await
+}
+
+#[tokio::test]
+async fn creator_info_lists_privacy_levels_per_account() {
+    let sb = start().await;
+    let ada = access_for(&sb, "user.info.basic,video.publish", "tt-ada").await;
+    let (s, v) = creator_info(&sb, &ada).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["error"]["code"], "ok");
+    let levels = v["data"]["privacy_level_options"].as_array().unwrap();
+    assert!(levels.iter().any(|l| l == "PUBLIC_TO_EVERYONE"));
+    assert!(v["data"]["max_video_post_duration_sec"].as_u64().is_some());
+
+    let private = access_for(&sb, "user.info.basic,video.publish", "tt-private").await;
+    let (s, v) = creator_info(&sb, &private).await;
+    assert_eq!(s, 200, "{v}");
+    let levels = v["data"]["privacy_level_options"].as_array().unwrap();
+    assert!(!levels.iter().any(|l| l == "PUBLIC_TO_EVERYONE"), "{v}");
+    assert!(levels.iter().any(|l| l == "SELF_ONLY"));
+}
+
+#[tokio::test]
+async fn creator_info_needs_video_publish() {
+    let sb = start().await;
+    let basic = access_for(&sb, "user.info.basic", "tt-ada").await;
+    let (s, v) = creator_info(&sb, &basic).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["error"]["code"], "scope_not_authorized");
+    let (s, v) = creator_info(&sb, "bogus").await;
+    assert_eq!(s, 401);
+    assert_eq!(v["error"]["code"], "access_token_invalid");
+}

@@ -227,3 +227,60 @@ async fn optional_pkce_is_enforced_once_sent() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+const CHANNELS: &str = "/www.googleapis.com/youtube/v3/channels?part=snippet&mine=true";
+const READONLY: &str = "https://www.googleapis.com/auth/youtube.readonly";
+
+async fn access_for(sb: &TestSandbox, scope: &str, account: &str) -> String {
+    let mut p = params(&[]);
+    p.retain(|(k, _)| *k != "scope");
+    p.push(("scope", scope));
+    let code = sb.code_for(AUTH, &p, account).await;
+    let (s, v) = exchange(sb, &code).await;
+    assert_eq!(s, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn channels_mine_lists_the_channel_or_none() {
+    let sb = start().await;
+    let scope = format!("{SCOPE} {READONLY}");
+    let ada = access_for(&sb, &scope, "yt-ada").await;
+    let (s, v) = sb.get_bearer(CHANNELS, &ada).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["kind"], "youtube#channelListResponse");
+    assert_eq!(v["pageInfo"]["totalResults"], 1);
+    assert_eq!(v["items"][0]["id"], "UCsandboxAdaLovelace0001");
+    assert_eq!(v["items"][0]["snippet"]["title"], "Ada Lovelace Sandbox");
+
+    let charles = access_for(&sb, &scope, "yt-nochannel").await;
+    let (s, v) = sb.get_bearer(CHANNELS, &charles).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["pageInfo"]["totalResults"], 0);
+    assert!(v.get("items").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn channels_need_a_read_scope_and_a_valid_token() {
+    let sb = start().await;
+    // youtube.upload alone may not read the channel, as at Google.
+    let upload_only = access_for(&sb, SCOPE, "yt-ada").await;
+    let (s, v) = sb.get_bearer(CHANNELS, &upload_only).await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["error"]["errors"][0]["reason"], "insufficientPermissions");
+    let (s, v) = sb.get_bearer(CHANNELS, "not-a-token").await;
+    assert_eq!(s, 401);
+    assert_eq!(v["error"]["errors"][0]["reason"], "authError");
+    let readonly = access_for(&sb, &format!("{SCOPE} {READONLY}"), "yt-ada").await;
+    let (s, v) = sb
+        .get_bearer(
+            "/www.googleapis.com/youtube/v3/channels?part=snippet",
+            &readonly,
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(
+        v["error"]["errors"][0]["reason"],
+        "missingRequiredParameter"
+    );
+}
