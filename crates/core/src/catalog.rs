@@ -294,6 +294,53 @@ pub struct PlatformSpec {
     /// Documentation pages.
     #[serde(default)]
     pub docs: Vec<DocLink>,
+    /// What helps people connect and recover: error documentation, scope names and
+    /// descriptions, reconnect steps (the `[guide]` table).
+    #[serde(default)]
+    pub guide: Guide,
+}
+
+/// The people-facing help of a platform: where its errors are documented, what its scopes are
+/// called when granted and why they are asked for, and how to reconnect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guide {
+    /// The platform's page on error codes: the documentation link of a diagnosis that has no
+    /// more specific page.
+    #[serde(default)]
+    pub errors_url: Option<String>,
+    /// Documentation page per diagnosis category (`token_revoked`, `rate_limited`...), where the
+    /// platform documents that kind of error on a page of its own.
+    #[serde(default)]
+    pub error_docs: BTreeMap<String, String>,
+    /// Scope names as the platform reports them when granted → the name the catalog asks for
+    /// (Google reports `email` as `https://www.googleapis.com/auth/userinfo.email`).
+    #[serde(default)]
+    pub scope_aliases: BTreeMap<String, String>,
+    /// Why each scope is asked for, in words shown to the person granting it.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
+    /// What a person does to reconnect an account, in order.
+    #[serde(default)]
+    pub reconnect_steps: Vec<String>,
+}
+
+impl Guide {
+    /// The documentation page for a diagnosis category: the category's own page, else the
+    /// platform's error-code page.
+    pub fn docs_for(&self, category: &str) -> Option<&str> {
+        self.error_docs
+            .get(category)
+            .or(self.errors_url.as_ref())
+            .map(String::as_str)
+    }
+
+    /// A granted scope under the name the catalog uses (aliases resolved; others unchanged).
+    pub fn normalise_scope<'a>(&'a self, scope: &'a str) -> &'a str {
+        self.scope_aliases
+            .get(scope)
+            .map(String::as_str)
+            .unwrap_or(scope)
+    }
 }
 
 fn default_colour() -> String {

@@ -10,6 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod parse;
+
 /// What kind of failure it is. Stable names: API clients switch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -224,6 +226,10 @@ pub struct Diagnosis {
     pub platform_code: Option<String>,
     /// The platform's own message, verbatim (already free of tokens: platforms do not echo them).
     pub platform_message: Option<String>,
+    /// How long the platform asked to wait before trying again, seconds (from `Retry-After` or
+    /// the platform's rate-limit headers), when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Diagnosis {
@@ -241,6 +247,7 @@ impl Diagnosis {
             http_status: None,
             platform_code: None,
             platform_message: None,
+            retry_after_secs: None,
         }
     }
 
@@ -271,289 +278,82 @@ impl Diagnosis {
     }
 }
 
+/// Which kind of call failed. Some platforms use one code for different things depending on the
+/// endpoint: Pinterest answers `{"code":2,"message":"Authentication failed."}` both for a bad
+/// access token on the API and for missing or wrong app credentials (HTTP Basic) on the token
+/// endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// Not known; the body alone decides.
+    #[default]
+    Unspecified,
+    /// The token endpoint (code exchange, refresh, long-lived exchange).
+    Token,
+    /// Any other API call with a user's access token.
+    Api,
+}
+
 /// Maps a platform's error answer to a diagnosis.
 ///
-/// `http_status` is the HTTP status when known; `body` is the raw response body or a message.
-/// Shapes that are not recognised give [`Category::Unknown`] with the body kept (truncated to 2,000
-/// characters) in `platform_message`.
+/// `http_status` is the HTTP status when known; `body` is the raw response body or a message
+/// (JSON, or an RFC 6749 `error=…&error_description=…` query string). Shapes that are not
+/// recognised give [`Category::Unknown`] with the body kept (truncated to 2,000 characters) in
+/// `platform_message`. The `docs_url` comes from the built-in catalog's `[guide]`.
 pub fn diagnose(platform: &str, http_status: Option<u16>, body: &str) -> Diagnosis {
-    let json: Option<Value> = serde_json::from_str(body.trim()).ok();
+    diagnose_call(platform, CallKind::Unspecified, http_status, body)
+}
+
+/// [`diagnose`], told which kind of call failed (see [`CallKind`]).
+pub fn diagnose_call(
+    platform: &str,
+    kind: CallKind,
+    http_status: Option<u16>,
+    body: &str,
+) -> Diagnosis {
+    let trimmed = body.trim();
+    let json: Option<Value> = serde_json::from_str(trimmed)
+        .ok()
+        .or_else(|| query_error(trimmed));
     let mut d = json
         .as_ref()
-        .and_then(|v| classify_json(v, http_status))
+        .and_then(|v| parse::classify(v, http_status, kind))
         .unwrap_or_else(|| {
-            let mut d = Diagnosis::new(category_from_status(http_status));
-            d.platform_message = Some(truncate(body, 2000));
+            let mut d = Diagnosis::new(parse::category_from_status(http_status));
+            d.platform_message = Some(parse::truncate(body, parse::MAX_MESSAGE_CHARS));
             d
         });
     d.platform = Some(platform.to_string());
     d.http_status = http_status;
+    d.docs_url = docs_url(platform, d.category);
     d
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max_chars).collect();
-        t.push('…');
-        t
-    }
+/// An RFC 6749 §4.1.2.1 error as a query string (`error=access_denied&error_description=…`,
+/// possibly a whole redirect URL) turned into `{"error","error_description"}`.
+fn query_error(s: &str) -> Option<Value> {
+    let query = match url::Url::parse(s) {
+        Ok(u) => u.query().unwrap_or_default().to_string(),
+        Err(_) => s.trim_start_matches('?').to_string(),
+    };
+    let pairs: serde_json::Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| matches!(k.as_ref(), "error" | "error_description"))
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    pairs.contains_key("error").then_some(Value::Object(pairs))
 }
 
-fn category_from_status(status: Option<u16>) -> Category {
-    match status {
-        Some(401) => Category::TokenExpired,
-        Some(403) => Category::InsufficientScope,
-        Some(429) => Category::RateLimited,
-        Some(s) if s >= 500 => Category::PlatformUnavailable,
-        _ => Category::Unknown,
-    }
-}
-
-fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
-    v.pointer(ptr).and_then(Value::as_str)
-}
-
-fn int_at(v: &Value, ptr: &str) -> Option<i64> {
-    let x = v.pointer(ptr)?;
-    x.as_i64()
-        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-}
-
-fn with_code(mut d: Diagnosis, code: impl Into<String>, msg: Option<&str>) -> Diagnosis {
-    d.platform_code = Some(code.into());
-    d.platform_message = msg.map(|m| truncate(m, 2000));
-    d
-}
-
-fn classify_json(v: &Value, status: Option<u16>) -> Option<Diagnosis> {
-    // Meta Graph envelope: {"error":{"message","type","code","error_subcode"}}.
-    if let Some(code) = int_at(v, "/error/code") {
-        if v.pointer("/error/type").is_some() || v.pointer("/error/fbtrace_id").is_some() {
-            let sub = int_at(v, "/error/error_subcode");
-            let msg = str_at(v, "/error/error_user_msg").or(str_at(v, "/error/message"));
-            let cat = meta_category(code, sub, msg.unwrap_or_default());
-            let code_s = match sub {
-                Some(s) => format!("{code}/{s}"),
-                None => code.to_string(),
-            };
-            return Some(with_code(Diagnosis::new(cat), code_s, msg));
-        }
-        // Google: {"error":{"code":403,"message","errors":[{"reason"}],"status"}}.
-        if let Some(reason) = str_at(v, "/error/errors/0/reason") {
-            let cat = google_category(reason, code);
-            return Some(with_code(
-                Diagnosis::new(cat),
-                reason,
-                str_at(v, "/error/message"),
-            ));
-        }
-    }
-    // TikTok envelope: {"error":{"code":"access_token_invalid","message","log_id"}}.
-    if let Some(code) = str_at(v, "/error/code") {
-        if code == "ok" {
-            return None;
-        }
-        let cat = tiktok_category(code);
-        return Some(with_code(
-            Diagnosis::new(cat),
-            code,
-            str_at(v, "/error/message"),
-        ));
-    }
-    // Instagram Login's legacy OAuth endpoint: {"error_type":"OAuthException","code":400,
-    // "error_message":"..."}.
-    if let (Some(t), Some(msg)) = (str_at(v, "/error_type"), str_at(v, "/error_message")) {
-        let lower = msg.to_ascii_lowercase();
-        let cat = if lower.contains("client secret") || lower.contains("client_id") {
-            Category::InvalidClient
-        } else if lower.contains("redirect") {
-            Category::RedirectUriMismatch
-        } else if lower.contains("code") {
-            Category::TokenRevoked
-        } else {
-            category_from_status(status)
-        };
-        return Some(with_code(Diagnosis::new(cat), t, Some(msg)));
-    }
-    // RFC 6749 §5.2: {"error":"invalid_grant","error_description":"..."}.
-    if let Some(code) = str_at(v, "/error") {
-        let desc = str_at(v, "/error_description").or(str_at(v, "/message"));
-        let cat = oauth_category(code, desc.unwrap_or_default(), status);
-        return Some(with_code(Diagnosis::new(cat), code, desc));
-    }
-    // LinkedIn: {"status":401,"serviceErrorCode":65600,"code":"INVALID_ACCESS_TOKEN","message"}.
-    if let Some(sec) = int_at(v, "/serviceErrorCode") {
-        let code = str_at(v, "/code").unwrap_or_default();
-        let cat = linkedin_category(sec, code, status.or(int_at(v, "/status").map(|s| s as u16)));
-        let c = if code.is_empty() {
-            sec.to_string()
-        } else {
-            format!("{code}/{sec}")
-        };
-        return Some(with_code(Diagnosis::new(cat), c, str_at(v, "/message")));
-    }
-    // X problem document: {"title","detail","type":"https://api.x.com/2/problems/..."}.
-    if let Some(t) = str_at(v, "/type").filter(|t| t.contains("/problems/")) {
-        let kind = t.rsplit('/').next().unwrap_or(t);
-        let cat = x_problem_category(kind, status);
-        return Some(with_code(
-            Diagnosis::new(cat),
-            kind,
-            str_at(v, "/detail").or(str_at(v, "/title")),
-        ));
-    }
-    // Pinterest: {"code":<int>,"message":"..."}; also LinkedIn {"status","code":"ILLEGAL_ARGUMENT"}.
-    if let Some(msg) = str_at(v, "/message") {
-        if let Some(code) = int_at(v, "/code") {
-            let cat = pinterest_category(code, status);
-            return Some(with_code(Diagnosis::new(cat), code.to_string(), Some(msg)));
-        }
-        let cat = category_from_status(status.or(int_at(v, "/status").map(|s| s as u16)));
-        let cat = if cat == Category::Unknown && status.is_some_and(|s| (400..500).contains(&s)) {
-            Category::ContentRejected
-        } else {
-            cat
-        };
-        let code = str_at(v, "/code").map(str::to_string);
-        let mut d = Diagnosis::new(cat);
-        d.platform_code = code;
-        d.platform_message = Some(truncate(msg, 2000));
-        return Some(d);
-    }
-    None
-}
-
-fn oauth_category(code: &str, desc: &str, status: Option<u16>) -> Category {
-    let d = desc.to_ascii_lowercase();
-    match code {
-        "invalid_grant" => {
-            if d.contains("redirect") {
-                Category::RedirectUriMismatch
-            } else {
-                Category::TokenRevoked
-            }
-        }
-        "invalid_client" | "unauthorized_client" => Category::InvalidClient,
-        "access_denied" => Category::AccessDenied,
-        "invalid_scope" | "insufficient_scope" => Category::InsufficientScope,
-        "redirect_uri_mismatch" => Category::RedirectUriMismatch,
-        "temporarily_unavailable" | "server_error" => Category::PlatformUnavailable,
-        "rate_limit_exceeded" | "slow_down" => Category::RateLimited,
-        "invalid_token" | "expired_token" => Category::TokenExpired,
-        "invalid_request" if d.contains("redirect") => Category::RedirectUriMismatch,
-        "invalid_request" if d.contains("authorization code") || d.contains("code_verifier") => {
-            Category::TokenRevoked
-        }
-        "invalid_request" => Category::InvalidRequest,
-        _ => category_from_status(status),
-    }
-}
-
-fn meta_category(code: i64, sub: Option<i64>, msg: &str) -> Category {
-    let lower = msg.to_ascii_lowercase();
-    // Meta reports a bad app secret as code 1 (otherwise "unknown error, retry").
-    if lower.contains("client secret") || lower.contains("invalid client_id") {
-        return Category::InvalidClient;
-    }
-    if lower.contains("redirect_uri") {
-        return Category::RedirectUriMismatch;
-    }
-    match (code, sub) {
-        (190, Some(463)) => Category::TokenExpired,
-        (190, _) => Category::TokenRevoked,
-        (102, _) => Category::TokenRevoked,
-        (4 | 17 | 32 | 613 | 80001..=80009, _) => Category::RateLimited,
-        (10, _) | (200..=299, _) => {
-            if msg.to_ascii_lowercase().contains("review") {
-                Category::AppNotApproved
-            } else {
-                Category::InsufficientScope
-            }
-        }
-        (368, _) => Category::ContentRejected,
-        (506, _) => Category::DuplicateContent,
-        (1 | 2, _) => Category::PlatformUnavailable,
-        (191, _) => Category::RedirectUriMismatch,
-        (101, _) => Category::InvalidClient,
-        (9004 | 9007 | 36000..=36003, _) => Category::ContentRejected,
-        (_, Some(2207042)) => Category::RateLimited,
-        (_, Some(2207050 | 2207081)) => Category::AccountNotEligible,
-        (_, Some(s)) if (2207000..2208000).contains(&s) => Category::ContentRejected,
-        (100, _) => Category::ContentRejected,
-        _ => Category::Unknown,
-    }
-}
-
-fn google_category(reason: &str, code: i64) -> Category {
-    match reason {
-        "quotaExceeded" | "rateLimitExceeded" | "userRateLimitExceeded" | "uploadLimitExceeded" => {
-            Category::RateLimited
-        }
-        "authError" | "invalidCredentials" => Category::TokenExpired,
-        "insufficientPermissions" | "forbidden" => Category::InsufficientScope,
-        "youtubeSignupRequired" | "channelNotFound" => Category::AccountNotEligible,
-        "backendError" | "internalError" => Category::PlatformUnavailable,
-        "invalidTitle" | "invalidDescription" | "invalidTags" | "mediaBodyRequired" => {
-            Category::ContentRejected
-        }
-        _ => category_from_status(u16::try_from(code).ok()),
-    }
-}
-
-fn tiktok_category(code: &str) -> Category {
-    match code {
-        "access_token_invalid" => Category::TokenExpired,
-        "scope_not_authorized" | "scope_permission_missed" => Category::InsufficientScope,
-        "rate_limit_exceeded" => Category::RateLimited,
-        "spam_risk_too_many_posts" | "spam_risk_user_banned_from_posting" => Category::RateLimited,
-        "unaudited_client_can_only_post_to_private_accounts" | "privacy_level_option_mismatch" => {
-            Category::AccountNotEligible
-        }
-        "invalid_params"
-        | "file_format_check_failed"
-        | "duration_check_failed"
-        | "frame_rate_check_failed"
-        | "picture_size_check_failed" => Category::ContentRejected,
-        "internal_error" => Category::PlatformUnavailable,
-        "invalid_grant" => Category::TokenRevoked,
-        "invalid_client" => Category::InvalidClient,
-        _ => Category::Unknown,
-    }
-}
-
-fn linkedin_category(sec: i64, code: &str, status: Option<u16>) -> Category {
-    match (sec, code) {
-        (65600..=65602, _) | (_, "INVALID_ACCESS_TOKEN") => Category::TokenExpired,
-        (_, "REVOKED_ACCESS_TOKEN") => Category::TokenRevoked,
-        (100, _) | (_, "ACCESS_DENIED") => Category::InsufficientScope,
-        (_, "DUPLICATE_POST") => Category::DuplicateContent,
-        (_, "ILLEGAL_ARGUMENT") => Category::ContentRejected,
-        _ => category_from_status(status),
-    }
-}
-
-fn x_problem_category(kind: &str, status: Option<u16>) -> Category {
-    match kind {
-        "usage-capped" | "rate-limit-exceeded" => Category::RateLimited,
-        "client-forbidden" => Category::AppNotApproved,
-        "unsupported-authentication" | "not-authorized-for-resource" => Category::InsufficientScope,
-        "duplicate" => Category::DuplicateContent,
-        "invalid-request" => Category::ContentRejected,
-        _ => category_from_status(status),
-    }
-}
-
-fn pinterest_category(code: i64, status: Option<u16>) -> Category {
-    match (code, status) {
-        (_, Some(429)) | (8 | 429, _) => Category::RateLimited,
-        (2 | 3, _) | (_, Some(401)) => Category::TokenExpired,
-        (_, Some(403)) => Category::InsufficientScope,
-        (_, Some(s)) if s >= 500 => Category::PlatformUnavailable,
-        (_, Some(400 | 404 | 409 | 422)) => Category::ContentRejected,
-        _ => Category::Unknown,
-    }
+/// The documentation page for a category on a built-in platform: the category's own page, else
+/// the platform's error-code page (catalog `[guide]`). `None` for custom providers.
+pub fn docs_url(platform: &str, category: Category) -> Option<String> {
+    static BUILTIN: std::sync::OnceLock<Option<crate::Catalog>> = std::sync::OnceLock::new();
+    BUILTIN
+        .get_or_init(|| crate::Catalog::builtin().ok())
+        .as_ref()?
+        .get(platform)?
+        .guide
+        .docs_for(category.as_str())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

@@ -475,6 +475,7 @@ impl ProviderConfig {
             },
             authorization_params: self.authorization_params.clone(),
             docs: Vec::new(),
+            guide: Default::default(),
         }
     }
 }
