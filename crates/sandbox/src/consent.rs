@@ -5,8 +5,9 @@
 //! problem with them is an error page, never a redirect (RFC 6749 §4.1.2.1); then
 //! `response_type`, scopes, `state` and PKCE, whose problems go back to the redirect URI as
 //! `error`, `error_description` and `state` (or, on Google and Facebook, are pages too). Then
-//! the consent: a page with one form (`decision=allow|deny`, `account`), the
-//! `X-Sandbox-Consent` / `X-Sandbox-Account` request headers, or `auto_consent`.
+//! the consent: a page with one form (`decision=allow|deny`, `account`, optionally
+//! `granted_scopes`), the `X-Sandbox-Consent` / `X-Sandbox-Account` / `X-Sandbox-Scopes`
+//! request headers, or `auto_consent`.
 
 use std::collections::BTreeMap;
 
@@ -169,6 +170,20 @@ pub(crate) async fn authorize(sb: &Shared, rules: &'static AuthorizeRules, req: 
             return redirect_error(rules, &redirect_uri, &problem, state.as_deref(), &[]);
         }
     };
+
+    // The person may grant fewer scopes than asked (Google's consent screen lets them untick
+    // boxes): `X-Sandbox-Scopes` on GET, or the form field `granted_scopes` on POST, lists the
+    // scopes granted; scopes not asked for are ignored.
+    let mut v = v;
+    let granted = if posted {
+        params.get("granted_scopes").map(str::to_string)
+    } else {
+        req.header("x-sandbox-scopes").map(str::to_string)
+    };
+    if let Some(g) = granted {
+        let listed: Vec<&str> = g.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+        v.scopes.retain(|s| listed.contains(&s.as_str()));
+    }
 
     let (decision, account_id) = if posted {
         (

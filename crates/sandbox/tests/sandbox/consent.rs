@@ -222,3 +222,59 @@ async fn every_catalog_endpoint_is_served() {
     assert_eq!(r.status(), 404);
     assert!(r.headers().get("x-sandbox-unknown-path").is_some());
 }
+
+#[tokio::test]
+async fn a_person_can_grant_fewer_scopes_than_asked() {
+    let sb = start().await;
+    let params = vec![
+        ("response_type", "code"),
+        ("client_id", "sandbox-linkedin-client"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile email w_member_social"),
+        ("state", "s1"),
+    ];
+    // X-Sandbox-Scopes: only these are granted; a scope not asked for is not granted either.
+    let r = sb
+        .http
+        .get(sb.url(LI_AUTH))
+        .query(&params)
+        .header("X-Sandbox-Consent", "allow")
+        .header("X-Sandbox-Scopes", "openid profile r_ads")
+        .send()
+        .await
+        .expect("authorize");
+    let code = param(&location(&r), "code").expect("code");
+    let r = sb
+        .http
+        .post(sb.url("/www.linkedin.com/oauth/v2/accessToken"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &cid("linkedin")),
+            ("client_secret", &secret("linkedin")),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let (status, tok) = json_of(r).await;
+    assert!(status.is_success(), "{tok}");
+    assert_eq!(tok["scope"], "openid,profile");
+    // Without the header everything asked for is granted.
+    let code = sb.code_for(LI_AUTH, &params, "li-ada").await;
+    let r = sb
+        .http
+        .post(sb.url("/www.linkedin.com/oauth/v2/accessToken"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &cid("linkedin")),
+            ("client_secret", &secret("linkedin")),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let (_, tok) = json_of(r).await;
+    assert_eq!(tok["scope"], "openid,profile,email,w_member_social");
+}
