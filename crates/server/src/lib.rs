@@ -269,6 +269,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::routes())
         .merge(routes::platforms::routes())
         .merge(routes::connect::routes())
+        .merge(routes::bulk::routes())
         .merge(routes::connections::routes())
         .merge(routes::events::routes())
         .fallback(routes::health::not_found)

@@ -108,6 +108,22 @@ pub async fn start(
     Path(platform): Path<String>,
     ApiJson(req): ApiJson<ConnectRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let started = start_session(&state, &auth.workspace_id, &platform, &req, None).await?;
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+/// Starts one connect session: the checks and the stored state behind `POST
+/// /v1/connect/{platform}`, shared with bulk connect (`routes::bulk`). With `batch_id`, the
+/// state's `metadata` is `{"batch_id": ...}` so that the callback can report the outcome to the
+/// batch. Returns the 201 body of [`start`]; errors as [`start`].
+pub(crate) async fn start_session(
+    state: &AppState,
+    workspace_id: &str,
+    platform: &str,
+    req: &ConnectRequest,
+    batch_id: Option<&str>,
+) -> ApiResult<Value> {
+    let platform = platform.to_string();
     let spec = state.platform(&platform)?;
     let owner = req.owner.trim();
     if owner.is_empty() || owner.chars().count() > 256 {
@@ -129,7 +145,7 @@ pub async fn start(
     let return_to = req
         .return_to
         .as_deref()
-        .map(|r| check_return_to(&state, r))
+        .map(|r| check_return_to(state, r))
         .transpose()?;
     let creds = state.credentials(&platform).ok_or_else(|| {
         let upper = platform.to_ascii_uppercase().replace('-', "_");
@@ -144,7 +160,7 @@ pub async fn start(
         )
     })?;
     let redirect_uri = state.config().redirect_uri(&platform);
-    let scopes = requested_scopes(&state, spec, &req.scopes);
+    let scopes = requested_scopes(state, spec, &req.scopes);
     let started = state
         .oauth()
         .authorization_start(spec, &creds, &redirect_uri, &scopes)
@@ -155,7 +171,7 @@ pub async fn start(
     let expires_at = now + Duration::seconds(state.config().state_ttl_secs as i64);
     let record = OAuthState {
         state_hash: state_hash.clone(),
-        workspace_id: auth.workspace_id.clone(),
+        workspace_id: workspace_id.to_string(),
         platform: platform.clone(),
         owner: owner.to_string(),
         redirect_uri: redirect_uri.clone(),
@@ -167,23 +183,20 @@ pub async fn start(
                 .seal(&vaulted::verifier_context(&state_hash), v.expose_secret())
         }),
         connection_id: None,
-        metadata: json!({}),
+        metadata: batch_id.map_or_else(|| json!({}), |b| json!({ "batch_id": b })),
         created_at: now,
         expires_at,
         consumed_at: None,
     };
     state.store().insert_oauth_state(&record).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "platform": platform,
-            "authorization_url": started.url,
-            "state": state_value,
-            "expires_at": expires_at,
-            "redirect_uri": redirect_uri,
-            "scopes": scopes,
-        })),
-    ))
+    Ok(json!({
+        "platform": platform,
+        "authorization_url": started.url,
+        "state": state_value,
+        "expires_at": expires_at,
+        "redirect_uri": redirect_uri,
+        "scopes": scopes,
+    }))
 }
 
 /// What the callback ended with.
@@ -292,6 +305,7 @@ async fn run_callback(
         return outcome;
     }
     outcome.result = complete(state, &spec, &pending, params).await;
+    crate::routes::bulk::record_outcome(state, &pending, &outcome.result).await;
     if let Err(e) = &outcome.result {
         emit(
             state,

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource.
 
+pub mod bulk;
 pub mod connect;
 pub mod connections;
 pub mod events;
