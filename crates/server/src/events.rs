@@ -19,14 +19,30 @@ pub mod kind {
     pub const CONNECTION_REFRESH_FAILED: &str = "connection.refresh_failed";
     /// The grant is gone: the person must reconnect.
     pub const CONNECTION_NEEDS_REAUTH: &str = "connection.needs_reauth";
+    /// An access token that cannot be renewed expires soon: the person must reconnect before.
+    pub const CONNECTION_EXPIRING_SOON: &str = "connection.expiring_soon";
     /// A connection was deleted (and revoked where possible).
     pub const CONNECTION_DISCONNECTED: &str = "connection.disconnected";
     /// A connect attempt failed at the callback.
     pub const CONNECT_FAILED: &str = "connect.failed";
+
+    /// Every event type, the list webhook endpoints may subscribe to.
+    pub const ALL: &[&str] = &[
+        CONNECTION_CREATED,
+        CONNECTION_RECONNECTED,
+        CONNECTION_RECOVERED,
+        CONNECTION_REFRESHED,
+        CONNECTION_REFRESH_FAILED,
+        CONNECTION_NEEDS_REAUTH,
+        CONNECTION_EXPIRING_SOON,
+        CONNECTION_DISCONNECTED,
+        CONNECT_FAILED,
+    ];
 }
 
-/// Records an event. A failure to record is logged, never returned: the change it describes has
-/// already happened.
+/// Records an event and queues its delivery to every webhook endpoint of the workspace that
+/// subscribes to its type ([`crate::webhooks::enqueue`]; sent by `workers::webhooks`). A
+/// failure to record is logged, never returned: the change it describes has already happened.
 pub async fn emit(
     state: &AppState,
     workspace_id: &str,
@@ -44,5 +60,7 @@ pub async fn emit(
     };
     if let Err(e) = state.store().insert_event(&event).await {
         tracing::error!(error = %e, kind, "event could not be recorded");
+        return;
     }
+    crate::webhooks::enqueue(state, &event).await;
 }

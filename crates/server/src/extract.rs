@@ -75,6 +75,15 @@ fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<ApiJson<
 pub struct WorkspaceAuth {
     /// Workspace id.
     pub workspace_id: String,
+    /// Id of the API key presented (never the key itself).
+    pub api_key_id: String,
+}
+
+impl WorkspaceAuth {
+    /// The audit actor of this request: `api_key:<key id>`.
+    pub fn actor(&self) -> String {
+        crate::audit::api_key_actor(&self.api_key_id)
+    }
 }
 
 /// SHA-256 hex of an API key, the form keys are stored and looked up in. Keys carry 256 random
@@ -105,7 +114,10 @@ impl FromRequestParts<AppState> for WorkspaceAuth {
                 ApiError::unauthorized("Authorization must be `Bearer <workspace API key>`")
             })?;
         match state.api_keys().lookup(state, key).await? {
-            Some(workspace_id) => Ok(WorkspaceAuth { workspace_id }),
+            Some(k) => Ok(WorkspaceAuth {
+                workspace_id: k.workspace_id,
+                api_key_id: k.id,
+            }),
             None => Err(ApiError::unauthorized("the API key is not valid")),
         }
     }

@@ -21,6 +21,7 @@ use switchboard_oauth::{ClientCredentials, OAuthClient};
 use switchboard_store::Store;
 use switchboard_vault::Keyring;
 
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -28,6 +29,7 @@ pub mod extract;
 pub mod lifecycle;
 pub mod routes;
 pub mod vaulted;
+pub mod webhooks;
 
 pub use config::Config;
 use error::ApiError;
@@ -228,11 +230,12 @@ fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
 /// How long the hot path may serve a connection row read from the database, milliseconds.
 pub const CONNECTION_CACHE_TTL_MS: u64 = 1000;
 
-/// Cache of API key hash → workspace id, so that the hot path (`GET /token`) does not hash and
-/// query for every request. Entries live 30 seconds: a deleted key stops working within that.
+/// Cache of API key hash → key record (id and workspace), so that the hot path (`GET /token`)
+/// does not hash and query for every request. Entries live 30 seconds: a deleted key stops
+/// working within that.
 #[derive(Debug)]
 pub struct ApiKeys {
-    cache: moka::sync::Cache<String, String>,
+    cache: moka::sync::Cache<String, switchboard_store::ApiKey>,
 }
 
 impl ApiKeys {
@@ -245,20 +248,21 @@ impl ApiKeys {
         }
     }
 
-    /// The workspace of a presented key, or `None` when the key is unknown.
+    /// The record (id, workspace) of a presented key, or `None` when the key is unknown.
     ///
     /// # Errors
     /// Database failures.
-    pub async fn lookup(&self, state: &AppState, key: &str) -> Result<Option<String>, ApiError> {
+    pub async fn lookup(
+        &self,
+        state: &AppState,
+        key: &str,
+    ) -> Result<Option<switchboard_store::ApiKey>, ApiError> {
         let hash = extract::hash_api_key(key);
-        if let Some(ws) = self.cache.get(&hash) {
-            return Ok(Some(ws));
+        if let Some(k) = self.cache.get(&hash) {
+            return Ok(Some(k));
         }
         let found = state.store().find_api_key(&hash).await?;
-        Ok(found.map(|k| {
-            self.cache.insert(hash, k.workspace_id.clone());
-            k.workspace_id
-        }))
+        Ok(found.inspect(|k| self.cache.insert(hash, k.clone())))
     }
 }
 
@@ -272,6 +276,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::bulk::routes())
         .merge(routes::connections::routes())
         .merge(routes::events::routes())
+        .merge(routes::webhooks::routes())
+        .merge(routes::audit::routes())
         .fallback(routes::health::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())

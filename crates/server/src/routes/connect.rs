@@ -515,6 +515,24 @@ async fn complete(
         }),
     )
     .await;
+    crate::audit::record(
+        state,
+        &saved.workspace_id,
+        Some(&saved.id),
+        crate::audit::OAUTH_CALLBACK,
+        if created {
+            crate::audit::action::CONNECTION_CREATED
+        } else {
+            crate::audit::action::CONNECTION_RECONNECTED
+        },
+        json!({
+            "platform": saved.platform,
+            "owner": saved.owner,
+            "account_id": saved.account_id,
+            "scopes": saved.scopes,
+        }),
+    )
+    .await;
     tracing::info!(connection_id = %saved.id, platform = %saved.platform, event, "connection saved");
     Ok((saved, created))
 }

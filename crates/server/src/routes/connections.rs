@@ -136,9 +136,20 @@ pub async fn refresh(
 ) -> ApiResult<Json<Value>> {
     let conn = load(&state, &auth, &id).await?;
     match lifecycle::refresh(&state, &conn.id, true).await {
-        Ok(c) => Ok(Json(
-            json!({"outcome": "refreshed", "connection": connection_json(&c)}),
-        )),
+        Ok(c) => {
+            crate::audit::record(
+                &state,
+                &auth.workspace_id,
+                Some(&c.id),
+                &auth.actor(),
+                crate::audit::action::CONNECTION_REFRESHED,
+                json!({"platform": c.platform, "expires_at": c.expires_at}),
+            )
+            .await;
+            Ok(Json(
+                json!({"outcome": "refreshed", "connection": connection_json(&c)}),
+            ))
+        }
         Err(f) => Err(ApiError::platform(&conn.platform, &f.error)
             .with("connection_status", f.connection.status.clone())),
     }
@@ -168,6 +179,20 @@ pub async fn delete(
             "owner": conn.owner,
             "account_id": conn.account_id,
             "revocation": revocation,
+        }),
+    )
+    .await;
+    crate::audit::record(
+        &state,
+        &auth.workspace_id,
+        Some(&conn.id),
+        &auth.actor(),
+        crate::audit::action::CONNECTION_DELETED,
+        json!({
+            "platform": conn.platform,
+            "owner": conn.owner,
+            "account_id": conn.account_id,
+            "revocation": revocation["status"],
         }),
     )
     .await;
