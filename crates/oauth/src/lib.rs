@@ -20,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use switchboard_core::catalog::{Flavor, RefreshKind};
 use switchboard_core::{Clock, Diagnosis, PlatformSpec, TokenSet};
 
+pub mod checks;
 pub mod facebook;
 pub mod http;
 pub mod instagram;

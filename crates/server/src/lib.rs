@@ -28,6 +28,7 @@ pub mod events;
 pub mod extract;
 pub mod lifecycle;
 pub mod routes;
+pub mod validation;
 pub mod vaulted;
 pub mod webhooks;
 
@@ -274,6 +275,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::platforms::routes())
         .merge(routes::connect::routes())
         .merge(routes::bulk::routes())
+        .merge(routes::validate::routes())
         .merge(routes::connections::routes())
         .merge(routes::events::routes())
         .merge(routes::webhooks::routes())
