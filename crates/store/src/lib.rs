@@ -18,11 +18,15 @@ use serde::{Deserialize, Serialize};
 
 pub mod bulk;
 mod codec;
+pub mod pages;
 pub mod postgres;
 mod postgres_bulk;
+mod postgres_pages;
 mod postgres_webhooks;
+pub mod refresh_queue;
 pub mod sqlite;
 mod sqlite_bulk;
+mod sqlite_pages;
 mod sqlite_webhooks;
 pub mod testing;
 pub mod webhooks;
@@ -222,6 +226,8 @@ pub struct Event {
 #[async_trait]
 pub trait Store:
     bulk::BulkStore
+    + pages::PageStore
+    + refresh_queue::RefreshQueue
     + webhooks::WebhookStore
     + webhooks::AuditStore
     + Send
@@ -293,7 +299,8 @@ pub trait Store:
         filter: &ConnectionFilter,
     ) -> StoreResult<Vec<Connection>>;
 
-    /// Replaces a connection's tokens and bumps its version. With `expected_version`, updates
+    /// Replaces a connection's tokens and bumps its version. New tokens end any refresh lock,
+    /// scheduled retry and failure count (one write where the refresh path needs it). With `expected_version`, updates
     /// only when the stored version still equals it. Returns the updated row, or `None` when the
     /// connection is gone or the version moved on.
     async fn update_tokens(

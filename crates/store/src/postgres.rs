@@ -490,6 +490,9 @@ impl Store for PgStore {
                  last_refreshed_at    = COALESCE($10, last_refreshed_at),
                  last_error           = NULL,
                  refresh_failures     = 0,
+                 next_refresh_at      = NULL,
+                 refresh_locked_by    = NULL,
+                 refresh_locked_until = NULL,
                  version              = version + 1,
                  updated_at           = $11
              WHERE id = $1 AND ($12::bigint IS NULL OR version = $12)
@@ -639,3 +642,6 @@ impl Store for PgStore {
         .collect()
     }
 }
+
+#[path = "postgres_refresh_queue.rs"]
+mod refresh_queue;

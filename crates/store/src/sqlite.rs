@@ -561,6 +561,9 @@ impl Store for SqliteStore {
                  last_refreshed_at    = COALESCE($10, last_refreshed_at),
                  last_error           = NULL,
                  refresh_failures     = 0,
+                 next_refresh_at      = NULL,
+                 refresh_locked_by    = NULL,
+                 refresh_locked_until = NULL,
                  version              = version + 1,
                  updated_at           = $11
              WHERE id = $1 AND ($12 IS NULL OR version = $12)
@@ -708,3 +711,6 @@ impl Store for SqliteStore {
         .collect()
     }
 }
+
+#[path = "sqlite_refresh_queue.rs"]
+mod refresh_queue;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
+use switchboard_store::refresh_queue::DueRefreshes;
 use switchboard_store::{
     Connection, ConnectionFilter, ConsumeOutcome, Event, OAuthState, Store, StoreError, TokenUpdate,
 };
@@ -1079,6 +1080,229 @@ impl PgDb {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The refresh worker's queue
+
+fn due(platform: &str, before: DateTime<Utc>, limit: u32) -> DueRefreshes<'_> {
+    DueRefreshes {
+        platform,
+        due_before: before,
+        needs_refresh_token: true,
+        obtained_before: None,
+        limit,
+        day: 20_000,
+    }
+}
+
+async fn seed_due(
+    store: &Arc<dyn Store>,
+    ws: &str,
+    n: usize,
+    expires: DateTime<Utc>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let mut c = connection(ws, "x", &format!("acct-{i}"));
+        c.expires_at = Some(expires);
+        ids.push(store.upsert_connection(&c).await.unwrap().id);
+    }
+    ids
+}
+
+async fn claim_takes_due_connections_once_and_counts_attempts(store: Arc<dyn Store>) {
+    let ws = store.create_workspace("w", at(0)).await.unwrap();
+    let mut soon = connection(&ws.id, "x", "soon");
+    soon.expires_at = Some(at(2 * 3_600_000));
+    let mut sooner = connection(&ws.id, "x", "sooner");
+    sooner.expires_at = Some(at(3_600_000));
+    let mut later = connection(&ws.id, "x", "later");
+    later.expires_at = Some(at(10 * 3_600_000));
+    let mut dead = connection(&ws.id, "x", "dead");
+    dead.expires_at = Some(at(1_000));
+    dead.status = "needs_reauth".into();
+    let mut other = connection(&ws.id, "y", "other-platform");
+    other.expires_at = Some(at(1_000));
+    let mut no_refresh = connection(&ws.id, "x", "no-refresh");
+    no_refresh.expires_at = Some(at(1_000));
+    no_refresh.refresh_token_sealed = None;
+    for c in [&soon, &sooner, &later, &dead, &other, &no_refresh] {
+        store.upsert_connection(c).await.unwrap();
+    }
+    let lease = at(60_000);
+    let claimed = store
+        .claim_due_refreshes(&due("x", at(3 * 3_600_000), 10), "w1", lease, at(0))
+        .await
+        .unwrap();
+    let accounts: Vec<&str> = claimed
+        .iter()
+        .map(|c| c.connection.account_id.as_str())
+        .collect();
+    assert_eq!(
+        accounts,
+        ["sooner", "soon"],
+        "due ones, soonest first, dead and other left out"
+    );
+    assert!(claimed.iter().all(|c| c.attempts_today == 1));
+    // Held: nobody claims them again until the lease ends.
+    let again = store
+        .claim_due_refreshes(
+            &due("x", at(3 * 3_600_000), 10),
+            "w2",
+            at(120_000),
+            at(1_000),
+        )
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    let after_lease = store
+        .claim_due_refreshes(
+            &due("x", at(3 * 3_600_000), 10),
+            "w2",
+            at(200_000),
+            at(61_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after_lease.len(), 2);
+    assert!(after_lease.iter().all(|c| c.attempts_today == 2));
+    // Released with a retry time: not claimed before it.
+    let first = &after_lease[0].connection.id;
+    store
+        .release_refresh_claim(first, "w2", Some(at(600_000)))
+        .await
+        .unwrap();
+    store
+        .release_refresh_claim(&after_lease[1].connection.id, "w2", None)
+        .await
+        .unwrap();
+    let next = store
+        .claim_due_refreshes(
+            &due("x", at(3 * 3_600_000), 10),
+            "w3",
+            at(400_000),
+            at(300_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_ne!(&next[0].connection.id, first);
+    // A new day counts from one again.
+    store
+        .release_refresh_claim(&next[0].connection.id, "w3", None)
+        .await
+        .unwrap();
+    let mut tomorrow = due("x", at(3 * 3_600_000), 10);
+    tomorrow.day += 1;
+    let t = store
+        .claim_due_refreshes(&tomorrow, "w4", at(900_000), at(700_000))
+        .await
+        .unwrap();
+    assert!(t.iter().all(|c| c.attempts_today == 1), "{t:?}");
+}
+
+async fn update_tokens_ends_the_claim(store: Arc<dyn Store>) {
+    let ws = store.create_workspace("w", at(0)).await.unwrap();
+    let ids = seed_due(&store, &ws.id, 1, at(1_000)).await;
+    let claimed = store
+        .claim_due_refreshes(&due("x", at(3_600_000), 10), "w1", at(60_000), at(0))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let mut u = token_update("new");
+    u.expires_at = Some(at(2_000));
+    store
+        .update_tokens(&ids[0], &u, None, at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    // Still due (short expiry), and no longer held: the new tokens ended the claim.
+    let again = store
+        .claim_due_refreshes(&due("x", at(3_600_000), 10), "w2", at(60_000), at(20))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].connection.access_token_sealed, "new");
+}
+
+async fn expiry_candidates_are_unrenewable_and_warned_once(store: Arc<dyn Store>) {
+    let ws = store.create_workspace("w", at(0)).await.unwrap();
+    let mut li = connection(&ws.id, "linkedin", "li");
+    li.refresh_token_sealed = None;
+    li.refresh_expires_at = None;
+    li.expires_at = Some(at(10 * 3_600_000));
+    let li = store.upsert_connection(&li).await.unwrap();
+    let mut renewable = connection(&ws.id, "linkedin", "with-refresh");
+    renewable.expires_at = Some(at(10 * 3_600_000));
+    store.upsert_connection(&renewable).await.unwrap();
+    let warn_before = at(24 * 3_600_000);
+    let c = store
+        .expiry_candidates("linkedin", warn_before, at(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [li.id.as_str()]
+    );
+    store.mark_expiry_warned(&li.id, at(1)).await.unwrap();
+    assert!(store
+        .expiry_candidates("linkedin", warn_before, at(2), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Once expired it comes back, to be marked expired; then it is left alone.
+    let c = store
+        .expiry_candidates("linkedin", warn_before, at(11 * 3_600_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 1);
+    store
+        .set_connection_status(&li.id, "expired", at(11 * 3_600_000))
+        .await
+        .unwrap();
+    assert!(store
+        .expiry_candidates("linkedin", warn_before, at(12 * 3_600_000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn refresh_token_and_its_expiry_travel_together(store: Arc<dyn Store>) {
+    let ws = store.create_workspace("w", at(0)).await.unwrap();
+    let c = store
+        .upsert_connection(&connection(&ws.id, "x", "a"))
+        .await
+        .unwrap();
+    assert!(c.refresh_expires_at.is_some());
+    // A new refresh token without an expiry does not inherit the old token's expiry.
+    let mut u = token_update("n1");
+    u.refresh_expires_at = None;
+    let after = store
+        .update_tokens(&c.id, &u, None, at(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.refresh_token_sealed.as_deref(), Some("n1:refresh"));
+    assert_eq!(after.refresh_expires_at, None);
+}
+
+async fn claims_are_exclusive_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let ws = a.create_workspace("w", at(0)).await.unwrap();
+    let ids = seed_due(&a, &ws.id, 60, at(1_000)).await;
+    let q = due("x", at(3_600_000), 40);
+    let (ca, cb) = tokio::join!(
+        a.claim_due_refreshes(&q, "instance-a", at(60_000), at(0)),
+        b.claim_due_refreshes(&q, "instance-b", at(60_000), at(0)),
+    );
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    let sa: HashSet<String> = ca.iter().map(|c| c.connection.id.clone()).collect();
+    let sb: HashSet<String> = cb.iter().map(|c| c.connection.id.clone()).collect();
+    assert!(
+        sa.is_disjoint(&sb),
+        "a connection was claimed by both instances"
+    );
+    assert_eq!(sa.len() + sb.len(), ids.len().min(80));
+}
+
 /// Generates `sqlite::<name>` and `postgres::<name>` tests; `single` tests take one store,
 /// `pair` tests two stores on the same database (two pools, as two processes).
 macro_rules! conformance {
@@ -1137,11 +1361,16 @@ conformance! {
         delete_connection_is_scoped_and_keeps_events,
         refresh_lock_is_exclusive_reentrant_and_expires,
         events_newest_first_with_limit,
+        claim_takes_due_connections_once_and_counts_attempts,
+        update_tokens_ends_the_claim,
+        expiry_candidates_are_unrenewable_and_warned_once,
+        refresh_token_and_its_expiry_travel_together,
     ],
     pair: [
         state_consumed_once_across_stores,
         upsert_race_yields_one_row,
         update_tokens_one_winner_across_stores,
         refresh_lock_exclusive_across_stores,
+        claims_are_exclusive_across_stores,
     ],
 }
