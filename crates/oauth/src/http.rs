@@ -21,6 +21,8 @@ pub struct RawResponse {
     pub headers: reqwest::header::HeaderMap,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// When the answer arrived (the app clock).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl RawResponse {
@@ -43,12 +45,11 @@ impl RawResponse {
         })
     }
 
-    /// An error diagnosis of this answer.
+    /// An error diagnosis of this answer, with how long the platform asked to wait.
     pub fn error(&self, platform: &PlatformSpec) -> OAuthError {
-        OAuthError::platform(
-            platform,
-            diagnose(&platform.id, Some(self.status.as_u16()), &self.text()),
-        )
+        let mut d = diagnose(&platform.id, Some(self.status.as_u16()), &self.text());
+        d.retry_after_secs = crate::rate_limit::retry_after_secs(&self.headers, self.received_at);
+        OAuthError::platform(platform, d)
     }
 }
 
@@ -58,11 +59,13 @@ impl RawResponse {
 pub struct PlatformHttp {
     client: reqwest::Client,
     timeout: Duration,
+    clock: std::sync::Arc<dyn switchboard_core::Clock>,
 }
 
 impl PlatformHttp {
-    /// A client whose calls time out after `timeout` (connect: at most 5 s).
-    pub fn new(timeout: Duration) -> Self {
+    /// A client whose calls time out after `timeout` (connect: at most 5 s); `clock` stamps
+    /// each answer.
+    pub fn new(timeout: Duration, clock: std::sync::Arc<dyn switchboard_core::Clock>) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
@@ -70,7 +73,11 @@ impl PlatformHttp {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("reqwest client with static settings builds");
-        PlatformHttp { client, timeout }
+        PlatformHttp {
+            client,
+            timeout,
+            clock,
+        }
     }
 
     /// The configured timeout.
@@ -129,6 +136,7 @@ impl PlatformHttp {
                 status,
                 headers,
                 body: body.to_vec(),
+                received_at: self.clock.now(),
             })
         };
         call.instrument(span).await

@@ -25,6 +25,7 @@ pub mod facebook;
 pub mod http;
 pub mod instagram;
 pub mod profile;
+pub mod rate_limit;
 pub mod standard;
 pub mod tiktok;
 pub mod tokens;
@@ -146,7 +147,7 @@ impl OAuthClient {
     /// A client whose platform calls time out after `timeout`.
     pub fn new(timeout: Duration, clock: Arc<dyn Clock>) -> Self {
         OAuthClient {
-            http: PlatformHttp::new(timeout),
+            http: PlatformHttp::new(timeout, clock.clone()),
             clock,
         }
     }

@@ -216,6 +216,7 @@ fn to_token_set(
         status: reqwest::StatusCode::OK,
         headers: Default::default(),
         body: Vec::new(),
+        received_at: oc.now(),
     };
     tokens::parse(spec, &raw, &value, oc.now())
 }

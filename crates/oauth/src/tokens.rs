@@ -132,6 +132,7 @@ mod tests {
             status: reqwest::StatusCode::OK,
             headers: Default::default(),
             body: body.as_bytes().to_vec(),
+            received_at: Utc::now(),
         }
     }
 
