@@ -10,6 +10,10 @@
 //! - `POST /__sandbox/introspect {"token"}` → `{"active","platform","token_type","account_id",
 //!   "scopes","expires_at",…}` or `{"active":false}`.
 //! - `POST /__sandbox/reset`: forgets tokens, codes, consents, faults and stats (not the clock).
+//! - `POST /__sandbox/grants {"platform","account"?,"scopes"?,"count","access_ttl_secs"?}` →
+//!   `{"grants":[{"access_token","refresh_token","expires_in","account_id"}]}`: grants issued
+//!   directly to the platform's default client, as if `count` people had consented (benchmarks
+//!   seed thousands of connections with it; at most 20,000 per call).
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
@@ -25,7 +29,7 @@ use switchboard_core::Clock;
 
 use crate::accounts;
 use crate::http::{self, json, Req};
-use crate::state::{Endpoint, Fault, Shared};
+use crate::state::{AuthCode, Endpoint, Fault, RefreshLifetime, Shared, TokenKind};
 use crate::PLATFORMS;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -38,6 +42,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sandbox/clock", get(clock).post(advance_clock))
         .route("/__sandbox/introspect", post(introspect))
         .route("/__sandbox/reset", post(reset))
+        .route("/__sandbox/grants", post(mint_grants))
         .route("/__sandbox/accounts", get(list_accounts))
         .route("/__sandbox/avatars/{file}", get(avatar))
 }
@@ -141,6 +146,69 @@ async fn introspect(State(sb): State<Arc<Shared>>, req: Req) -> Response {
 async fn reset(State(sb): State<Arc<Shared>>) -> Response {
     sb.lock().reset();
     json(200, json!({ "reset": true }))
+}
+
+#[derive(Deserialize)]
+struct Mint {
+    platform: String,
+    account: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    count: u32,
+    access_ttl_secs: Option<i64>,
+}
+
+async fn mint_grants(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let m: Mint = match parse(&req) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Some(platform) = PLATFORMS.iter().copied().find(|p| *p == m.platform) else {
+        return bad_request(format!("unknown platform {:?}", m.platform));
+    };
+    if !(1..=20_000).contains(&m.count) {
+        return bad_request("count must be between 1 and 20000");
+    }
+    let account = match &m.account {
+        Some(id) => accounts::find(platform, id),
+        None => accounts::for_platform(platform).next(),
+    };
+    let Some(account) = account else {
+        return bad_request("unknown account for this platform");
+    };
+    let Some(client_id) = sb.client(platform).map(|c| c.client_id.clone()) else {
+        return bad_request("no client configured for this platform");
+    };
+    let now = sb.now();
+    let ttl = m
+        .access_ttl_secs
+        .unwrap_or_else(|| sb.access_ttl(platform, 7200));
+    let code = AuthCode {
+        platform,
+        client_id,
+        redirect_uri: String::new(),
+        challenge: None,
+        scopes: m.scopes.clone(),
+        account,
+        params: Default::default(),
+        expires_at: now,
+        used: true,
+    };
+    let mut d = sb.lock();
+    let grants: Vec<Value> = (0..m.count)
+        .map(|_| {
+            let grant = d.new_grant(&code, now, RefreshLifetime::None);
+            let access = d.issue(&grant, TokenKind::Access, Some(ttl), false, now);
+            let refresh = d.issue(&grant, TokenKind::Refresh, None, false, now);
+            json!({
+                "access_token": access.token,
+                "refresh_token": refresh.token,
+                "expires_in": ttl,
+                "account_id": account.user_id,
+            })
+        })
+        .collect();
+    json(200, json!({ "grants": grants }))
 }
 
 async fn list_accounts() -> Response {
