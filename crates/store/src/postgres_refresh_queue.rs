@@ -26,6 +26,7 @@ impl RefreshQueue for PgStore {
              WHERE id IN (
                  SELECT id FROM connections
                  WHERE platform = $3 AND expires_at IS NOT NULL AND expires_at <= $4
+                   AND (expires_at - $7) * 4 <= expires_at - token_obtained_at
                    AND status NOT IN ('needs_reauth', 'revoked', 'pending_selection')
                    AND (NOT $5 OR refresh_token_sealed IS NOT NULL)
                    AND ($6::timestamptz IS NULL OR token_obtained_at <= $6)

@@ -11,7 +11,9 @@ use crate::{Connection, StoreResult};
 pub struct DueRefreshes<'a> {
     /// Platform id.
     pub platform: &'a str,
-    /// Due when the access token expires at or before this instant (now + the refresh buffer).
+    /// Due when the access token expires at or before this instant (now + the refresh buffer)
+    /// and at least three quarters of its own lifetime (`token_obtained_at` to `expires_at`)
+    /// have passed, so that tokens shorter-lived than the buffer are not renewed on every tick.
     pub due_before: DateTime<Utc>,
     /// Only connections holding a refresh token (every platform but Instagram's exchange).
     pub needs_refresh_token: bool,

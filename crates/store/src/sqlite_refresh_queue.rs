@@ -25,6 +25,7 @@ impl RefreshQueue for SqliteStore {
              WHERE id IN (
                  SELECT id FROM connections
                  WHERE platform = ?3 AND expires_at IS NOT NULL AND expires_at <= ?4
+                   AND 4 * (expires_at - ?7) <= expires_at - token_obtained_at
                    AND status NOT IN ('needs_reauth', 'revoked', 'pending_selection')
                    AND (?5 = 0 OR refresh_token_sealed IS NOT NULL)
                    AND (?6 IS NULL OR token_obtained_at <= ?6)

@@ -1104,6 +1104,7 @@ async fn seed_due(
     for i in 0..n {
         let mut c = connection(ws, "x", &format!("acct-{i}"));
         c.expires_at = Some(expires);
+        c.token_obtained_at = at(-100 * 3_600_000);
         ids.push(store.upsert_connection(&c).await.unwrap().id);
     }
     ids
@@ -1125,7 +1126,16 @@ async fn claim_takes_due_connections_once_and_counts_attempts(store: Arc<dyn Sto
     let mut no_refresh = connection(&ws.id, "x", "no-refresh");
     no_refresh.expires_at = Some(at(1_000));
     no_refresh.refresh_token_sealed = None;
-    for c in [&soon, &sooner, &later, &dead, &other, &no_refresh] {
+    for c in [
+        &mut soon,
+        &mut sooner,
+        &mut later,
+        &mut dead,
+        &mut other,
+        &mut no_refresh,
+    ] {
+        // Long-lived tokens, well into their last quarter.
+        c.token_obtained_at = at(-100 * 3_600_000);
         store.upsert_connection(c).await.unwrap();
     }
     let lease = at(60_000);
@@ -1200,6 +1210,25 @@ async fn claim_takes_due_connections_once_and_counts_attempts(store: Arc<dyn Sto
     assert!(t.iter().all(|c| c.attempts_today == 1), "{t:?}");
 }
 
+async fn claim_waits_for_the_last_quarter_of_a_short_token(store: Arc<dyn Store>) {
+    let ws = store.create_workspace("w", at(0)).await.unwrap();
+    let mut c = connection(&ws.id, "x", "short");
+    c.token_obtained_at = at(0);
+    c.expires_at = Some(at(8_000));
+    store.upsert_connection(&c).await.unwrap();
+    // Inside an hour-long buffer from the start, but only due in its own last quarter.
+    let early = store
+        .claim_due_refreshes(&due("x", at(3_600_000), 10), "w", at(60_000), at(1_000))
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+    let late = store
+        .claim_due_refreshes(&due("x", at(3_600_000), 10), "w", at(60_000), at(6_500))
+        .await
+        .unwrap();
+    assert_eq!(late.len(), 1);
+}
+
 async fn update_tokens_ends_the_claim(store: Arc<dyn Store>) {
     let ws = store.create_workspace("w", at(0)).await.unwrap();
     let ids = seed_due(&store, &ws.id, 1, at(1_000)).await;
@@ -1210,6 +1239,7 @@ async fn update_tokens_ends_the_claim(store: Arc<dyn Store>) {
     assert_eq!(claimed.len(), 1);
     let mut u = token_update("new");
     u.expires_at = Some(at(2_000));
+    u.token_obtained_at = at(-3_600_000);
     store
         .update_tokens(&ids[0], &u, None, at(10))
         .await
@@ -1363,6 +1393,7 @@ conformance! {
         events_newest_first_with_limit,
         claim_takes_due_connections_once_and_counts_attempts,
         update_tokens_ends_the_claim,
+        claim_waits_for_the_last_quarter_of_a_short_token,
         expiry_candidates_are_unrenewable_and_warned_once,
         refresh_token_and_its_expiry_travel_together,
     ],
