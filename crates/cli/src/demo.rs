@@ -131,6 +131,40 @@ impl Stack {
         Browser::new()?.authorize(url).await
     }
 
+    /// Chooses every Page of the workspace's Facebook connection through the API, as a person
+    /// finishing the Facebook flow would (`GET` then `POST /v1/connections/{id}/pages`).
+    /// Returns how many Pages were chosen.
+    pub async fn select_all_pages(&self) -> anyhow::Result<usize> {
+        let api = self.api()?;
+        let list: Value = api
+            .get(format!("{}/v1/connections?platform=facebook", self.api_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = list["data"][0]["id"]
+            .as_str()
+            .context("no Facebook connection")?
+            .to_string();
+        let pages_url = format!("{}/v1/connections/{id}/pages", self.api_url);
+        let pages: Value = api.get(&pages_url).send().await?.json().await?;
+        let ids: Vec<Value> = pages["data"]
+            .as_array()
+            .map(|a| a.iter().map(|p| p["id"].clone()).collect())
+            .unwrap_or_default();
+        let resp = api
+            .post(&pages_url)
+            .json(&serde_json::json!({ "page_ids": ids }))
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: Value = resp.json().await.unwrap_or_default();
+            anyhow::bail!("choosing Pages: {status} {}", body["detail"]);
+        }
+        Ok(ids.len())
+    }
+
     /// Stops both servers.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
@@ -161,6 +195,16 @@ pub async fn run(
             Err(e) => {
                 println!("  ✗ {platform}: {e:#}");
                 failures.push(platform);
+            }
+        }
+    }
+    // Facebook authorizes a person; the Pages to publish to are chosen next, through the API.
+    if BUILTIN_IDS.contains(&"facebook") && !failures.iter().any(|p| *p == "facebook") {
+        match stack.select_all_pages().await {
+            Ok(n) => println!("  ✓ facebook: {n} Page(s) chosen"),
+            Err(e) => {
+                println!("  ✗ facebook Pages: {e:#}");
+                failures.push(&"facebook");
             }
         }
     }

@@ -89,3 +89,142 @@ pub(crate) async fn revoke(
     }
     Ok(Revocation::Revoked)
 }
+
+/// Most `/me/accounts` result pages followed (Graph pages its lists; 25 Pages per page by
+/// default, so this covers thousands of Pages).
+const MAX_ACCOUNT_PAGES: usize = 100;
+
+/// A Facebook Page the person manages, as `GET /me/accounts` lists it.
+#[derive(Debug, Clone)]
+pub struct ManagedPage {
+    /// The Page id.
+    pub id: String,
+    /// The Page name.
+    pub name: String,
+    /// What the person may do on the Page (`CREATE_CONTENT`, `MANAGE`, ...).
+    pub tasks: Vec<String>,
+    /// The Page access token. Obtained with a long-lived user token it does not expire; it is
+    /// invalidated by a password change or the loss of the person's role on the Page
+    /// (PLATFORMS.md §3).
+    pub access_token: SecretString,
+}
+
+/// The Graph API root of the catalog entry (`https://graph.facebook.com/vNN.N`).
+fn graph_base(spec: &PlatformSpec) -> Result<&str, OAuthError> {
+    spec.endpoints
+        .api_base_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/'))
+        .ok_or_else(|| OAuthError::Config(format!("{} has no api_base_url", spec.id)))
+}
+
+/// Lists the Pages the person manages, with a Page access token each:
+/// `GET {graph}/me/accounts?fields=id,name,access_token,tasks` with the **long-lived** user
+/// token (so the Page tokens do not expire), following `paging.next`. PLATFORMS.md §3.
+///
+/// # Errors
+/// [`OAuthError::Platform`] with Meta's diagnosis (190 = the user token no longer works,
+/// 200 = `pages_show_list` not granted), [`OAuthError::Network`] when Graph does not answer.
+pub async fn managed_pages(
+    oc: &OAuthClient,
+    spec: &PlatformSpec,
+    user_token: &SecretString,
+) -> Result<Vec<ManagedPage>, OAuthError> {
+    let mut url = format!(
+        "{}/me/accounts?fields=id,name,access_token,tasks",
+        graph_base(spec)?
+    );
+    let mut out = Vec::new();
+    for _ in 0..MAX_ACCOUNT_PAGES {
+        let req = oc
+            .http
+            .request(Method::GET, &url)
+            .bearer_auth(user_token.expose_secret());
+        let raw = oc.http.send(spec, "pages", req).await?;
+        if !raw.status.is_success() {
+            return Err(raw.error(spec));
+        }
+        let v = raw.json(spec)?;
+        let Some(items) = v.get("data").and_then(serde_json::Value::as_array) else {
+            return Err(unreadable(spec, "its answer has no `data` list"));
+        };
+        for item in items {
+            let text = |k: &str| item.get(k).and_then(serde_json::Value::as_str);
+            let (Some(id), Some(token)) = (text("id"), text("access_token")) else {
+                return Err(unreadable(
+                    spec,
+                    "a listed Page has no `id` or `access_token`",
+                ));
+            };
+            out.push(ManagedPage {
+                id: id.to_string(),
+                name: text("name").unwrap_or(id).to_string(),
+                tasks: item
+                    .get("tasks")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                access_token: SecretString::from(token.to_string()),
+            });
+        }
+        match v
+            .pointer("/paging/next")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(next) if !items.is_empty() => url = next.to_string(),
+            _ => return Ok(out),
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a Page access token with a live call: `GET {graph}/me?fields=id,name` with the Page
+/// token, which Graph answers with the Page itself (`/me` is the Page for a Page token). Returns
+/// the Page's current name.
+///
+/// # Errors
+/// [`OAuthError::Platform`] with Meta's diagnosis: code 190 (subcode 460 password changed,
+/// 467 invalid, 458 app removed) means the token is dead and the person must act;
+/// [`OAuthError::Network`] when Graph does not answer. A token that answers for another Page
+/// than `page_id` is reported as invalid.
+pub async fn check_page_token(
+    oc: &OAuthClient,
+    spec: &PlatformSpec,
+    page_id: &str,
+    page_token: &SecretString,
+) -> Result<Option<String>, OAuthError> {
+    let url = format!("{}/me?fields=id,name", graph_base(spec)?);
+    let req = oc
+        .http
+        .request(Method::GET, &url)
+        .bearer_auth(page_token.expose_secret());
+    let raw = oc.http.send(spec, "page", req).await?;
+    if !raw.status.is_success() {
+        return Err(raw.error(spec));
+    }
+    let v = raw.json(spec)?;
+    if v.get("id").and_then(serde_json::Value::as_str) != Some(page_id) {
+        let mut d = switchboard_core::Diagnosis::new(switchboard_core::Category::TokenRevoked);
+        d.platform = Some(spec.id.clone());
+        d.cause =
+            format!("The stored token of Page {page_id} does not belong to that Page any more.");
+        return Err(OAuthError::Platform(Box::new(d)));
+    }
+    Ok(v.get("name")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string))
+}
+
+fn unreadable(spec: &PlatformSpec, what: &str) -> OAuthError {
+    let mut d = switchboard_core::Diagnosis::new(switchboard_core::Category::Unknown);
+    d.platform = Some(spec.id.clone());
+    d.cause = format!(
+        "{} answered the Pages list in a shape Switchboard does not know: {what}.",
+        spec.display_name
+    );
+    OAuthError::Platform(Box::new(d))
+}

@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod health;
 pub mod lifecycle;
 pub mod routes;
 pub mod validation;
@@ -277,6 +278,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::bulk::routes())
         .merge(routes::validate::routes())
         .merge(routes::connections::routes())
+        .merge(routes::facebook_pages::routes())
+        .merge(routes::health_check::routes())
         .merge(routes::events::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::audit::routes())

@@ -490,6 +490,10 @@ async fn complete(
             })?;
     }
     state.forget_connection(&saved.id);
+    if spec.flavor == switchboard_core::catalog::Flavor::Facebook {
+        // Facebook authorizes a person; the Pages to use are chosen next (pending_selection).
+        saved = crate::routes::facebook_pages::after_connect(state, saved).await;
+    }
     let created = existing.is_none();
     let event = match &existing {
         None => kind::CONNECTION_CREATED,

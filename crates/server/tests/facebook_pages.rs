@@ -1,0 +1,283 @@
+//! Facebook Page selection against the sandbox: connect → `pending_selection` → list Pages →
+//! select → healthy → Page token served; validation of the selection; an account without Pages;
+//! a Page token invalidated at the platform and found by the health check.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const ENGINES: &str = "102000000000001";
+const BAKERY: &str = "102000000000002";
+
+/// True when any object in `v`, at any depth, has an `access_token` member.
+fn has_token_member(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.contains_key("access_token") || m.values().any(has_token_member),
+        Value::Array(a) => a.iter().any(has_token_member),
+        _ => false,
+    }
+}
+
+async fn event_kinds(app: &TestApp) -> Vec<String> {
+    let (s, v) = app.get("/v1/events").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn connect_lists_pages_then_selection_makes_it_healthy_and_serves_page_token() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("facebook").await;
+    let id = conn["id"].as_str().unwrap();
+    assert_eq!(conn["status"], "pending_selection", "{conn}");
+
+    let (s, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
+    assert_eq!(s, StatusCode::OK, "{pages}");
+    assert_eq!(pages["selection_required"], true);
+    assert_eq!(pages["action"]["kind"], "select_pages");
+    let ids: Vec<&str> = pages["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ENGINES, BAKERY]);
+    assert_eq!(pages["data"][0]["name"], "Analytical Engines Ltd");
+    assert_eq!(pages["data"][0]["selected"], false);
+    assert!(!has_token_member(&pages), "Page list leaks tokens: {pages}");
+
+    let (s, sel) = app
+        .post(
+            &format!("/v1/connections/{id}/pages"),
+            json!({"page_ids": [ENGINES]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sel}");
+    assert_eq!(sel["connection"]["status"], "healthy");
+    assert!(
+        !has_token_member(&sel),
+        "selection answer leaks tokens: {sel}"
+    );
+
+    let (_, one) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(one["status"], "healthy");
+    let (_, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
+    assert_eq!(pages["source"], "stored");
+    assert_eq!(pages["selection_required"], false);
+    assert_eq!(pages["data"][0]["selected"], true);
+    assert_eq!(pages["data"][0]["status"], "healthy");
+    assert_eq!(pages["data"][1]["selected"], false);
+    assert_eq!(pages["data"][1]["status"], "available");
+
+    let (s, tok) = app
+        .get(&format!("/v1/connections/{id}/pages/{ENGINES}/token"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    assert_eq!(tok["expires_at"], Value::Null);
+    assert_eq!(tok["page_id"], ENGINES);
+    let info = app.introspect(tok["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["page_id"], ENGINES);
+    assert_eq!(
+        info["expires_at"],
+        Value::Null,
+        "Page token must not expire: {info}"
+    );
+
+    let (s, p) = app
+        .get(&format!("/v1/connections/{id}/pages/{BAKERY}/token"))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert!(p["type"].as_str().unwrap().ends_with("page-not-selected"));
+    let (s, _) = app
+        .get(&format!("/v1/connections/{id}/pages/999/token"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    assert!(event_kinds(&app)
+        .await
+        .contains(&"connection.pages_selected".to_string()));
+
+    // The health check agrees: every check passes, Pages included.
+    let (s, h) = app.get(&format!("/v1/connections/{id}/health")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(h["status"], "healthy", "{h}");
+    let pages_check = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pages")
+        .expect("pages check");
+    assert_eq!(pages_check["status"], "pass", "{h}");
+}
+
+#[tokio::test]
+async fn unknown_or_empty_selection_is_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("facebook").await;
+    let id = conn["id"].as_str().unwrap();
+    let path = format!("/v1/connections/{id}/pages");
+
+    let (s, p) = app
+        .post(&path, json!({"page_ids": [ENGINES, "999999"]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "page_ids[1]", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(ENGINES), "{p}");
+
+    let (s, p) = app.post(&path, json!({"page_ids": []})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "page_ids");
+
+    let (_, one) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(
+        one["status"], "pending_selection",
+        "a refused selection changes nothing"
+    );
+
+    // Pages are a Facebook matter.
+    let x = app.connect("twitter").await;
+    let (s, p) = app
+        .get(&format!(
+            "/v1/connections/{}/pages",
+            x["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert_eq!(x["status"], "healthy");
+}
+
+#[tokio::test]
+async fn account_without_pages_stays_pending_and_says_why() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect_as("facebook", Some("fb-nopages")).await;
+    let id = conn["id"].as_str().unwrap();
+    assert_eq!(conn["status"], "pending_selection");
+
+    let (s, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
+    assert_eq!(s, StatusCode::OK, "{pages}");
+    assert_eq!(pages["data"], json!([]));
+    assert_eq!(
+        pages["diagnosis"]["category"], "account_not_eligible",
+        "{pages}"
+    );
+    assert!(pages["diagnosis"]["fix"][0]
+        .as_str()
+        .unwrap()
+        .contains("role on the Page"));
+    assert_eq!(pages["action"]["kind"], "get_page_role");
+
+    let (s, p) = app
+        .post(
+            &format!("/v1/connections/{id}/pages"),
+            json!({"page_ids": [ENGINES]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert_eq!(p["diagnosis"]["category"], "account_not_eligible");
+
+    let (s, h) = app.get(&format!("/v1/connections/{id}/health")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(h["status"], "pending_selection", "{h}");
+    assert_eq!(h["action"]["kind"], "get_page_role");
+    let c = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pages")
+        .unwrap();
+    assert_eq!(c["status"], "fail");
+    assert_eq!(c["diagnosis"]["category"], "account_not_eligible");
+    let (_, one) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(one["status"], "pending_selection");
+}
+
+#[tokio::test]
+async fn page_token_invalidated_at_the_platform_is_marked_by_the_health_check() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("facebook").await;
+    let id = conn["id"].as_str().unwrap();
+    let (s, _) = app
+        .post(
+            &format!("/v1/connections/{id}/pages"),
+            json!({"page_ids": [ENGINES, BAKERY]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, page_tok) = app
+        .get(&format!("/v1/connections/{id}/pages/{ENGINES}/token"))
+        .await;
+    let page_token = page_tok["access_token"].as_str().unwrap().to_string();
+
+    // The person removes the app on Facebook: DELETE /me/permissions with the user token kills
+    // every token of the grant, Page tokens included. Switchboard is not told.
+    let (_, user) = app.get(&format!("/v1/connections/{id}/token")).await;
+    let r = app
+        .http
+        .delete(format!(
+            "{}/graph.facebook.com/v22.0/me/permissions",
+            app.sandbox
+        ))
+        .bearer_auth(user["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(app.introspect(&page_token).await["active"], false);
+
+    let (s, h) = app.get(&format!("/v1/connections/{id}/health")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(h["status"], "needs_reauth", "{h}");
+    assert_eq!(h["action"]["kind"], "reconnect");
+    let c = h["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pages")
+        .unwrap();
+    assert_eq!(c["status"], "fail", "{h}");
+    assert_eq!(
+        c["diagnosis"]["platform_code"]
+            .as_str()
+            .map(|s| s.starts_with("190")),
+        Some(true),
+        "{c}"
+    );
+
+    let (_, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
+    for p in pages["data"].as_array().unwrap() {
+        assert_eq!(p["status"], "needs_reauth", "{pages}");
+        assert_eq!(p["selected"], true);
+    }
+    let (s, p) = app
+        .get(&format!("/v1/connections/{id}/pages/{ENGINES}/token"))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert!(p["type"].as_str().unwrap().ends_with("page-token-invalid"));
+    let (_, one) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(one["status"], "needs_reauth");
+    assert!(event_kinds(&app)
+        .await
+        .contains(&"connection.needs_reauth".to_string()));
+
+    // Reconnecting repairs it: the chosen Pages stay chosen, with new working tokens.
+    let again = app.connect("facebook").await;
+    assert_eq!(again["id"], id);
+    assert_eq!(again["status"], "healthy", "{again}");
+    let (s, tok) = app
+        .get(&format!("/v1/connections/{id}/pages/{ENGINES}/token"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    assert_ne!(tok["access_token"], page_token);
+    assert_eq!(
+        app.introspect(tok["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+}
