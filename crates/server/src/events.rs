@@ -25,6 +25,8 @@ pub mod kind {
     pub const CONNECTION_DISCONNECTED: &str = "connection.disconnected";
     /// A connect attempt failed at the callback.
     pub const CONNECT_FAILED: &str = "connect.failed";
+    /// Facebook: the person chose the Pages to use (`routes::facebook_pages`).
+    pub const CONNECTION_PAGES_SELECTED: &str = "connection.pages_selected";
 
     /// Every event type, the list webhook endpoints may subscribe to.
     pub const ALL: &[&str] = &[
@@ -37,6 +39,7 @@ pub mod kind {
         CONNECTION_EXPIRING_SOON,
         CONNECTION_DISCONNECTED,
         CONNECT_FAILED,
+        CONNECTION_PAGES_SELECTED,
     ];
 }
 

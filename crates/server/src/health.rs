@@ -789,6 +789,7 @@ pub async fn check(state: &AppState, conn: &Connection) -> Result<Report, ApiErr
             ConnectionStatus::NeedsReauth | ConnectionStatus::Revoked => {
                 Some(kind::CONNECTION_NEEDS_REAUTH)
             }
+            ConnectionStatus::ExpiringSoon => Some(kind::CONNECTION_EXPIRING_SOON),
             ConnectionStatus::Healthy if stored.is_some_and(ConnectionStatus::needs_person) => {
                 Some(kind::CONNECTION_RECOVERED)
             }

@@ -161,6 +161,15 @@ async fn linkedin_warns_inside_the_window_then_fails_once_expired() {
     assert_eq!(h["action"]["path"], "/v1/connect/linkedin");
     let (_, one) = app.get(&format!("/v1/connections/{id}")).await;
     assert_eq!(one["status"], "expiring_soon");
+    let (_, events) = app.get("/v1/events").await;
+    assert!(
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "connection.expiring_soon"),
+        "{events}"
+    );
 
     app.clock.advance(Duration::hours(13));
     let h = health(&app, id).await;

@@ -40,7 +40,7 @@ use crate::{vaulted, AppState};
 
 /// Event recorded when the person chose the Pages of a Facebook connection. Payload:
 /// `{platform, page_ids, pages: [{id, name}], status}`.
-pub const CONNECTION_PAGES_SELECTED: &str = "connection.pages_selected";
+pub const CONNECTION_PAGES_SELECTED: &str = crate::events::kind::CONNECTION_PAGES_SELECTED;
 
 /// Vault context of a Page's access token: `page:<connection id>:<page id>:access_token`.
 pub fn page_context(connection_id: &str, page_id: &str) -> String {
