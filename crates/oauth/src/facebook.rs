@@ -182,9 +182,8 @@ pub async fn managed_pages(
     Ok(out)
 }
 
-/// Checks a Page access token with a live call: `GET {graph}/me?fields=id,name` with the Page
-/// token, which Graph answers with the Page itself (`/me` is the Page for a Page token). Returns
-/// the Page's current name.
+/// Checks a Page access token with a live call: `GET {graph}/{page-id}?fields=id,name` with the
+/// Page token. Returns the Page's current name.
 ///
 /// # Errors
 /// [`OAuthError::Platform`] with Meta's diagnosis: code 190 (subcode 460 password changed,
@@ -197,7 +196,11 @@ pub async fn check_page_token(
     page_id: &str,
     page_token: &SecretString,
 ) -> Result<Option<String>, OAuthError> {
-    let url = format!("{}/me?fields=id,name", graph_base(spec)?);
+    let url = format!(
+        "{}/{}?fields=id,name",
+        graph_base(spec)?,
+        url::form_urlencoded::byte_serialize(page_id.as_bytes()).collect::<String>()
+    );
     let req = oc
         .http
         .request(Method::GET, &url)

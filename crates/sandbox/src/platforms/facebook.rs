@@ -11,6 +11,7 @@
 //!   (`expires_in` 5183944). An expired token cannot be exchanged. There are no refresh tokens.
 //! - `GET /me/accounts` lists the account's Pages with Page tokens: they never expire when asked
 //!   for with a long-lived user token, and expire with the user token otherwise.
+//! - `GET /{page-id}` reads a Page with its Page token (or the user token of a manager).
 //! - `DELETE /me/permissions` de-authorizes the app: every token of the account dies.
 //! - Every error, OAuth endpoints included, is Graph's envelope
 //!   `{"error":{"message","type":"OAuthException","code","error_subcode","fbtrace_id"}}`
@@ -119,6 +120,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/graph.facebook.com/{version}/me", get(me))
         .route("/graph.facebook.com/{version}/me/accounts", get(accounts))
+        .route("/graph.facebook.com/{version}/{node}", get(node))
         .route(
             "/graph.facebook.com/{version}/me/permissions",
             get(permissions).delete(deauthorize),
@@ -419,6 +421,48 @@ async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                     }
                 }
                 other => return no_field(other, "User"),
+            }
+        }
+        json(200, body)
+    })
+    .await
+}
+
+/// `GET /{page-id}?fields=id,name,category`: a Page node, readable with that Page's token or
+/// with the user token of a person who manages it. Other ids get Graph's error 100/33.
+async fn node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let info = match authenticated(&sb, &req) {
+            Ok(i) => i,
+            Err(r) => return r,
+        };
+        let id = req.path.rsplit('/').next().unwrap_or_default();
+        let page = info.grant.account.pages.iter().find(|p| p.id == id);
+        let readable = match info.kind {
+            TokenKind::Page(p) => p == id,
+            _ => true,
+        };
+        let Some(page) = page.filter(|_| readable) else {
+            return graph_error(
+                400,
+                &format!(
+                    "Unsupported get request. Object with ID '{id}' does not exist, cannot be \
+                     loaded due to missing permissions, or does not support this operation."
+                ),
+                100,
+                Some(33),
+            );
+        };
+        let mut body = json!({ "id": page.id });
+        for f in fields(&req, "id,name") {
+            match f {
+                "id" => {}
+                "name" => body["name"] = Value::from(page.name),
+                "category" => body["category"] = Value::from(page.category),
+                other => return no_field(other, "Page"),
             }
         }
         json(200, body)

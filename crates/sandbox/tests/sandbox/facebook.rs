@@ -290,3 +290,49 @@ async fn account_without_pages_lists_none_and_denial_is_meta_style() {
     assert_eq!(st, 400);
     assert_graph_error(&body, 200, None);
 }
+
+#[tokio::test]
+async fn a_page_node_is_read_with_its_own_page_token() {
+    let sb = start().await;
+    let code = sb.code(AUTH, &PARAMS).await;
+    let (_, short) = exchange(&sb, &code).await;
+    let (_, long) = long_lived(&sb, short["access_token"].as_str().unwrap()).await;
+    let user = long["access_token"].as_str().unwrap().to_string();
+    let (_, pages) = sb.get_bearer(ACCOUNTS, &user).await;
+    let engines = pages["data"][0]["id"].as_str().unwrap().to_string();
+    let bakery = pages["data"][1]["id"].as_str().unwrap().to_string();
+    let engines_token = pages["data"][0]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let node = |id: &str| format!("/graph.facebook.com/v22.0/{id}?fields=id,name");
+
+    let (st, body) = sb.get_bearer(&node(&engines), &engines_token).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"id": engines, "name": "Analytical Engines Ltd"})
+    );
+    // The manager's user token reads it too; another Page's token does not.
+    let (st, _) = sb.get_bearer(&node(&bakery), &user).await;
+    assert_eq!(st, 200);
+    let (st, body) = sb.get_bearer(&node(&bakery), &engines_token).await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 100, Some(33));
+    let (st, body) = sb.get_bearer(&node("42"), &user).await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 100, Some(33));
+
+    // De-authorizing the app kills the Page token: Graph's 190.
+    let r = sb
+        .http
+        .delete(sb.url(PERMISSIONS))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (st, body) = sb.get_bearer(&node(&engines), &engines_token).await;
+    assert_eq!(st, 400);
+    assert_eq!(body["error"]["code"], 190, "{body}");
+}
