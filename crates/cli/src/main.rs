@@ -15,6 +15,7 @@ use switchboard_server::AppState;
 mod bench;
 mod browser;
 mod demo;
+mod doctor;
 
 /// Switchboard connects social media accounts over OAuth 2.0 and keeps them connected.
 #[derive(Debug, Parser)]
@@ -43,6 +44,9 @@ enum Command {
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Check what connecting needs (credentials, redirect URIs, HTTPS, key, database, clock);
+    /// exits non-zero when something blocks connecting.
+    Doctor(doctor::DoctorArgs),
     /// Measure `GET /v1/connections/{id}/token` against `GET /healthz` of the same server.
     Bench(bench::BenchArgs),
 }
@@ -185,6 +189,7 @@ async fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Platforms(a) => platforms(a),
+        Command::Doctor(a) => Ok(doctor::run(a).await),
         Command::Workspace(WorkspaceCommand::Create { name, config }) => {
             init_logging(cli.log_format.as_deref(), false);
             workspace_create(&name, &config).await

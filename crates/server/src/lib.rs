@@ -28,6 +28,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod lifecycle;
+pub mod prerequisites;
 pub mod routes;
 pub mod validation;
 pub mod vaulted;
@@ -281,6 +282,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::facebook_pages::routes())
         .merge(routes::health_check::routes())
         .merge(routes::events::routes())
+        .merge(routes::troubleshoot::routes())
+        .merge(routes::permissions::routes())
+        .merge(routes::guides::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::audit::routes())
         .fallback(routes::health::not_found)
