@@ -162,6 +162,10 @@ pub struct FileConfig {
     http_timeout_secs: Option<u64>,
     state_ttl_secs: Option<u64>,
     expiry_warning_secs: Option<u64>,
+    workers: Option<bool>,
+    worker_interval_ms: Option<u64>,
+    #[serde(default)]
+    refresh_buffer_secs: BTreeMap<String, u64>,
     #[serde(default)]
     platforms: BTreeMap<String, PlatformCredentials>,
     #[serde(default)]
@@ -195,6 +199,14 @@ pub struct Config {
     pub state_ttl_secs: u64,
     /// Warn this long before an unrefreshable token expires, seconds (default 86400).
     pub expiry_warning_secs: u64,
+    /// Run the background workers inside `serve` (default true; `SWITCHBOARD_WORKERS=0` turns
+    /// them off, for instances that only answer requests).
+    pub workers: bool,
+    /// Pause between two ticks of a worker, milliseconds (default 1000).
+    pub worker_interval_ms: u64,
+    /// Per-platform refresh buffer, seconds: refresh when the access token expires within it.
+    /// Default: a quarter of the platform's documented access lifetime, at most 2 hours.
+    pub refresh_buffer_secs: BTreeMap<String, u64>,
     /// Built-in platform credentials by platform id.
     pub platforms: BTreeMap<String, PlatformCredentials>,
     /// Custom providers by id.
@@ -216,6 +228,9 @@ impl Default for Config {
             http_timeout_secs: 10,
             state_ttl_secs: 600,
             expiry_warning_secs: 86_400,
+            workers: true,
+            worker_interval_ms: 1000,
+            refresh_buffer_secs: BTreeMap::new(),
             platforms: BTreeMap::new(),
             providers: BTreeMap::new(),
         }
@@ -348,6 +363,12 @@ impl Config {
         }
         c.state_ttl_secs = fc.state_ttl_secs.unwrap_or(c.state_ttl_secs);
         c.expiry_warning_secs = fc.expiry_warning_secs.unwrap_or(c.expiry_warning_secs);
+        c.workers = match env.var("SWITCHBOARD_WORKERS") {
+            Some(v) => !matches!(v.as_str(), "0" | "false" | "off" | "no"),
+            None => fc.workers.unwrap_or(true),
+        };
+        c.worker_interval_ms = fc.worker_interval_ms.unwrap_or(c.worker_interval_ms);
+        c.refresh_buffer_secs = fc.refresh_buffer_secs;
         url::Url::parse(&c.public_url)
             .map_err(|e| invalid("public_url", format!("{:?}: {e}", c.public_url)))?;
         c.public_url = c.public_url.trim_end_matches('/').to_string();

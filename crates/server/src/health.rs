@@ -397,7 +397,7 @@ async fn live_check(
             // Some platforms (X) answer a revoked token like an expired one. A refresh tells
             // them apart: it works for an expired token and is refused for a dead grant (the
             // refresh path then stores needs_reauth and records the event).
-            match crate::lifecycle::refresh(state, &conn.id, true).await {
+            match crate::lifecycle::refresh(state, &conn.id, crate::lifecycle::Need::Now).await {
                 Ok(fresh) => {
                     let retried = match vaulted::open_access(state.keyring(), &fresh) {
                         Ok(t) => state

@@ -28,6 +28,13 @@ use crate::{vaulted, AppState};
 /// How long before expiry an on-demand read refreshes the access token.
 pub const ON_DEMAND_MARGIN_SECS: i64 = 60;
 
+/// Transient refresh failures in a row before a connection shows `refresh_failing`.
+pub const FAILURES_BEFORE_FAILING: u32 = 3;
+
+/// A transient failure shows `refresh_failing` at once when the access token has less than this
+/// left, minutes.
+const TRANSIENT_GRACE_MINUTES: i64 = 5;
+
 /// How long the cross-process refresh lock is held at most, seconds.
 const LOCK_SECS: i64 = 30;
 
@@ -46,6 +53,43 @@ impl Flights {
     }
 }
 
+/// When a refresh is wanted.
+#[derive(Debug, Clone, Copy)]
+pub enum Need {
+    /// Now, whatever the expiry (`POST /refresh`).
+    Now,
+    /// Only while the access token still expires within `margin` when the locks are held, and
+    /// nobody renewed it since the caller read version `seen_version` (another flight may have
+    /// refreshed it meanwhile: its tokens are used, not refreshed again, even when they too expire
+    /// within the margin).
+    ExpiringWithin {
+        /// How close to expiry counts as due.
+        margin: Duration,
+        /// The version the caller decided on.
+        seen_version: i64,
+    },
+}
+
+impl Need {
+    /// Due within `margin` of expiry, as seen in `conn`.
+    pub fn expiring_within(margin: Duration, conn: &Connection) -> Self {
+        Need::ExpiringWithin {
+            margin,
+            seen_version: conn.version,
+        }
+    }
+
+    fn applies(self, state: &AppState, conn: &Connection) -> bool {
+        match self {
+            Need::Now => true,
+            Need::ExpiringWithin {
+                margin,
+                seen_version,
+            } => conn.version <= seen_version && wants_refresh(state, conn, margin),
+        }
+    }
+}
+
 /// Why a refresh did not give a fresh token.
 #[derive(Debug)]
 pub struct RefreshFailure {
@@ -57,7 +101,8 @@ pub struct RefreshFailure {
     pub error: OAuthError,
 }
 
-/// True when the connection's access token expires within `margin` and can be renewed.
+/// True when the connection's access token expires within `margin` (at most a quarter of the
+/// token's own lifetime) and can be renewed.
 pub fn wants_refresh(state: &AppState, conn: &Connection, margin: Duration) -> bool {
     let Ok(spec) = state.platform(&conn.platform) else {
         return false;
@@ -73,6 +118,13 @@ pub fn wants_refresh(state: &AppState, conn: &Connection, margin: Duration) -> b
         RefreshKind::Exchange => true,
         RefreshKind::Static | RefreshKind::Rotating => conn.refresh_token_sealed.is_some(),
     };
+    // A token whose whole life is shorter than four margins is renewed in its last quarter, so
+    // short-lived tokens (whatever a platform's `expires_in` says) are not renewed on every read.
+    let margin = conn
+        .expires_at
+        .map(|e| (e - conn.token_obtained_at) / 4)
+        .filter(|quarter| *quarter < margin)
+        .unwrap_or(margin);
     renewable && conn.expires_at.is_some_and(|e| e <= state.now() + margin)
 }
 
@@ -88,7 +140,13 @@ pub async fn usable_token(
     conn: Connection,
 ) -> Result<(Connection, SecretString), ApiError> {
     let conn = if wants_refresh(state, &conn, Duration::seconds(ON_DEMAND_MARGIN_SECS)) {
-        match refresh(state, &conn.id, false).await {
+        match refresh(
+            state,
+            &conn.id,
+            Need::expiring_within(Duration::seconds(ON_DEMAND_MARGIN_SECS), &conn),
+        )
+        .await
+        {
             Ok(c) => c,
             Err(f) if f.connection.expires_at.is_some_and(|e| e > state.now()) => f.connection,
             Err(f) => {
@@ -122,17 +180,14 @@ pub async fn usable_token(
 }
 
 /// Refreshes a connection once, however many callers ask at the same time in this process or in
-/// others sharing the database. With `force` false, a connection that no longer needs it (another
+/// others sharing the database. With [`Need::ExpiringWithin`], a connection that no longer needs
+/// it (another
 /// flight refreshed it meanwhile) is returned as stored.
 ///
 /// # Errors
 /// [`RefreshFailure`] with the diagnosis, after the failure and the status it leads to were
 /// stored.
-pub async fn refresh(
-    state: &AppState,
-    id: &str,
-    force: bool,
-) -> Result<Connection, RefreshFailure> {
+pub async fn refresh(state: &AppState, id: &str, need: Need) -> Result<Connection, RefreshFailure> {
     let lock = state.flights().lock_for(id);
     let _in_process = lock.lock().await;
     let store = state.store();
@@ -140,7 +195,7 @@ pub async fn refresh(
     let mut waited = 0;
     let conn = loop {
         let conn = load(state, id).await?;
-        if !force && !wants_refresh(state, &conn, Duration::seconds(ON_DEMAND_MARGIN_SECS)) {
+        if !need.applies(state, &conn) {
             return Ok(conn);
         }
         let now = state.now();
@@ -163,7 +218,7 @@ pub async fn refresh(
         }
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     };
-    if !force && !wants_refresh(state, &conn, Duration::seconds(ON_DEMAND_MARGIN_SECS)) {
+    if !need.applies(state, &conn) {
         let _ = store.unlock_refresh(id, owner).await;
         return Ok(conn);
     }
@@ -171,6 +226,58 @@ pub async fn refresh(
     state.forget_connection(id);
     if let Err(e) = store.unlock_refresh(id, owner).await {
         tracing::warn!(connection_id = id, error = %e, "refresh lock not released; it expires on its own");
+    }
+    // `Need::Now` is the API's manual refresh, audited by the route with the API key as actor.
+    if let (Ok(c), Need::ExpiringWithin { seen_version, .. }) = (&result, need) {
+        if c.version > seen_version {
+            crate::audit::record(
+                state,
+                &c.workspace_id,
+                Some(&c.id),
+                crate::audit::SYSTEM_REFRESH,
+                crate::audit::action::CONNECTION_REFRESHED,
+                json!({"platform": c.platform, "expires_at": c.expires_at}),
+            )
+            .await;
+        }
+    }
+    result
+}
+
+/// Refreshes a connection the refresh worker has claimed (the claim holds the database lock).
+/// Takes this process's single flight, re-reads the row (an on-demand flight of this process may
+/// have refreshed it meanwhile), and refreshes when `need` still applies. Returns the connection
+/// as stored afterwards; its `version` is unchanged when no refresh was needed.
+///
+/// # Errors
+/// As [`refresh`].
+pub async fn refresh_claimed(
+    state: &AppState,
+    id: &str,
+    need: Need,
+) -> Result<Connection, RefreshFailure> {
+    let lock = state.flights().lock_for(id);
+    let _in_process = lock.lock().await;
+    let conn = load(state, id).await?;
+    let before = conn.version;
+    let result = if need.applies(state, &conn) {
+        refresh_locked(state, conn).await
+    } else {
+        Ok(conn)
+    };
+    state.forget_connection(id);
+    if let Ok(c) = &result {
+        if c.version > before {
+            crate::audit::record(
+                state,
+                &c.workspace_id,
+                Some(&c.id),
+                crate::audit::SYSTEM_REFRESH,
+                crate::audit::action::CONNECTION_REFRESHED,
+                json!({"platform": c.platform, "expires_at": c.expires_at}),
+            )
+            .await;
+        }
     }
     result
 }
@@ -335,7 +442,8 @@ async fn refresh_locked(state: &AppState, conn: Connection) -> Result<Connection
         }
         Err(error) => {
             let diagnosis = error.diagnosis();
-            let status = failed_status(&conn, &error, now);
+            let earlier = state.store().refresh_failures(&conn.id).await.unwrap_or(0);
+            let status = failed_status(&conn, &error, now, earlier);
             let d_json = serde_json::to_value(&diagnosis).unwrap_or_default();
             if let Err(e) = state
                 .store()
@@ -376,11 +484,22 @@ fn failed_status(
     conn: &Connection,
     error: &OAuthError,
     now: chrono::DateTime<chrono::Utc>,
+    earlier_failures: u32,
 ) -> ConnectionStatus {
     let still_valid = conn.expires_at.is_none_or(|e| e > now);
     match error {
+        // One passing failure while the token has time left is not worth alarming anyone: the
+        // connection stays as it was (the failure is recorded and retried). It turns
+        // `refresh_failing` after repeated failures or when the token is about to run out.
         OAuthError::Platform(d) | OAuthError::Network(d) if d.retryable => {
-            ConnectionStatus::RefreshFailing
+            let time_left = conn
+                .expires_at
+                .is_none_or(|e| e > now + Duration::minutes(TRANSIENT_GRACE_MINUTES));
+            if time_left && earlier_failures + 1 < FAILURES_BEFORE_FAILING {
+                ConnectionStatus::parse(&conn.status).unwrap_or(ConnectionStatus::Healthy)
+            } else {
+                ConnectionStatus::RefreshFailing
+            }
         }
         OAuthError::Platform(d)
             if matches!(

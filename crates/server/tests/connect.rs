@@ -618,3 +618,19 @@ async fn connect_flow_on_postgres_with_the_callback_on_another_instance() {
     );
     assert_eq!(a.state.store().backend(), "postgres");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.api))
+        .header("X-Request-ID", "req-from-client-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "req-from-client-1");
+    let r = app.http.get(format!("{}/v1/platforms", app.api)).send().await.unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(made.len(), 36, "a UUID is made when none is sent: {made}");
+}

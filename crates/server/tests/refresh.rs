@@ -135,7 +135,7 @@ async fn a_transient_failure_keeps_the_connection_and_recovers() {
     let app = TestApp::spawn().await;
     let conn = app.connect("twitter").await;
     let id = conn["id"].as_str().unwrap();
-    app.fault(json!({"platform": "twitter", "endpoint": "refresh", "status": 503, "body": "Service Unavailable", "times": 1}))
+    app.fault(json!({"platform": "twitter", "endpoint": "refresh", "status": 503, "body": "Service Unavailable", "times": 3}))
         .await;
     let (s, v) = app
         .post(&format!("/v1/connections/{id}/refresh"), json!({}))
@@ -143,10 +143,21 @@ async fn a_transient_failure_keeps_the_connection_and_recovers() {
     assert_eq!(s, StatusCode::BAD_GATEWAY);
     assert_eq!(v["diagnosis"]["category"], "platform_unavailable");
     assert_eq!(v["diagnosis"]["retryable"], true);
-    assert_eq!(v["connection_status"], "refresh_failing");
+    // One passing 503 with two hours left: still healthy, the failure on record.
+    assert_eq!(v["connection_status"], "healthy");
+    let (_, c) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(c["status"], "healthy");
+    assert_eq!(c["last_error"]["category"], "platform_unavailable");
     // The access token is still valid: the product's calls keep working.
     let (s, _) = token(&app, id).await;
     assert_eq!(s, StatusCode::OK);
+    // Failing again and again: now it says so.
+    for _ in 0..2 {
+        app.post(&format!("/v1/connections/{id}/refresh"), json!({}))
+            .await;
+    }
+    let (_, c) = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!(c["status"], "refresh_failing");
     let (s, v) = app
         .post(&format!("/v1/connections/{id}/refresh"), json!({}))
         .await;

@@ -135,7 +135,7 @@ pub async fn refresh(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let conn = load(&state, &auth, &id).await?;
-    match lifecycle::refresh(&state, &conn.id, true).await {
+    match lifecycle::refresh(&state, &conn.id, lifecycle::Need::Now).await {
         Ok(c) => {
             crate::audit::record(
                 &state,

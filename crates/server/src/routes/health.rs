@@ -15,18 +15,24 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers and the background workers are making progress (each
+/// finished a tick recently). 503 with the failing check otherwise.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "checks": {"database": "ok"}})),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_ready", "checks": {"database": e.to_string()}})),
-        ),
-    }
+    let database = match state.store().ping().await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    let (workers_ok, workers) = state.heartbeats().readiness(std::time::Instant::now());
+    let ready = database.is_ok() && workers_ok;
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {
+            "database": match &database { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
+            "workers": workers,
+        },
+    });
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
 }
 
 /// Any other path: a 404 problem.

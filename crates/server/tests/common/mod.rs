@@ -112,6 +112,8 @@ impl TestApp {
             sandbox_url: Some(sandbox_url.clone()),
             allowed_return_urls: vec![url::Url::parse("http://app.test/after-connect/").unwrap()],
             http_timeout_secs: 2,
+            // Tests drive the workers' ticks themselves, with the moved clock.
+            workers: false,
             ..Config::default()
         };
         (setup.config)(&mut config);
