@@ -33,6 +33,7 @@ pub mod routes;
 pub mod validation;
 pub mod vaulted;
 pub mod webhooks;
+pub mod workers;
 
 pub use config::Config;
 use error::ApiError;
@@ -53,6 +54,7 @@ struct Inner {
     flights: lifecycle::Flights,
     instance_id: String,
     connections: moka::sync::Cache<String, switchboard_store::Connection>,
+    heartbeats: workers::Heartbeats,
 }
 
 /// Why the server could not start.
@@ -107,6 +109,7 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_millis(CONNECTION_CACHE_TTL_MS))
                 .build(),
+            heartbeats: workers::Heartbeats::default(),
         })))
     }
 
@@ -137,6 +140,10 @@ impl AppState {
     /// The API key cache.
     pub fn api_keys(&self) -> &ApiKeys {
         &self.0.api_keys
+    }
+    /// What the background workers last did (readiness).
+    pub fn heartbeats(&self) -> &workers::Heartbeats {
+        &self.0.heartbeats
     }
     /// The in-process single flights of refreshes.
     pub fn flights(&self) -> &lifecycle::Flights {
@@ -289,7 +296,29 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::routes())
         .fallback(routes::health::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span names the path, never the query: callbacks carry `code` and `state` there.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %request_id,
+                    )
+                },
+            ),
+        )
+        // X-Request-ID: kept when the client sends one, made otherwise, returned in the answer.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
         .with_state(state)
 }
 
@@ -302,9 +331,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = workers::spawn_all(&state, stopped);
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    for w in workers {
+        let _ = w.await;
+    }
+    result
 }
 
 /// Creates a workspace and its first API key. Returns `(workspace, key)`; the key is shown once
