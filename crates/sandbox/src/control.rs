@@ -9,6 +9,9 @@
 //! - `GET /__sandbox/clock` → `{"now"}`; `POST /__sandbox/clock {"advance_secs"}` moves it.
 //! - `POST /__sandbox/introspect {"token"}` → `{"active","platform","token_type","account_id",
 //!   "scopes","expires_at",…}` or `{"active":false}`.
+//! - `POST /__sandbox/invalidate {"token"}` → `{"invalidated"}`: that one token stops working
+//!   (the platform answers it as invalid, Graph's 190/467) while the grant and its other tokens
+//!   live on, as when a person loses their role on one Facebook Page.
 //! - `POST /__sandbox/reset`: forgets tokens, codes, consents, faults and stats (not the clock).
 //! - `POST /__sandbox/grants {"platform","account"?,"scopes"?,"count","access_ttl_secs"?}` →
 //!   `{"grants":[{"access_token","refresh_token","expires_in","account_id"}]}`: grants issued
@@ -41,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/__sandbox/clock", get(clock).post(advance_clock))
         .route("/__sandbox/introspect", post(introspect))
+        .route("/__sandbox/invalidate", post(invalidate))
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/grants", post(mint_grants))
         .route("/__sandbox/accounts", get(list_accounts))
@@ -141,6 +145,17 @@ async fn introspect(State(sb): State<Arc<Shared>>, req: Req) -> Response {
     };
     let now = sb.now();
     json(200, sb.lock().introspect(&i.token, now))
+}
+
+async fn invalidate(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let i: Introspect = match parse(&req) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    json(
+        200,
+        json!({ "invalidated": sb.lock().invalidate(&i.token) }),
+    )
 }
 
 async fn reset(State(sb): State<Arc<Shared>>) -> Response {

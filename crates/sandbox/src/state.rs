@@ -628,6 +628,18 @@ impl Data {
         true
     }
 
+    /// Makes one token stop working (retired) without touching its grant, for
+    /// `/__sandbox/invalidate`. False when the token is unknown.
+    pub(crate) fn invalidate(&mut self, token: &str) -> bool {
+        match self.tokens.get_mut(token) {
+            Some(t) => {
+                t.retired = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// RFC 7662-style description of any token, for `/__sandbox/introspect`.
     pub(crate) fn introspect(&self, token: &str, now: DateTime<Utc>) -> Value {
         let Some(t) = self.tokens.get(token) else {

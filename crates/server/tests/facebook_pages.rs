@@ -281,3 +281,63 @@ async fn page_token_invalidated_at_the_platform_is_marked_by_the_health_check() 
         true
     );
 }
+
+#[tokio::test]
+async fn one_page_token_refused_marks_that_page_and_reselection_recovers() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("facebook").await;
+    let id = conn["id"].as_str().unwrap();
+    let path = format!("/v1/connections/{id}/pages");
+    let (s, _) = app
+        .post(&path, json!({"page_ids": [ENGINES, BAKERY]}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, tok) = app
+        .get(&format!("/v1/connections/{id}/pages/{ENGINES}/token"))
+        .await;
+
+    // The person loses their role on one Page: only that Page's token stops working.
+    let r = app
+        .http
+        .post(format!("{}/__sandbox/invalidate", app.sandbox))
+        .json(&json!({"token": tok["access_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::read(r).await.1["invalidated"], true);
+
+    let (s, h) = app.get(&format!("/v1/connections/{id}/health")).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    let by_name = |n: &str| {
+        h["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("live_profile")["status"], "pass", "{h}");
+    let pages_check = by_name("pages");
+    assert_eq!(pages_check["status"], "fail", "{h}");
+    assert_eq!(pages_check["diagnosis"]["platform_code"], "190/467", "{h}");
+    assert!(pages_check["detail"].as_str().unwrap().contains(ENGINES));
+    assert_eq!(h["status"], "needs_reauth");
+    assert_eq!(h["action"]["kind"], "reconnect");
+    assert!(h["action"]["detail"].as_str().unwrap().contains(ENGINES));
+
+    let (_, pages) = app.get(&path).await;
+    assert_eq!(pages["data"][0]["status"], "needs_reauth", "{pages}");
+    assert_eq!(pages["data"][1]["status"], "healthy", "{pages}");
+    let (s, _) = app
+        .get(&format!("/v1/connections/{id}/pages/{BAKERY}/token"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the other Page still works");
+
+    // Choosing again (here: only the Page still managed) makes the connection usable.
+    let (s, sel) = app.post(&path, json!({"page_ids": [BAKERY]})).await;
+    assert_eq!(s, StatusCode::OK, "{sel}");
+    assert_eq!(sel["connection"]["status"], "healthy");
+    let (_, h) = app.get(&format!("/v1/connections/{id}/health")).await;
+    assert_eq!(h["status"], "healthy", "{h}");
+}
