@@ -35,6 +35,18 @@ impl Stack {
         listen: Option<SocketAddr>,
         sandbox_listen: Option<SocketAddr>,
         data_dir: Option<PathBuf>,
+        workers: bool,
+    ) -> anyhow::Result<Stack> {
+        Self::start_on(listen, sandbox_listen, data_dir, workers, None).await
+    }
+
+    /// As [`Stack::start`], on the given database URL instead of SQLite in `data_dir`.
+    pub async fn start_on(
+        listen: Option<SocketAddr>,
+        sandbox_listen: Option<SocketAddr>,
+        data_dir: Option<PathBuf>,
+        workers: bool,
+        database_url: Option<String>,
     ) -> anyhow::Result<Stack> {
         let (tmp, dir) = match data_dir {
             Some(d) => (None, d),
@@ -69,9 +81,11 @@ impl Stack {
         let config = Config {
             listen: addr,
             public_url: api_url.clone(),
-            database_url: format!("sqlite://{}", dir.join("switchboard.db").display()),
+            database_url: database_url
+                .unwrap_or_else(|| format!("sqlite://{}", dir.join("switchboard.db").display())),
             keys: Some(SecretString::from(keys.trim().to_string())),
             sandbox_url: Some(sandbox_url.clone()),
+            workers,
             ..Config::default()
         };
         let state = AppState::build(config, Arc::new(SystemClock)).await?;
@@ -177,7 +191,7 @@ pub async fn run(
     sandbox_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let stack = Stack::start(listen, sandbox_listen, data_dir).await?;
+    let stack = Stack::start(listen, sandbox_listen, data_dir, true).await?;
     println!("Switchboard demo");
     println!("  API      {}", stack.api_url);
     println!("  sandbox  {}", stack.sandbox_url);

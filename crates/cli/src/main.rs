@@ -47,8 +47,9 @@ enum Command {
     /// Check what connecting needs (credentials, redirect URIs, HTTPS, key, database, clock);
     /// exits non-zero when something blocks connecting.
     Doctor(doctor::DoctorArgs),
-    /// Measure `GET /v1/connections/{id}/token` against `GET /healthz` of the same server.
-    Bench(bench::BenchArgs),
+    /// Measure the hot paths against baselines taken in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Options shared by commands that open the configuration.
@@ -102,6 +103,23 @@ struct SandboxArgs {
     /// Skip the consent page: authorize at once with each platform's default test account.
     #[arg(long)]
     auto_consent: bool,
+    /// Shorten a platform's access-token lifetime, as PLATFORM=SECONDS (repeatable), to watch
+    /// refreshes happen.
+    #[arg(long = "access-ttl", value_parser = parse_ttl)]
+    access_ttl: Vec<(String, i64)>,
+}
+
+fn parse_ttl(s: &str) -> Result<(String, i64), String> {
+    let (p, secs) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected PLATFORM=SECONDS"))?;
+    let secs: i64 = secs
+        .parse()
+        .map_err(|_| format!("{secs:?} is not a whole number of seconds"))?;
+    if secs < 1 {
+        return Err("the lifetime must be at least 1 second".into());
+    }
+    Ok((p.to_string(), secs))
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +278,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn sandbox(a: SandboxArgs) -> anyhow::Result<ExitCode> {
     let config = switchboard_sandbox::SandboxConfig {
         auto_consent: a.auto_consent,
+        access_ttl_secs: a.access_ttl.into_iter().collect(),
         ..Default::default()
     };
     let sb = switchboard_sandbox::Sandbox::new(config);

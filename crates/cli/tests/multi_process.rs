@@ -1,0 +1,224 @@
+//! Real processes: one `switchboard sandbox` and two `switchboard serve` sharing one PostgreSQL
+//! database. A connection started on one instance completes on the other, and 50 simultaneous
+//! `GET /token` calls spread over both instances, on a token about to expire, cause exactly one
+//! refresh at the platform and all get the same token.
+//!
+//! The servers run on the system clock, so the sandbox issues X tokens for 8 seconds: they are
+//! due for an on-demand refresh in their last quarter (2 seconds), after six real seconds. The
+//! background workers are off (`SWITCHBOARD_WORKERS=0`): this is about reads racing.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+const KEYS: &str = "ktest:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_sandbox() -> (Proc, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--access-ttl",
+            "twitter=8",
+        ])
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (Proc(child), url)
+}
+
+fn start_server(port: u16, database_url: &str, sandbox: &str) -> Proc {
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+            "--sandbox-url",
+            sandbox,
+        ])
+        .env("SWITCHBOARD_KEYS", KEYS)
+        .env("SWITCHBOARD_WORKERS", "0")
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    Proc(child)
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
+#[tokio::test]
+async fn two_server_processes_share_state_and_refresh_once() {
+    let database_url = switchboard_store::testing::fresh_postgres_url().await;
+    let (_sandbox, sandbox) = start_sandbox();
+
+    let out = Command::new(BIN)
+        .args([
+            "workspace",
+            "create",
+            "multi",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .expect("workspace create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key:"))
+        .map(str::trim)
+        .expect("api key printed")
+        .to_string();
+
+    let (pa, pb) = (free_port(), free_port());
+    let _a = start_server(pa, &database_url, &sandbox);
+    let _b = start_server(pb, &database_url, &sandbox);
+    let (a, b) = (
+        format!("http://127.0.0.1:{pa}"),
+        format!("http://127.0.0.1:{pb}"),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    wait_healthy(&http, &a).await;
+    wait_healthy(&http, &b).await;
+
+    // Start on A; the platform sends the browser back to B.
+    let start: Value = http
+        .post(format!("{a}/v1/connect/twitter"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"owner": "u"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .get(start["authorization_url"].as_str().unwrap())
+        .header("X-Sandbox-Consent", "allow")
+        .send()
+        .await
+        .unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().replace(&a, &b);
+    let conn: Value = http
+        .get(&callback)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = conn["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{conn}"))
+        .to_string();
+
+    // Let the 8-second token come within its last quarter.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    let before: Value = http
+        .get(format!("{sandbox}/__sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = (0..50).map(|i| {
+        let http = http.clone();
+        let base = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (key, id) = (key.clone(), id.clone());
+        tokio::spawn(async move {
+            let r = http
+                .get(format!("{base}/v1/connections/{id}/token"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            let v: Value = r.json().await.unwrap();
+            v["access_token"].as_str().unwrap().to_string()
+        })
+    });
+    let tokens: std::collections::HashSet<String> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect();
+    let after: Value = http
+        .get(format!("{sandbox}/__sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshes = |v: &Value| v["platforms"]["twitter"]["refreshes"].as_u64().unwrap_or(0);
+    assert_eq!(
+        refreshes(&after) - refreshes(&before),
+        1,
+        "exactly one refresh: {after}"
+    );
+    assert_eq!(
+        tokens.len(),
+        1,
+        "every caller on both instances got the same token"
+    );
+    let _ = switchboard_store::testing::drop_test_database(&database_url).await;
+}
