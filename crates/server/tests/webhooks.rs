@@ -1,11 +1,141 @@
 //! Webhooks and the audit log, over HTTP against the real server and sandbox.
+//!
+//! A test receiver (an axum server on 127.0.0.1:0) verifies each delivery's
+//! `Switchboard-Signature` with the endpoint's secret on its own (HMAC-SHA256 over
+//! `"<t>.<raw body>"`, constant-time comparison, timestamps older than 5 minutes refused) and
+//! records what it got. The delivery worker's `tick` is called directly and time moves with the
+//! shared `ManualClock`: nothing sleeps.
 
 mod common;
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
+use chrono::Duration;
 use common::TestApp;
+use hmac::{Hmac, Mac};
 use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use sha2::Sha256;
+use switchboard_core::{Clock, ManualClock};
+use switchboard_server::workers::webhooks::tick;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Got {
+    path: String,
+    content_type: String,
+    event_id: String,
+    event_type: String,
+    signature: String,
+    signature_ok: bool,
+    raw: Bytes,
+    body: Value,
+}
+
+struct ReceiverState {
+    secret: Mutex<Option<String>>,
+    /// Status codes to answer, in order; 200 once empty.
+    answers: Mutex<VecDeque<u16>>,
+    got: Mutex<Vec<Got>>,
+    clock: ManualClock,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    async fn start(clock: ManualClock) -> Receiver {
+        let state = Arc::new(ReceiverState {
+            secret: Mutex::new(None),
+            answers: Mutex::new(VecDeque::new()),
+            got: Mutex::new(Vec::new()),
+            clock,
+        });
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, state }
+    }
+
+    fn set_secret(&self, secret: &str) {
+        *self.state.secret.lock().unwrap() = Some(secret.to_string());
+    }
+
+    fn answer(&self, codes: &[u16]) {
+        self.state.answers.lock().unwrap().extend(codes);
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.state.got.lock().unwrap().clone()
+    }
+}
+
+/// Verifies `t=<unix seconds>,v1=<hex>` the way the README tells receivers to.
+fn verify(secret: &str, header: &str, body: &[u8], now_secs: i64) -> bool {
+    let (mut t, mut v1) = (None, None);
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = hex::decode(v).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    if (now_secs - t).abs() > 300 {
+        return false;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&v1).is_ok()
+}
+
+async fn receive(
+    State(s): State<Arc<ReceiverState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> AxumStatus {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let signature = header("switchboard-signature");
+    let secret = s.secret.lock().unwrap().clone();
+    let signature_ok =
+        secret.is_some_and(|secret| verify(&secret, &signature, &raw, s.clock.now().timestamp()));
+    s.got.lock().unwrap().push(Got {
+        path: uri.path().to_string(),
+        content_type: header("content-type"),
+        event_id: header("switchboard-event-id"),
+        event_type: header("switchboard-event-type"),
+        signature,
+        signature_ok,
+        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+        raw,
+    });
+    if !signature_ok {
+        return AxumStatus::BAD_REQUEST;
+    }
+    let code = s.answers.lock().unwrap().pop_front().unwrap_or(200);
+    AxumStatus::from_u16(code).unwrap()
+}
 
 /// Creates an endpoint; returns its JSON (with the secret).
 async fn add_webhook(app: &TestApp, url: &str, events: Option<&[&str]>) -> Value {
@@ -16,6 +146,251 @@ async fn add_webhook(app: &TestApp, url: &str, events: Option<&[&str]>) -> Value
     let (s, v) = app.post("/v1/webhooks", body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v
+}
+
+async fn deliveries(app: &TestApp, webhook_id: &str) -> Vec<Value> {
+    let (s, v) = app
+        .get(&format!("/v1/webhooks/{webhook_id}/deliveries"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["data"].as_array().unwrap().clone()
+}
+
+#[test]
+fn the_test_verifier_refuses_tampering() {
+    let secret = "whsec_abc";
+    let body = br#"{"id":"e1"}"#;
+    let t = 1_700_000_000;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let header = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+    assert!(verify(secret, &header, body, t + 10));
+    assert!(!verify(secret, &header, br#"{"id":"e2"}"#, t + 10));
+    assert!(!verify("whsec_other", &header, body, t + 10));
+    assert!(!verify(secret, &header, body, t + 301), "too old");
+    assert!(!verify(secret, "v1=00", body, t));
+}
+
+#[tokio::test]
+async fn connecting_delivers_a_signed_connection_created() {
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start(app.clock.clone()).await;
+    let hook = add_webhook(&app, &format!("{}/hooks/switchboard", rx.url), None).await;
+    let secret = hook["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{hook}");
+    assert_eq!(secret.len(), "whsec_".len() + 43, "256 bits, base64url");
+    assert_eq!(hook["events"], Value::Null, "omitted = every type");
+    rx.set_secret(secret);
+    let hook_id = hook["id"].as_str().unwrap();
+
+    // The secret is shown once: never listed, and stored sealed.
+    let (s, list) = app.get("/v1/webhooks").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(secret), "{list}");
+    assert!(list["data"][0].get("secret").is_none());
+    let stored = app
+        .state
+        .store()
+        .get_webhook_by_id(hook_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.secret_sealed.contains(secret));
+
+    let conn = app.connect("twitter").await;
+    let conn_id = conn["id"].as_str().unwrap().to_string();
+
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let g = &got[0];
+    assert!(g.signature_ok, "signature did not verify: {g:?}");
+    assert_eq!(g.path, "/hooks/switchboard");
+    assert_eq!(g.content_type, "application/json");
+    assert_eq!(g.event_type, "connection.created");
+    assert_eq!(g.body["type"], "connection.created");
+    assert_eq!(g.body["id"], g.event_id.as_str());
+    assert_eq!(g.body["workspace_id"], app.workspace_id.as_str());
+    assert_eq!(g.body["connection_id"], conn_id.as_str());
+    assert_eq!(g.body["data"]["platform"], "twitter");
+    assert!(g.body["created_at"].is_string());
+    let t: i64 = g
+        .signature
+        .strip_prefix("t=")
+        .and_then(|r| r.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert_eq!(t, app.clock.now().timestamp(), "t comes from the app clock");
+    // The event is the one in the event log.
+    let (_, events) = app.get("/v1/events").await;
+    assert!(events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["id"] == g.event_id.as_str() && e["type"] == "connection.created"));
+
+    let ds = deliveries(&app, hook_id).await;
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0]["status"], "delivered");
+    assert_eq!(ds[0]["attempts"], 1);
+    assert_eq!(ds[0]["last_status_code"], 200);
+    assert_eq!(ds[0]["event_type"], "connection.created");
+    assert_eq!(ds[0]["event_id"], g.event_id.as_str());
+    assert!(ds[0]["delivered_at"].is_string());
+    assert_eq!(ds[0]["last_error"], Value::Null);
+
+    // Nothing more to send.
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert_eq!(rx.got().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_after_the_back_off() {
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start(app.clock.clone()).await;
+    let hook = add_webhook(&app, &rx.url, Some(&["connection.created"])).await;
+    rx.set_secret(hook["secret"].as_str().unwrap());
+    let hook_id = hook["id"].as_str().unwrap();
+    rx.answer(&[500]);
+
+    app.connect("twitter").await;
+    let before = app.clock.now();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    assert_eq!(rx.got().len(), 1);
+    let ds = deliveries(&app, hook_id).await;
+    assert_eq!(ds[0]["status"], "pending");
+    assert_eq!(ds[0]["attempts"], 1);
+    assert_eq!(ds[0]["last_status_code"], 500);
+    assert!(ds[0]["last_error"].as_str().unwrap().contains("500"));
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(ds[0]["next_attempt_at"].clone()).unwrap();
+    assert!(
+        next >= before + Duration::seconds(10) && next <= before + Duration::seconds(12),
+        "first back-off is 10 s plus up to 20 % jitter: {next} vs {before}"
+    );
+
+    // Not before the back-off ends.
+    app.clock.advance(Duration::seconds(9));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert_eq!(rx.got().len(), 1);
+
+    app.clock.advance(Duration::seconds(4));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|g| g.signature_ok), "{got:?}");
+    assert_eq!(got[0].event_id, got[1].event_id, "the same event");
+    assert_eq!(got[0].raw, got[1].raw, "the same body bytes");
+    assert_ne!(
+        got[0].signature, got[1].signature,
+        "signed anew at each attempt"
+    );
+
+    let ds = deliveries(&app, hook_id).await;
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0]["status"], "delivered");
+    assert_eq!(ds[0]["attempts"], 2);
+    assert_eq!(ds[0]["last_status_code"], 200);
+}
+
+#[tokio::test]
+async fn a_delivery_fails_for_good_after_eight_attempts() {
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start(app.clock.clone()).await;
+    let hook = add_webhook(&app, &rx.url, None).await;
+    rx.set_secret(hook["secret"].as_str().unwrap());
+    let hook_id = hook["id"].as_str().unwrap();
+    rx.answer(&[503; 20]);
+
+    app.connect("twitter").await;
+    for attempt in 1..=8 {
+        assert_eq!(tick(&app.state).await.unwrap(), 1, "attempt {attempt}");
+        // Longer than the longest back-off with jitter (6 h + 20 %).
+        app.clock.advance(Duration::hours(8));
+    }
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert_eq!(rx.got().len(), 8);
+    let ds = deliveries(&app, hook_id).await;
+    assert_eq!(ds[0]["status"], "failed");
+    assert_eq!(ds[0]["attempts"], 8);
+    assert_eq!(ds[0]["last_status_code"], 503);
+    assert_eq!(ds[0]["delivered_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_retried_with_the_error_shown() {
+    let app = TestApp::spawn().await;
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook?token=do-not-show", l.local_addr().unwrap())
+    };
+    let hook = add_webhook(&app, &closed, None).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    app.connect("twitter").await;
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let ds = deliveries(&app, hook_id).await;
+    assert_eq!(ds[0]["status"], "pending");
+    assert_eq!(ds[0]["attempts"], 1);
+    assert_eq!(ds[0]["last_status_code"], Value::Null);
+    let error = ds[0]["last_error"].as_str().unwrap();
+    assert!(!error.is_empty());
+    assert!(!error.contains("do-not-show"), "{error}");
+}
+
+#[tokio::test]
+async fn event_filters_are_respected() {
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start(app.clock.clone()).await;
+    let created = add_webhook(
+        &app,
+        &format!("{}/created", rx.url),
+        Some(&["connection.created"]),
+    )
+    .await;
+    let gone = add_webhook(
+        &app,
+        &format!("{}/gone", rx.url),
+        Some(&["connection.disconnected", "connection.needs_reauth"]),
+    )
+    .await;
+    assert_eq!(
+        gone["events"],
+        json!(["connection.disconnected", "connection.needs_reauth"])
+    );
+    // Both secrets differ; the receiver checks each path against its own endpoint's secret.
+    assert_ne!(created["secret"], gone["secret"]);
+
+    rx.set_secret(created["secret"].as_str().unwrap());
+    let conn = app.connect("twitter").await;
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/created");
+    assert_eq!(got[0].event_type, "connection.created");
+    assert!(got[0].signature_ok);
+
+    rx.set_secret(gone["secret"].as_str().unwrap());
+    let id = conn["id"].as_str().unwrap();
+    let (s, v) = app.delete(&format!("/v1/connections/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].path, "/gone");
+    assert_eq!(got[1].event_type, "connection.disconnected");
+    assert!(
+        got[1].signature_ok,
+        "signed with the second endpoint's secret"
+    );
+    assert_eq!(
+        deliveries(&app, created["id"].as_str().unwrap())
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -114,6 +489,10 @@ async fn the_audit_log_says_who_changed_what() {
         .post(&format!("/v1/connections/{id}/refresh"), json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    // An on-demand refresh by Switchboard itself: the token has expired.
+    app.clock.advance(Duration::hours(2) + Duration::minutes(1));
+    let (s, v) = app.get(&format!("/v1/connections/{id}/token")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let hook = add_webhook(&app, "https://example.com/hook", None).await;
     let (s, v) = app.delete(&format!("/v1/connections/{id}")).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -134,6 +513,7 @@ async fn the_audit_log_says_who_changed_what() {
         .collect();
     let expected = [
         ("connection.deleted", api_actor.as_str()),
+        ("connection.refreshed", "system:refresh"),
         ("connection.refreshed", api_actor.as_str()),
         ("connection.created", "oauth_callback"),
     ];
@@ -149,7 +529,7 @@ async fn the_audit_log_says_who_changed_what() {
     // The whole workspace: the webhook too, and no secret anywhere.
     let (_, all) = app.get("/v1/audit").await;
     let all = all["data"].as_array().unwrap().clone();
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
     let created = all
         .iter()
         .find(|e| e["action"] == "webhook.created")
@@ -162,4 +542,46 @@ async fn the_audit_log_says_who_changed_what() {
     let (_, one) = app.get("/v1/audit?limit=1").await;
     assert_eq!(one["data"].as_array().unwrap().len(), 1);
     assert_eq!(one["data"][0]["action"], "connection.deleted");
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_send_each_delivery_once() {
+    use common::{Db, Setup};
+    let a = TestApp::spawn_with(Setup {
+        db: Db::Postgres,
+        ..Setup::default()
+    })
+    .await;
+    let b = TestApp::spawn_with(Setup {
+        db: Db::Url(a.database_url.clone()),
+        sandbox_url: Some((a.sandbox.clone(), a.clock.clone())),
+        ..Setup::default()
+    })
+    .await;
+    let rx = Receiver::start(a.clock.clone()).await;
+    let hook = add_webhook(&a, &rx.url, Some(&["connection.created"])).await;
+    rx.set_secret(hook["secret"].as_str().unwrap());
+    let platforms = ["twitter", "linkedin", "tiktok", "pinterest", "youtube"];
+    for p in platforms {
+        a.connect(p).await;
+    }
+    let mut sent = 0;
+    loop {
+        let (x, y) = tokio::join!(tick(&a.state), tick(&b.state));
+        let n = x.unwrap() + y.unwrap();
+        if n == 0 {
+            break;
+        }
+        sent += n;
+    }
+    assert_eq!(sent, platforms.len());
+    let got = rx.got();
+    let ids: std::collections::HashSet<_> = got.iter().map(|g| g.event_id.clone()).collect();
+    assert_eq!(got.len(), platforms.len(), "{got:?}");
+    assert_eq!(ids.len(), platforms.len());
+    assert!(got.iter().all(|g| g.signature_ok));
+    let ds = deliveries(&a, hook["id"].as_str().unwrap()).await;
+    assert!(ds
+        .iter()
+        .all(|d| d["status"] == "delivered" && d["attempts"] == 1));
 }
