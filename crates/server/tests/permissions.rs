@@ -140,12 +140,13 @@ async fn a_linkedin_member_who_refused_posting_can_still_be_identified() {
 }
 
 #[tokio::test]
-async fn permissions_of_unknown_or_foreign_connections_are_404() {
+async fn permissions_of_an_unknown_connection_are_404() {
     let app = TestApp::spawn().await;
     let (s, v) = app
         .get("/v1/connections/00000000-0000-0000-0000-000000000000/permissions")
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["type"], "https://switchboard.dev/problems/not-found", "{v}");
 }
 
 #[tokio::test]
@@ -208,4 +209,34 @@ async fn the_reconnect_guide_explains_a_revoked_grant_from_its_diagnosis() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["field"], "connection_id");
+}
+
+#[tokio::test]
+async fn a_custom_provider_gets_generic_steps_naming_it() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            let p: switchboard_server::config::ProviderConfig = toml::from_str(
+                r#"display_name = "Acme ID"
+authorization_url = "https://id.acme.example/authorize"
+token_url = "https://id.acme.example/token"
+client_id = "acme-client"
+client_secret = "acme-secret"
+scopes = ["openid", "offline_access"]"#,
+            )
+            .expect("provider config");
+            c.providers.insert("acme".into(), p);
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let (s, g) = app.get("/v1/platforms/acme/reconnect-guide").await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert!(g["steps"][0].as_str().unwrap().contains("Acme ID"), "{g}");
+    let scopes: Vec<&str> = g["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["scope"].as_str())
+        .collect();
+    assert_eq!(scopes, vec!["openid", "offline_access"]);
 }

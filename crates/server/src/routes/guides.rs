@@ -55,6 +55,26 @@ fn permissions_json(spec: &PlatformSpec) -> Vec<Value> {
         .collect()
 }
 
+/// The catalog's reconnect steps; for a provider without any (custom providers), the steps every
+/// OAuth 2.0 consent takes, naming the provider.
+fn steps(spec: &PlatformSpec) -> Vec<String> {
+    if !spec.guide.reconnect_steps.is_empty() {
+        return spec.guide.reconnect_steps.clone();
+    }
+    vec![
+        format!(
+            "Open the reconnect link Switchboard gives you; it opens {}'s authorization page.",
+            spec.display_name
+        ),
+        format!(
+            "Sign in to the {} account you want to connect.",
+            spec.display_name
+        ),
+        "Approve every permission listed.".to_string(),
+        "You are sent back; the connection keeps its id.".to_string(),
+    ]
+}
+
 /// Why `conn` needs reconnecting, from its status, its last error's diagnosis and its scopes.
 /// `needs_reconnect` is false for a healthy connection that holds every scope.
 fn reason(spec: &PlatformSpec, conn: &Connection) -> Value {
@@ -132,7 +152,7 @@ pub async fn reconnect_guide(
     let mut body = json!({
         "platform": spec.id,
         "display_name": spec.display_name,
-        "steps": spec.guide.reconnect_steps,
+        "steps": steps(spec),
         "permissions": permissions_json(spec),
         "redirect_uri": state.config().redirect_uri(&spec.id),
         "start": {
