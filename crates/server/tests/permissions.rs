@@ -146,7 +146,10 @@ async fn permissions_of_an_unknown_connection_are_404() {
         .get("/v1/connections/00000000-0000-0000-0000-000000000000/permissions")
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
-    assert_eq!(v["type"], "https://switchboard.dev/problems/not-found", "{v}");
+    assert_eq!(
+        v["type"], "https://switchboard.dev/problems/not-found",
+        "{v}"
+    );
 }
 
 #[tokio::test]
