@@ -38,4 +38,4 @@ if command -v psql >/dev/null 2>&1; then
 fi
 
 log "cargo test --workspace $*"
-cargo test --workspace --all-targets --locked "$@"
+cargo test --workspace --all-targets --locked --no-fail-fast "$@"

@@ -213,12 +213,12 @@ pub async fn run(
         }
     }
     // Facebook authorizes a person; the Pages to publish to are chosen next, through the API.
-    if BUILTIN_IDS.contains(&"facebook") && !failures.iter().any(|p| *p == "facebook") {
+    if BUILTIN_IDS.contains(&"facebook") && !failures.contains(&"facebook") {
         match stack.select_all_pages().await {
             Ok(n) => println!("  ✓ facebook: {n} Page(s) chosen"),
             Err(e) => {
                 println!("  ✗ facebook Pages: {e:#}");
-                failures.push(&"facebook");
+                failures.push("facebook");
             }
         }
     }

@@ -48,10 +48,16 @@ fn start_sandbox() -> (Proc, String) {
         .spawn()
         .expect("sandbox starts");
     let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
+    reader.read_line(&mut line).expect("ready line");
+    // Keep reading: a closed pipe would end the sandbox at its next line of output.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))

@@ -235,6 +235,14 @@ const X: &[Row] = &[
         TokenRevoked,
         false,
     ),
+    // …/user-access-token: a rotated (single-use) refresh token sent again.
+    (
+        "twitter",
+        Some(400),
+        r#"{"error":"invalid_request","error_description":"Value passed for the token was invalid."}"#,
+        TokenRevoked,
+        false,
+    ),
     // …/user-access-token: confidential client without Basic.
     (
         "twitter",

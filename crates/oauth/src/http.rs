@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
-use switchboard_core::diagnosis::{diagnose, Category, Diagnosis};
+use switchboard_core::diagnosis::{diagnose, diagnose_call, CallKind, Category, Diagnosis};
 use switchboard_core::PlatformSpec;
 use tracing::Instrument;
 
@@ -23,6 +23,8 @@ pub struct RawResponse {
     pub body: Vec<u8>,
     /// When the answer arrived (the app clock).
     pub received_at: chrono::DateTime<chrono::Utc>,
+    /// Which call it answered (`token`, `refresh`, `exchange`, `revoke`, `profile`, ...).
+    pub call: &'static str,
 }
 
 impl RawResponse {
@@ -47,7 +49,13 @@ impl RawResponse {
 
     /// An error diagnosis of this answer, with how long the platform asked to wait.
     pub fn error(&self, platform: &PlatformSpec) -> OAuthError {
-        let mut d = diagnose(&platform.id, Some(self.status.as_u16()), &self.text());
+        // Token-endpoint answers read differently (Pinterest's `code 2` there is a bad client).
+        let kind = match self.call {
+            "token" | "refresh" | "exchange" | "revoke" => CallKind::Token,
+            "" => CallKind::Unspecified,
+            _ => CallKind::Api,
+        };
+        let mut d = diagnose_call(&platform.id, kind, Some(self.status.as_u16()), &self.text());
         d.retry_after_secs = crate::rate_limit::retry_after_secs(&self.headers, self.received_at);
         OAuthError::platform(platform, d)
     }
@@ -137,6 +145,7 @@ impl PlatformHttp {
                 headers,
                 body: body.to_vec(),
                 received_at: self.clock.now(),
+                call: what,
             })
         };
         call.instrument(span).await

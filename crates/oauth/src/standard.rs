@@ -217,6 +217,7 @@ fn to_token_set(
         headers: Default::default(),
         body: Vec::new(),
         received_at: oc.now(),
+        call: "token",
     };
     tokens::parse(spec, &raw, &value, oc.now())
 }

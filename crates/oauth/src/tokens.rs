@@ -133,6 +133,7 @@ mod tests {
             headers: Default::default(),
             body: body.as_bytes().to_vec(),
             received_at: Utc::now(),
+            call: "token",
         }
     }
 

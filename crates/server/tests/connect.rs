@@ -497,8 +497,8 @@ async fn wrong_client_secret_is_diagnosed_as_invalid_client() {
     let (s, v) = app.callback(&cb).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
     assert_eq!(
-        v["diagnosis"]["category"], "token_expired",
-        "Pinterest answers 401 code 2: {v}"
+        v["diagnosis"]["category"], "invalid_client",
+        "Pinterest answers 401 code 2 at its token endpoint: {v}"
     );
     let body = v.to_string();
     assert!(
@@ -630,7 +630,12 @@ async fn every_answer_carries_a_request_id() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-from-client-1");
-    let r = app.http.get(format!("{}/v1/platforms", app.api)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/v1/platforms", app.api))
+        .send()
+        .await
+        .unwrap();
     let made = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(made.len(), 36, "a UUID is made when none is sent: {made}");
 }

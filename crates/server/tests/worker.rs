@@ -217,7 +217,9 @@ async fn readiness_reports_the_running_workers() {
     for _ in 0..100 {
         let (code, v) = app.get("/readyz").await;
         last = v;
-        if code == reqwest::StatusCode::OK && last["checks"]["workers"]["refresh"]["ticks"].as_u64() > Some(0) {
+        if code == reqwest::StatusCode::OK
+            && last["checks"]["workers"]["refresh"]["ticks"].as_u64() > Some(0)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -234,11 +234,20 @@ async fn postgres_concurrent_starts_migrate_once() {
     for start in starts {
         stores.push(start.await.unwrap().expect("every process starts"));
     }
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(stores[0].pool())
-        .await
-        .unwrap();
-    assert_eq!(applied, 1);
+    let (applied, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT version) FROM _sqlx_migrations")
+            .fetch_one(stores[0].pool())
+            .await
+            .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count() as i64;
+    assert_eq!(applied, files, "every migration applied");
+    assert_eq!(distinct, applied, "and each exactly once");
     let ws = stores[0].create_workspace("w", at(0)).await.unwrap();
     assert_eq!(stores[5].get_workspace(&ws.id).await.unwrap(), Some(ws));
     drop(stores);

@@ -279,7 +279,9 @@ fn oauth_category(code: &str, desc: &str, status: Option<u16>, kind: CallKind) -
         || d.contains("code verifier")
         || d.contains("code_verifier")
         || d.contains("grant")
-        || d.contains("expired or revoked");
+        || d.contains("expired or revoked")
+        // X: "Value passed for the token was invalid." (a refresh token used twice or revoked).
+        || d.contains("value passed for the");
     match code {
         "invalid_grant" if bad_grant => Category::TokenRevoked,
         "invalid_grant" if d.contains("redirect") => Category::RedirectUriMismatch,

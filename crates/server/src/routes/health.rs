@@ -31,7 +31,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "workers": workers,
         },
     });
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body))
 }
 

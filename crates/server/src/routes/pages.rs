@@ -37,8 +37,17 @@ pub fn connected(platform_name: &str, conn: &Connection) -> Markup {
     page(
         &format!("Connected to {platform_name}"),
         html! {
-            h1 .ok { "✓ Connected to " (platform_name) }
-            p { "The account " strong { (who) } " is connected. You can close this window." }
+            @if conn.status == "pending_selection" {
+                h1 .ok { "✓ Authorized on " (platform_name) ", one step left" }
+                p {
+                    "The account " strong { (who) } " is authorized. Next, choose the Pages "
+                    "Switchboard may publish to (in the app that sent you here, or with "
+                    code { "POST /v1/connections/" (conn.id) "/pages" } ")."
+                }
+            } @else {
+                h1 .ok { "✓ Connected to " (platform_name) }
+                p { "The account " strong { (who) } " is connected. You can close this window." }
+            }
             div .box {
                 p { "Connection id: " code { (conn.id) } }
                 p { "Status: " strong { (conn.status) } }

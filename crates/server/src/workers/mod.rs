@@ -27,10 +27,16 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
     let beats = state.heartbeats().clone();
     beats.expect(&["refresh", "webhooks"], period);
     let s = state.clone();
-    let mut handles = vec![spawn_loop("refresh", period, shutdown.clone(), beats.clone(), move || {
-        let s = s.clone();
-        async move { refresh::tick(&s).await }
-    })];
+    let mut handles = vec![spawn_loop(
+        "refresh",
+        period,
+        shutdown.clone(),
+        beats.clone(),
+        move || {
+            let s = s.clone();
+            async move { refresh::tick(&s).await }
+        },
+    )];
     let s = state.clone();
     handles.push(spawn_loop("webhooks", period, shutdown, beats, move || {
         let s = s.clone();
@@ -175,13 +181,19 @@ mod tests {
     #[test]
     fn a_worker_that_stops_ticking_makes_the_instance_unready() {
         let beats = Heartbeats::default();
-        assert!(beats.readiness(Instant::now()).0, "no workers: nothing to wait for");
+        assert!(
+            beats.readiness(Instant::now()).0,
+            "no workers: nothing to wait for"
+        );
         beats.expect(&["refresh"], Duration::from_secs(1));
         beats.started("refresh");
         beats.finished("refresh", None);
         let now = Instant::now();
         assert!(beats.readiness(now).0);
-        assert!(!beats.readiness(now + Duration::from_secs(31)).0, "silent for 31 s");
+        assert!(
+            !beats.readiness(now + Duration::from_secs(31)).0,
+            "silent for 31 s"
+        );
         // Failing ticks do not count as progress.
         beats.started("refresh");
         beats.finished("refresh", Some("database unavailable".into()));
