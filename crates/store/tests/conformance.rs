@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
+mod harness;
+
+use harness::{conformance, rethrow, PgDb, SqliteDb};
 use switchboard_store::refresh_queue::DueRefreshes;
 use switchboard_store::{
     Connection, ConnectionFilter, ConsumeOutcome, Event, OAuthState, Store, StoreError, TokenUpdate,
@@ -1017,70 +1020,6 @@ async fn events_newest_first_with_limit(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Harness
-
-/// Re-raises the panic of a test body that ran as a task (after its database was cleaned up).
-fn rethrow(outcome: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test task failed: {error}"),
-        }
-    }
-}
-
-/// A SQLite database in a temporary directory, and stores on it.
-struct SqliteDb {
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl SqliteDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = switchboard_store::testing::fresh_sqlite_url(dir.path());
-        Self { _dir: dir, url }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        let store = switchboard_store::sqlite::SqliteStore::connect(&self.url)
-            .await
-            .unwrap();
-        assert_eq!(store.backend(), "sqlite");
-        Arc::new(store)
-    }
-
-    async fn finish(self) {}
-}
-
-/// A fresh PostgreSQL database, and stores on it; dropped by `finish`.
-struct PgDb {
-    url: String,
-}
-
-impl PgDb {
-    async fn new() -> Self {
-        Self {
-            url: switchboard_store::testing::fresh_postgres_url().await,
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        let store = switchboard_store::postgres::PgStore::connect(&self.url)
-            .await
-            .unwrap();
-        assert_eq!(store.backend(), "postgres");
-        Arc::new(store)
-    }
-
-    async fn finish(self) {
-        switchboard_store::testing::drop_test_database(&self.url)
-            .await
-            .unwrap();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The refresh worker's queue
 
 fn due(platform: &str, before: DateTime<Utc>, limit: u32) -> DueRefreshes<'_> {
@@ -1331,41 +1270,6 @@ async fn claims_are_exclusive_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>
         "a connection was claimed by both instances"
     );
     assert_eq!(sa.len() + sb.len(), ids.len().min(80));
-}
-
-/// Generates `sqlite::<name>` and `postgres::<name>` tests; `single` tests take one store,
-/// `pair` tests two stores on the same database (two pools, as two processes).
-macro_rules! conformance {
-    (single: [$($single:ident),* $(,)?], pair: [$($pair:ident),* $(,)?] $(,)?) => {
-        conformance!(@backend sqlite, SqliteDb, [$($single),*], [$($pair),*]);
-        conformance!(@backend postgres, PgDb, [$($single),*], [$($pair),*]);
-    };
-    (@backend $module:ident, $db:ident, [$($single:ident),*], [$($pair:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $single() {
-                    let db = $db::new().await;
-                    let store = db.store().await;
-                    let outcome = tokio::spawn(super::$single(store)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $pair() {
-                    let db = $db::new().await;
-                    let a = db.store().await;
-                    let b = db.store().await;
-                    let outcome = tokio::spawn(super::$pair(a, b)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-        }
-    };
 }
 
 conformance! {

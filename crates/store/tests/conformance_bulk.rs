@@ -1,6 +1,9 @@
 //! Conformance of [`BulkStore`] (bulk connect batches, validation records), written once and run
 //! against SQLite and a fresh PostgreSQL database (same macro pattern as `conformance.rs`).
 
+mod harness;
+
+use harness::{conformance, rethrow, PgDb, SqliteDb};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -239,102 +242,6 @@ async fn validation_record_replaces_and_stamps_connection(store: Arc<dyn Store>)
     // Deleting the connection deletes its record.
     assert!(store.delete_connection(&ws, &conn.id).await.unwrap());
     assert!(store.last_validation(&conn.id).await.unwrap().is_none());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Harness (as in conformance.rs)
-
-fn rethrow(outcome: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test task failed: {error}"),
-        }
-    }
-}
-
-/// A SQLite database in a temporary directory, and stores on it.
-struct SqliteDb {
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl SqliteDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = switchboard_store::testing::fresh_sqlite_url(dir.path());
-        Self { _dir: dir, url }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        Arc::new(
-            switchboard_store::sqlite::SqliteStore::connect(&self.url)
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn finish(self) {}
-}
-
-/// A fresh PostgreSQL database, and stores on it; dropped by `finish`.
-struct PgDb {
-    url: String,
-}
-
-impl PgDb {
-    async fn new() -> Self {
-        Self {
-            url: switchboard_store::testing::fresh_postgres_url().await,
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        Arc::new(
-            switchboard_store::postgres::PgStore::connect(&self.url)
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn finish(self) {
-        switchboard_store::testing::drop_test_database(&self.url)
-            .await
-            .unwrap();
-    }
-}
-
-macro_rules! conformance {
-    (single: [$($single:ident),* $(,)?], pair: [$($pair:ident),* $(,)?] $(,)?) => {
-        conformance!(@backend sqlite, SqliteDb, [$($single),*], [$($pair),*]);
-        conformance!(@backend postgres, PgDb, [$($single),*], [$($pair),*]);
-    };
-    (@backend $module:ident, $db:ident, [$($single:ident),*], [$($pair:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $single() {
-                    let db = $db::new().await;
-                    let store = db.store().await;
-                    let outcome = tokio::spawn(super::$single(store)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $pair() {
-                    let db = $db::new().await;
-                    let a = db.store().await;
-                    let b = db.store().await;
-                    let outcome = tokio::spawn(super::$pair(a, b)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-        }
-    };
 }
 
 conformance! {

@@ -3,6 +3,9 @@
 //!
 //! Timestamps are whole milliseconds so values read back compare equal on both backends.
 
+mod harness;
+
+use harness::{conformance, rethrow, PgDb, SqliteDb};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -198,54 +201,13 @@ async fn connection_checked_at_round_trips(store: Arc<dyn Store>) {
     assert_eq!(store.connection_checked_at("missing").await.unwrap(), None);
 }
 
-/// Re-raises the panic of a test body that ran as a task (after its database was cleaned up).
-fn rethrow(outcome: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test task failed: {error}"),
-        }
-    }
+conformance! {
+    single: [
+        replace_then_list_in_order,
+        replace_drops_missing_and_keeps_created_at,
+        pages_are_per_connection_and_cascade,
+        page_check_records_status_and_error,
+        connection_checked_at_round_trips,
+    ],
+    pair: [],
 }
-
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = switchboard_store::testing::fresh_sqlite_url(dir.path());
-                    let store: Arc<dyn Store> = Arc::new(
-                        switchboard_store::sqlite::SqliteStore::connect(&url).await.unwrap(),
-                    );
-                    rethrow(tokio::spawn(super::$test(store)).await);
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let url = switchboard_store::testing::fresh_postgres_url().await;
-                    let store: Arc<dyn Store> = Arc::new(
-                        switchboard_store::postgres::PgStore::connect(&url).await.unwrap(),
-                    );
-                    let outcome = tokio::spawn(super::$test(store)).await;
-                    switchboard_store::testing::drop_test_database(&url).await.unwrap();
-                    rethrow(outcome);
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
-    replace_then_list_in_order,
-    replace_drops_missing_and_keeps_created_at,
-    pages_are_per_connection_and_cascade,
-    page_check_records_status_and_error,
-    connection_checked_at_round_trips,
-);

@@ -4,6 +4,9 @@
 //!
 //! Timestamps are whole milliseconds so values compare equal on both backends.
 
+mod harness;
+
+use harness::{conformance, rethrow, PgDb, SqliteDb};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -432,100 +435,6 @@ async fn claims_are_exclusive_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>
     let unique: HashSet<_> = all.iter().cloned().collect();
     assert_eq!(all.len(), 60, "each of 60 deliveries claimed once");
     assert_eq!(unique.len(), 60);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Harness (as in conformance.rs)
-
-fn rethrow(outcome: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test task failed: {error}"),
-        }
-    }
-}
-
-struct SqliteDb {
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl SqliteDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = switchboard_store::testing::fresh_sqlite_url(dir.path());
-        Self { _dir: dir, url }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        let store = switchboard_store::sqlite::SqliteStore::connect(&self.url)
-            .await
-            .unwrap();
-        assert_eq!(store.backend(), "sqlite");
-        Arc::new(store)
-    }
-
-    async fn finish(self) {}
-}
-
-struct PgDb {
-    url: String,
-}
-
-impl PgDb {
-    async fn new() -> Self {
-        Self {
-            url: switchboard_store::testing::fresh_postgres_url().await,
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        let store = switchboard_store::postgres::PgStore::connect(&self.url)
-            .await
-            .unwrap();
-        assert_eq!(store.backend(), "postgres");
-        Arc::new(store)
-    }
-
-    async fn finish(self) {
-        switchboard_store::testing::drop_test_database(&self.url)
-            .await
-            .unwrap();
-    }
-}
-
-macro_rules! conformance {
-    (single: [$($single:ident),* $(,)?], pair: [$($pair:ident),* $(,)?] $(,)?) => {
-        conformance!(@backend sqlite, SqliteDb, [$($single),*], [$($pair),*]);
-        conformance!(@backend postgres, PgDb, [$($single),*], [$($pair),*]);
-    };
-    (@backend $module:ident, $db:ident, [$($single:ident),*], [$($pair:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $single() {
-                    let db = $db::new().await;
-                    let store = db.store().await;
-                    let outcome = tokio::spawn(super::$single(store)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $pair() {
-                    let db = $db::new().await;
-                    let a = db.store().await;
-                    let b = db.store().await;
-                    let outcome = tokio::spawn(super::$pair(a, b)).await;
-                    db.finish().await;
-                    rethrow(outcome);
-                }
-            )*
-        }
-    };
 }
 
 conformance! {
