@@ -218,3 +218,143 @@ async fn a_token_that_cannot_be_renewed_says_so_when_it_expires() {
     assert_eq!(v["diagnosis"]["category"], "token_expired");
     assert_eq!(refreshes(&app.sandbox_stats().await, "linkedin"), 0);
 }
+
+#[tokio::test]
+async fn rotating_refresh_tokens_are_stored_at_every_rotation() {
+    let app = TestApp::spawn().await;
+    for platform in ["twitter", "tiktok", "pinterest"] {
+        let conn = app.connect(platform).await;
+        let id = conn["id"].as_str().unwrap();
+        // Each refresh spends the stored refresh token; the next one only works if the rotated
+        // token was stored.
+        for _ in 0..3 {
+            let (s, v) = app
+                .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{platform}: {v}");
+        }
+        let stats = app.sandbox_stats().await;
+        assert_eq!(refreshes(&stats, platform), 3, "{platform}: {stats}");
+        assert_eq!(stats["platforms"][platform]["refresh_failures"], 0);
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_garbage_on_refresh_are_diagnosed_and_nothing_is_lost() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("youtube").await;
+    let id = conn["id"].as_str().unwrap();
+    let (_, before) = token(&app, id).await;
+
+    app.fault(json!({"platform": "youtube", "endpoint": "refresh", "delay_ms": 3500, "times": 1}))
+        .await;
+    let (s, v) = app
+        .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{v}");
+    assert_eq!(v["diagnosis"]["category"], "network");
+    assert_eq!(v["diagnosis"]["retryable"], true);
+
+    app.fault(
+        json!({"platform": "youtube", "endpoint": "refresh", "status": 200,
+        "body": "<html>definitely not a token</html>", "content_type": "text/html", "times": 1}),
+    )
+    .await;
+    let (s, v) = app
+        .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
+    assert_eq!(v["diagnosis"]["category"], "unknown");
+    assert!(v["diagnosis"]["platform_message"]
+        .as_str()
+        .unwrap()
+        .contains("not a token"));
+
+    // The stored tokens are untouched: the same access token is served, and a later refresh
+    // with the kept refresh token works.
+    let (_, after) = token(&app, id).await;
+    assert_eq!(before["access_token"], after["access_token"]);
+    let (s, v) = app
+        .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn a_reconnect_without_a_new_refresh_token_keeps_the_stored_one() {
+    // Google issues a refresh token only at the first offline consent unless prompt=consent is
+    // sent. A provider configured without prompt=consent (the sandbox's Google, as a custom
+    // provider) shows it: the reconnect brings no refresh token, and the stored one must stay.
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            let sb = c.sandbox_url.clone().unwrap();
+            let mut params = std::collections::BTreeMap::new();
+            params.insert("access_type".to_string(), "offline".to_string());
+            c.providers.insert(
+                "google-offline".into(),
+                switchboard_server::config::ProviderConfig {
+                    display_name: Some("Google without prompt=consent".into()),
+                    authorization_url: format!("{sb}/accounts.google.com/o/oauth2/v2/auth"),
+                    token_url: format!("{sb}/oauth2.googleapis.com/token"),
+                    revocation_url: None,
+                    userinfo_url: Some(format!("{sb}/openidconnect.googleapis.com/v1/userinfo")),
+                    client_id: Some("sandbox-youtube-client".into()),
+                    client_secret: Some("sandbox-youtube-secret".into()),
+                    client_secret_file: None,
+                    client_auth: switchboard_core::catalog::ClientAuth::ClientSecretPost,
+                    pkce: switchboard_core::catalog::Pkce::Supported,
+                    scopes: vec!["openid".into(), "email".into(), "profile".into()],
+                    scope_separator: " ".into(),
+                    rotating_refresh_tokens: false,
+                    account_id_pointer: None,
+                    authorization_params: params,
+                },
+            );
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let first = app.connect("google-offline").await;
+    assert_eq!(first["has_refresh_token"], true, "{first}");
+    let sealed = |id: String| {
+        let store = app.state.store().clone();
+        async move {
+            store
+                .get_connection_by_id(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .refresh_token_sealed
+        }
+    };
+    let stored_first = sealed(first["id"].as_str().unwrap().to_string()).await;
+    let again = app.connect("google-offline").await;
+    // The platform sent no refresh token this time: the very same ciphertext is still stored
+    // (a new token would have been sealed afresh).
+    assert_eq!(
+        sealed(again["id"].as_str().unwrap().to_string()).await,
+        stored_first
+    );
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["created"], false);
+    assert_eq!(
+        again["has_refresh_token"], true,
+        "the stored refresh token was kept: {again}"
+    );
+    let id = again["id"].as_str().unwrap();
+    let (s, v) = app
+        .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the kept refresh token still works: {v}");
+    let (_, ev) = app.get("/v1/events").await;
+    let kinds: Vec<&str> = ev["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"connection.created") && kinds.contains(&"connection.reconnected"),
+        "history kept: {kinds:?}"
+    );
+}
