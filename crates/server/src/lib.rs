@@ -280,7 +280,7 @@ impl ApiKeys {
 pub fn router(state: AppState) -> Router {
     // Each resource module owns its routes; add a module here with one `.merge`.
     Router::new()
-        .merge(routes::health::routes())
+        .merge(routes::probes::routes())
         .merge(routes::platforms::routes())
         .merge(routes::connect::routes())
         .merge(routes::bulk::routes())
@@ -294,7 +294,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::guides::routes())
         .merge(routes::webhooks::routes())
         .merge(routes::audit::routes())
-        .fallback(routes::health::not_found)
+        .fallback(routes::probes::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         // The span names the path, never the query: callbacks carry `code` and `state` there.
         .layer(

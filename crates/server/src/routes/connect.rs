@@ -588,11 +588,11 @@ fn render(state: &AppState, outcome: Outcome, wants_json: bool) -> Response {
             .into_response()
         }
         (Ok((conn, _)), false, None) => {
-            crate::routes::pages::connected(&platform_name, &conn).into_response()
+            crate::routes::callback_page::connected(&platform_name, &conn).into_response()
         }
         (Err(e), false, None) => {
             let status = e.status;
-            (status, crate::routes::pages::failed(&platform_name, &e)).into_response()
+            (status, crate::routes::callback_page::failed(&platform_name, &e)).into_response()
         }
     }
 }

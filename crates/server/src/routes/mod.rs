@@ -2,16 +2,16 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod callback_page;
 pub mod connect;
 pub mod connections;
 pub mod events;
 pub mod facebook_pages;
 pub mod guides;
-pub mod health;
 pub mod health_check;
-pub mod pages;
 pub mod permissions;
 pub mod platforms;
+pub mod probes;
 pub mod troubleshoot;
 pub mod validate;
 pub mod webhooks;
