@@ -298,6 +298,10 @@ pub struct PlatformSpec {
     /// descriptions, reconnect steps (the `[guide]` table).
     #[serde(default)]
     pub guide: Guide,
+    /// What a post may contain on this platform (the `[content]` table; empty for custom
+    /// providers): see [`crate::post_rules`].
+    #[serde(default)]
+    pub content: crate::post_rules::ContentRules,
 }
 
 /// The people-facing help of a platform: where its errors are documented, what its scopes are

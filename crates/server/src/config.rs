@@ -497,6 +497,7 @@ impl ProviderConfig {
             authorization_params: self.authorization_params.clone(),
             docs: Vec::new(),
             guide: Default::default(),
+            content: Default::default(),
         }
     }
 }

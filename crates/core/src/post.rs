@@ -1,0 +1,336 @@
+//! The post model: what a person asks Switchboard to publish, to which connections, and when.
+//!
+//! [`PostRequest`] is the JSON body of `POST /v1/posts` and of `POST /v1/posts/validate`. It is
+//! deserialized strictly: unknown fields are rejected (the deserializer's error names the field),
+//! `time_zone` must be an IANA name known to `chrono-tz`, and `publish_at` must be `"now"`, an
+//! RFC 3339 instant, or a local date-time (`2026-12-01T09:30:00`) that needs a `time_zone`.
+//! Per-platform content rules live in [`crate::post_rules`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone as _, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::post_rules::Violation;
+
+/// Body of `POST /v1/posts` and `POST /v1/posts/validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRequest {
+    /// What to publish, shared by every target, with per-platform overrides.
+    pub content: PostContent,
+    /// The workspace connections to publish to; each becomes one target.
+    pub connection_ids: Vec<String>,
+    /// When to publish: `"now"` (the default when absent), an RFC 3339 instant, or a local
+    /// date-time read in [`PostRequest::time_zone`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_at: Option<PublishAt>,
+    /// IANA time zone (`Europe/Paris`) for a local `publish_at`; UTC when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<IanaTimeZone>,
+    /// Groups posts of one campaign (free-form id chosen by the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    /// Spreads a batch of posts over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_options: Option<SchedulingOptions>,
+}
+
+/// The content of a post.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostContent {
+    /// The shared text (caption, message, description, depending on the platform).
+    #[serde(default)]
+    pub text: String,
+    /// Hashtags, with or without the leading `#`. Platforms that carry hashtags in the text get
+    /// them appended as `#tag` (see [`crate::post_rules::ContentRules::hashtags_in_text`]).
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    /// Media by public URL, in display order.
+    #[serde(default)]
+    pub media: Vec<Media>,
+    /// Per-platform replacements, keyed by platform id (`youtube`, `pinterest`...).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, PlatformOverride>,
+}
+
+/// The kind of a media item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// A still image (JPEG, PNG, WEBP...).
+    Image,
+    /// A video.
+    Video,
+    /// An animated GIF (X treats it apart from images).
+    Gif,
+}
+
+impl MediaKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+            MediaKind::Gif => "gif",
+        }
+    }
+}
+
+/// One media item. What is not given is not checked (the publisher checks the fetched file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// Public URL of the file (Instagram and TikTok photos are pulled from it by the platform).
+    pub url: String,
+    /// Image, video or GIF.
+    pub kind: MediaKind,
+    /// MIME type (`image/jpeg`, `video/mp4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// File size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Video duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    /// Width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Text alternative for people using screen readers (Pinterest `alt_text`, X alt text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+/// What one platform gets instead of (or beside) the shared content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformOverride {
+    /// Replaces the shared text on this platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Title (YouTube video, Pinterest pin, TikTok photo post).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description (YouTube, Pinterest, TikTok photo post); the text when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Pinterest board id (a numeric string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board_id: Option<String>,
+    /// TikTok `privacy_level`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_level: Option<String>,
+    /// YouTube `privacyStatus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_status: Option<String>,
+    /// Destination link (Pinterest `link`, Facebook `link`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// YouTube tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// YouTube `selfDeclaredMadeForKids`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_for_kids: Option<bool>,
+}
+
+/// Spreads a batch of posts over time: the n-th post of the batch is due at
+/// `start_time + n × interval_hours`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingOptions {
+    /// Hours between two consecutive posts of the batch (at least 1).
+    pub interval_hours: u32,
+    /// When the first post is due, read like [`PostRequest::publish_at`].
+    pub start_time: PublishAt,
+    /// IANA time zone for a local `start_time`; UTC when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<IanaTimeZone>,
+}
+
+/// A `publish_at` value as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishAt {
+    /// `"now"`.
+    Now,
+    /// An RFC 3339 instant (`2026-12-01T09:30:00Z`, `2026-12-01T09:30:00+01:00`).
+    Instant(DateTime<Utc>),
+    /// A local date-time without offset (`2026-12-01T09:30:00`), meaningful only with a time zone.
+    Local(NaiveDateTime),
+}
+
+impl FromStr for PublishAt {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("now") {
+            return Ok(PublishAt::Now);
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(PublishAt::Instant(t.with_timezone(&Utc)));
+        }
+        for fmt in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+                return Ok(PublishAt::Local(t));
+            }
+        }
+        Err(format!(
+            "{s:?} is not \"now\", an RFC 3339 date-time (2026-12-01T09:30:00Z) or a local date-time (2026-12-01T09:30:00) with time_zone"
+        ))
+    }
+}
+
+impl fmt::Display for PublishAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishAt::Now => f.write_str("now"),
+            PublishAt::Instant(t) => f.write_str(&t.to_rfc3339()),
+            PublishAt::Local(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S%.f")),
+        }
+    }
+}
+
+impl Serialize for PublishAt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublishAt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl PublishAt {
+    /// The instant this value names: `now` for [`PublishAt::Now`], a local date-time read in
+    /// `zone`.
+    ///
+    /// # Errors
+    /// A message when a local date-time comes without a zone, or does not exist in it (skipped by
+    /// a daylight-saving change). An ambiguous local time (repeated by the change back) is the
+    /// earlier of its two instants.
+    pub fn resolve(
+        &self,
+        zone: Option<&IanaTimeZone>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, String> {
+        match self {
+            PublishAt::Now => Ok(now),
+            PublishAt::Instant(t) => Ok(*t),
+            PublishAt::Local(local) => {
+                let Some(zone) = zone else {
+                    return Err(format!(
+                        "{self} has no UTC offset; give time_zone (an IANA name such as Europe/Paris) or an RFC 3339 offset"
+                    ));
+                };
+                match zone.0.from_local_datetime(local) {
+                    LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+                    LocalResult::Ambiguous(earlier, _) => Ok(earlier.with_timezone(&Utc)),
+                    LocalResult::None => Err(format!(
+                        "{self} does not exist in {} (skipped by a daylight-saving change)",
+                        zone.0.name()
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// An IANA time zone name known to the tz database (`chrono-tz`), such as `America/New_York`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IanaTimeZone(pub chrono_tz::Tz);
+
+impl FromStr for IanaTimeZone {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<chrono_tz::Tz>().map(IanaTimeZone).map_err(|_| {
+            format!("{s:?} is not an IANA time zone name (for example Europe/Paris or UTC)")
+        })
+    }
+}
+
+impl Serialize for IanaTimeZone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for IanaTimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl PostRequest {
+    /// The instant the post is due: `publish_at` read in `time_zone` (`now` when absent).
+    ///
+    /// # Errors
+    /// A [`Violation`] on `publish_at` (see [`PublishAt::resolve`]).
+    pub fn due_at(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, Violation> {
+        self.publish_at
+            .unwrap_or(PublishAt::Now)
+            .resolve(self.time_zone.as_ref(), now)
+            .map_err(|m| Violation::new("publish_at", "invalid_time", m))
+    }
+
+    /// Checks of the request that do not depend on a target's platform: at least one connection,
+    /// no connection twice, a resolvable `publish_at`, sane `scheduling_options`. Every problem is
+    /// listed.
+    pub fn check_request(&self, now: DateTime<Utc>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        if self.connection_ids.is_empty() {
+            out.push(Violation::new(
+                "connection_ids",
+                "required",
+                "give at least one connection id to publish to",
+            ));
+        }
+        for (i, id) in self.connection_ids.iter().enumerate() {
+            if self.connection_ids[..i].contains(id) {
+                out.push(Violation::new(
+                    &format!("connection_ids[{i}]"),
+                    "duplicate",
+                    format!("connection {id} is listed more than once"),
+                ));
+            }
+        }
+        if let Err(v) = self.due_at(now) {
+            out.push(v);
+        }
+        if let Some(opts) = &self.scheduling_options {
+            if opts.interval_hours == 0 {
+                out.push(Violation::new(
+                    "scheduling_options.interval_hours",
+                    "too_small",
+                    "interval_hours must be at least 1",
+                ));
+            }
+            let zone = opts.time_zone.as_ref().or(self.time_zone.as_ref());
+            if let Err(m) = opts.start_time.resolve(zone, now) {
+                out.push(Violation::new(
+                    "scheduling_options.start_time",
+                    "invalid_time",
+                    m,
+                ));
+            }
+        }
+        out
+    }
+}

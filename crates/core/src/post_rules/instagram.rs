@@ -1,0 +1,43 @@
+//! Instagram content rules (PLATFORMS.md §4 "Limits" and "No text-only posts"; limits in
+//! `catalog/instagram.toml` `[content]`): caption ≤2,200 characters with at most 30 hashtags and
+//! 20 @-mentions; media required; images JPEG only, ≤8 MiB; a carousel holds at most 10 items.
+//! Hashtags and mentions are recognised as twitter-text extracts them (a `#` or `@` at a word
+//! start followed by letters, digits or `_`).
+
+use twitter_text::extractor::Extractor;
+
+use super::{check_text, platform_text, ContentRules, Violation};
+use crate::post::PostContent;
+
+/// The caption length, hashtag count and mention count.
+pub fn check(rules: &ContentRules, content: &PostContent, out: &mut Vec<Violation>) {
+    let text = platform_text("instagram", rules, content);
+    check_text(rules, &text, out);
+    let extractor = Extractor::new();
+    if let Some(max) = rules.max_hashtags {
+        let n = extractor.extract_hashtags(&text.text).len() as u64;
+        if n > max {
+            out.push(
+                Violation::new(
+                    &text.field,
+                    "too_many",
+                    format!("the caption has {n} hashtags; the limit is {max}"),
+                )
+                .figures(max, n),
+            );
+        }
+    }
+    if let Some(max) = rules.max_mentions {
+        let n = extractor.extract_mentioned_screennames(&text.text).len() as u64;
+        if n > max {
+            out.push(
+                Violation::new(
+                    &text.field,
+                    "too_many",
+                    format!("the caption has {n} @-mentions; the limit is {max}"),
+                )
+                .figures(max, n),
+            );
+        }
+    }
+}
