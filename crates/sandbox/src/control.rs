@@ -17,6 +17,8 @@
 //!   `{"grants":[{"access_token","refresh_token","expires_in","account_id"}]}`: grants issued
 //!   directly to the platform's default client, as if `count` people had consented (benchmarks
 //!   seed thousands of connections with it; at most 20,000 per call).
+//! - `GET /__sandbox/published[?platform=]` → `{"items":[{id,platform,account_id,kind,text,media,
+//!   published_at}]}`: everything the platforms published, in order.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
@@ -47,6 +49,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sandbox/invalidate", post(invalidate))
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/grants", post(mint_grants))
+        .route("/__sandbox/published", get(list_published))
         .route("/__sandbox/accounts", get(list_accounts))
         .route("/__sandbox/avatars/{file}", get(avatar))
 }
@@ -224,6 +227,12 @@ async fn mint_grants(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         })
         .collect();
     json(200, json!({ "grants": grants }))
+}
+
+async fn list_published(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let platform = req.param("platform").map(str::to_string);
+    let items = sb.lock().published(platform.as_deref());
+    json(200, json!({ "items": items }))
 }
 
 async fn list_accounts() -> Response {

@@ -223,6 +223,50 @@ fn multipart_fields(content_type: &str, body: &[u8]) -> Params {
     Params(out)
 }
 
+/// The raw bytes of the part named `name` of a `multipart/form-data` body (file parts such as
+/// X's `media`, Graph's `source`, Pinterest's `file`), or `None` when the body is not multipart
+/// or has no such part.
+pub(crate) fn multipart_part(req: &Req, name: &str) -> Option<Bytes> {
+    let content_type = req.header("content-type")?;
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let boundary = content_type.split(';').map(str::trim).find_map(|p| {
+        p.get(..9)
+            .filter(|k| k.eq_ignore_ascii_case("boundary="))
+            .and_then(|_| p.get(9..))
+    })?;
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let body = &req.body[..];
+    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let wanted = format!("name=\"{name}\"");
+    let mut at = find(body, delimiter.as_bytes(), 0)? + delimiter.len();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return None;
+        }
+        let head_start = at + 2;
+        let head_end = find(body, b"\r\n\r\n", head_start)?;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), head_end + 4)?;
+        let head = String::from_utf8_lossy(&body[head_start..head_end]);
+        let named = head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("content-disposition:") && l.contains(&wanted)
+        });
+        if named {
+            return Some(req.body.slice(head_end + 4..next));
+        }
+        at = next + 2 + delimiter.len();
+    }
+}
+
 // ---- tokens and secrets ----
 
 /// A random opaque credential with a recognisable sandbox prefix:

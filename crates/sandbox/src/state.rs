@@ -78,6 +78,8 @@ impl Shared {
             (Endpoint::Refresh, false) => s.refresh_failures += 1,
             (Endpoint::Exchange, true) => s.long_lived_exchanges += 1,
             (Endpoint::Profile, _) => s.profile_calls += 1,
+            (Endpoint::Upload, _) => s.upload_calls += 1,
+            (Endpoint::Metrics, _) => s.metrics_calls += 1,
             _ => {}
         }
     }
@@ -88,7 +90,16 @@ impl Shared {
             .iter()
             .map(|p| {
                 let s = d.stats.get(*p).copied().unwrap_or_default();
-                (p.to_string(), json!(s))
+                let mut v = json!(s);
+                let mut by_account = serde_json::Map::new();
+                for item in d.published.iter().filter(|i| i.platform == *p) {
+                    let n = by_account
+                        .entry(item.account_id.clone())
+                        .or_insert(Value::from(0u64));
+                    *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+                }
+                v["published_by_account"] = Value::Object(by_account);
+                (p.to_string(), v)
             })
             .collect();
         json!({ "platforms": platforms })
@@ -118,16 +129,26 @@ pub(crate) enum Endpoint {
     Profile,
     /// Revocation.
     Revoke,
+    /// A call that makes something public or final: create a post, publish a container or
+    /// upload, create a pin (counted per account in `published_by_account`).
+    Publish,
+    /// A media upload step (initialize, append, finalize, chunk PUT, status poll).
+    Upload,
+    /// A read of a published item's metrics.
+    Metrics,
 }
 
 impl Endpoint {
-    pub(crate) const NAMES: [&'static str; 6] = [
+    pub(crate) const NAMES: [&'static str; 9] = [
         "authorize",
         "token",
         "refresh",
         "exchange",
         "profile",
         "revoke",
+        "publish",
+        "upload",
+        "metrics",
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -138,6 +159,9 @@ impl Endpoint {
             Endpoint::Exchange => "exchange",
             Endpoint::Profile => "profile",
             Endpoint::Revoke => "revoke",
+            Endpoint::Publish => "publish",
+            Endpoint::Upload => "upload",
+            Endpoint::Metrics => "metrics",
         }
     }
 }
@@ -153,6 +177,38 @@ pub(crate) struct Stats {
     pub(crate) revocations: u64,
     pub(crate) profile_calls: u64,
     pub(crate) faults_served: u64,
+    /// Items made public or final (posts, published containers, pins, videos).
+    pub(crate) published: u64,
+    pub(crate) upload_calls: u64,
+    pub(crate) metrics_calls: u64,
+}
+
+/// One item a platform published, as the sandbox remembers it (`GET /__sandbox/published`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PublishedItem {
+    /// The platform's id of the item (tweet id, post URN, media id, pin id, video id...).
+    pub(crate) id: String,
+    pub(crate) platform: &'static str,
+    /// The account it was published on (the platform's user id).
+    pub(crate) account_id: String,
+    /// `text`, `image`, `video`, `carousel`, `photo`, `pin`...
+    pub(crate) kind: String,
+    /// Text, caption or title.
+    pub(crate) text: String,
+    /// Media it carries (URLs or media ids).
+    pub(crate) media: Vec<String>,
+    pub(crate) published_at: DateTime<Utc>,
+}
+
+/// A deterministic engagement figure that grows with time: `elapsed_secs` seconds after
+/// publication, item `id` has `elapsed_secs * rate / 3600` of `metric`, where the hourly `rate`
+/// (1..=`max_per_hour`) is derived from a hash of the id and the metric name. Never decreases
+/// as the sandbox clock moves forward; 0 at publication.
+pub(crate) fn grown_metric(id: &str, metric: &str, elapsed_secs: i64, max_per_hour: u64) -> u64 {
+    let digest = http::sha256_hex(&format!("{id}|{metric}"));
+    let seed = u64::from_str_radix(&digest[..12], 16).unwrap_or(0);
+    let rate = 1 + seed % max_per_hour.max(1);
+    (elapsed_secs.max(0) as u64).saturating_mul(rate) / 3600
 }
 
 /// A scripted answer for the next matching requests (`POST /__sandbox/faults`).
@@ -332,6 +388,11 @@ pub(crate) struct Data {
     first_grants: HashMap<(String, String, String), DateTime<Utc>>,
     stats: BTreeMap<String, Stats>,
     faults: Vec<Fault>,
+    /// Everything published, in order.
+    published: Vec<PublishedItem>,
+    /// Per-platform publishing state (posts, uploads, rate-limit windows), one value per type;
+    /// see [`Data::platform_state`].
+    platform_state: HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
 }
 
 impl Data {
@@ -342,6 +403,35 @@ impl Data {
 
     pub(crate) fn stats_mut(&mut self, platform: &str) -> &mut Stats {
         self.stats.entry(platform.to_string()).or_default()
+    }
+
+    // ---- published items ----
+
+    /// Records a published item and counts it. Every platform module calls this at the one
+    /// point where its API makes something public, so tests can prove nothing was published
+    /// twice.
+    pub(crate) fn record_published(&mut self, item: PublishedItem) {
+        self.stats_mut(item.platform).published += 1;
+        self.published.push(item);
+    }
+
+    /// The publishing state a platform module keeps in its own type `T` (created empty on first
+    /// use, forgotten by `reset`), so each platform's posts and uploads live in its own file.
+    pub(crate) fn platform_state<T: Default + Send + 'static>(&mut self) -> &mut T {
+        self.platform_state
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("platform state is keyed by its own TypeId")
+    }
+
+    /// Published items, optionally of one platform.
+    pub(crate) fn published(&self, platform: Option<&str>) -> Vec<PublishedItem> {
+        self.published
+            .iter()
+            .filter(|i| platform.is_none_or(|p| i.platform == p))
+            .cloned()
+            .collect()
     }
 
     // ---- consents ----

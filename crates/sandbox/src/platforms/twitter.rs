@@ -14,18 +14,39 @@
 //! - Profile `GET api.x.com/2/users/me` → `{"data":{id,name,username[,profile_image_url]}}`;
 //!   `profile_image_url` only when asked for with `user.fields`. Bad tokens get X's 401 problem
 //!   document.
+//!
+//! Publishing (scopes `tweet.read tweet.write users.read`; media `media.write`):
+//! - `POST /2/tweets {text, media?:{media_ids}}` → 201 `{"data":{"id","text"}}`, with
+//!   `x-rate-limit-*` (15-minute window) and `x-user-limit-24hour-*` headers; 429 once
+//!   [`USER_24H_POST_LIMIT`] posts were created in 24 h. Over 280 weighted characters → 403
+//!   problem; the same text as one of the account's posts of the last 24 h → 403
+//!   `…/problems/duplicate`; media that is not `succeeded` (or not the user's) → 400
+//!   invalid-request "Your media IDs are invalid.".
+//! - `POST /2/media/upload` (multipart `media`): images ≤ 5 MB, usable at once.
+//!   `POST /2/media/upload/initialize` → `append` (multipart `segment_index`, `media`) →
+//!   `finalize` (videos and GIFs get `processing_info {state:"pending"}`), then
+//!   `GET /2/media/upload?command=STATUS&media_id=` moves one step per poll (or per 5 s of
+//!   sandbox time): `pending → in_progress → succeeded`, or `failed` for a media of exactly
+//!   [`FAILING_TOTAL_BYTES`] bytes.
+//! - `GET /2/tweets/{id}?tweet.fields=public_metrics` → `public_metrics {retweet_count,
+//!   reply_count, like_count, quote_count, impression_count}`, growing with sandbox time.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::consent::{self, no_check, AuthorizeRules, ErrorPage, ErrorStyle, PageError, PkceRule};
-use crate::http::{self, json, token_json, Basic, Req};
-use crate::state::{CodeError, Endpoint, RefreshLifetime, Shared, TokenKind};
+use crate::http::{self, json, token_json, with_header, Basic, Req};
+use crate::state::{
+    grown_metric, CodeError, Endpoint, PublishedItem, RefreshLifetime, Shared, TokenKind,
+};
 
 const ID: &str = "twitter";
 /// Access token lifetime in seconds.
@@ -108,6 +129,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api.twitter.com/2/oauth2/revoke", post(revoke))
         .route("/api.x.com/2/users/me", get(me))
         .route("/api.twitter.com/2/users/me", get(me))
+        .merge(publishing_routes())
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -336,6 +358,745 @@ async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             ));
         }
         json(200, json!({ "data": data }))
+    })
+    .await
+}
+
+// ---- publishing (PLATFORMS.md §1 "Publish text", "Publish media", "Limits") ----
+
+/// Most weighted characters a post's text may have.
+const MAX_WEIGHTED_CHARS: usize = 280;
+/// Weight of any URL in the text (twitter-text `transformedURLLength`).
+const URL_WEIGHT: usize = 23;
+/// Posts one user may create per 24 hours (`x-user-limit-24hour-limit`); the next gets 429.
+pub(crate) const USER_24H_POST_LIMIT: u32 = 100;
+/// Posts one user may create per 15-minute window (`x-rate-limit-limit` of `POST /2/tweets`).
+const WINDOW_POST_LIMIT: u32 = 100;
+/// Length of the `x-rate-limit-*` window, in seconds.
+const WINDOW_SECS: i64 = 900;
+/// A post whose text equals one of the same account's posts of the last this many seconds is a
+/// duplicate (403).
+const DUPLICATE_WINDOW_SECS: i64 = 86_400;
+/// Largest image accepted by the simple upload, in bytes (5 MB).
+const SIMPLE_UPLOAD_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// Seconds an uploaded media id stays usable (`expires_after_secs`).
+const MEDIA_EXPIRES_AFTER_SECS: i64 = 86_400;
+/// A chunked upload that declares exactly this `total_bytes` (and sends them) fails processing:
+/// STATUS ends `failed` instead of `succeeded`. The sandbox's way to exercise a bad video.
+pub(crate) const FAILING_TOTAL_BYTES: u64 = 666;
+/// Media per post: 4 images, or 1 video or GIF.
+const MAX_IMAGES: usize = 4;
+
+/// A media upload, simple or chunked.
+#[derive(Debug, Clone)]
+struct Media {
+    owner: String,
+    media_type: String,
+    category: String,
+    total_bytes: u64,
+    /// Bytes received per `segment_index`.
+    segments: BTreeMap<u32, u64>,
+    created_at: DateTime<Utc>,
+    finalized: bool,
+    /// Needs asynchronous processing after finalize (video, GIF).
+    processing: bool,
+    /// STATUS polls answered so far.
+    polls: u32,
+    finalized_at: Option<DateTime<Utc>>,
+}
+
+impl Media {
+    fn is_video_or_gif(&self) -> bool {
+        self.media_type.starts_with("video/")
+            || self.media_type == "image/gif"
+            || self.category.ends_with("_video")
+            || self.category.ends_with("_gif")
+    }
+
+    /// `pending`, `in_progress`, `succeeded` or `failed`, without counting a poll: one step per
+    /// STATUS poll answered or per 5 seconds of sandbox time since finalize, whichever is ahead.
+    fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if !self.finalized {
+            return "pending";
+        }
+        if !self.processing {
+            return "succeeded";
+        }
+        let by_time = self
+            .finalized_at
+            .map(|f| (now - f).num_seconds().max(0) / 5)
+            .unwrap_or(0);
+        match i64::from(self.polls).max(by_time) {
+            0 => "pending",
+            1 => "in_progress",
+            _ if self.total_bytes == FAILING_TOTAL_BYTES => "failed",
+            _ => "succeeded",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Tweet {
+    author: String,
+    text: String,
+    created_at: DateTime<Utc>,
+}
+
+/// X's publishing state.
+#[derive(Default)]
+struct XState {
+    next_id: u64,
+    tweets: HashMap<String, Tweet>,
+    media: HashMap<String, Media>,
+}
+
+impl XState {
+    fn new_id(&mut self, base: u64) -> String {
+        self.next_id += 1;
+        (base + self.next_id).to_string()
+    }
+
+    /// Instants of this user's posts within `secs` before `now`.
+    fn posts_since(&self, user: &str, now: DateTime<Utc>, secs: i64) -> Vec<DateTime<Utc>> {
+        let from = now - Duration::seconds(secs);
+        let mut v: Vec<_> = self
+            .tweets
+            .values()
+            .filter(|t| t.author == user && t.created_at > from)
+            .map(|t| t.created_at)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// An X API problem document (`https://api.x.com/2/problems/{kind}`).
+fn problem(status: u16, title: &str, kind: &str, detail: &str) -> Response {
+    json(
+        status,
+        json!({
+            "title": title,
+            "type": format!("https://api.x.com/2/problems/{kind}"),
+            "status": status,
+            "detail": detail,
+        }),
+    )
+}
+
+fn forbidden() -> Response {
+    json(
+        403,
+        json!({ "title": "Forbidden", "type": "about:blank", "status": 403, "detail": "Forbidden" }),
+    )
+}
+
+fn invalid_request(detail: &str, parameter: &str, value: Value) -> Response {
+    json(
+        400,
+        json!({
+            "errors": [{ "parameters": { parameter: [value] }, "message": detail }],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.x.com/2/problems/invalid-request",
+            "status": 400,
+        }),
+    )
+}
+
+/// The user id behind the bearer token, when it is valid and carries every scope in `scopes`.
+fn user_with(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<&'static str, Response> {
+    let token = req.bearer().ok_or_else(unauthorized)?;
+    let info = sb
+        .lock()
+        .check_access(ID, token, sb.now())
+        .map_err(|_| unauthorized())?;
+    if !scopes
+        .iter()
+        .all(|s| info.grant.scopes.iter().any(|g| g == s))
+    {
+        return Err(forbidden());
+    }
+    Ok(info.grant.account.user_id)
+}
+
+/// The weighted length of a post's text, twitter-text v3 style: code points in the ranges
+/// U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, every other code
+/// point 2, and every `http://` / `https://` URL 23. (The sandbox does not NFC-normalise.)
+pub(crate) fn weighted_length(text: &str) -> usize {
+    let mut total = 0;
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            total += 1;
+        }
+        let lower = word.to_ascii_lowercase();
+        if (lower.starts_with("http://") || lower.starts_with("https://")) && word.len() > 8 {
+            total += URL_WEIGHT;
+            continue;
+        }
+        total += word
+            .chars()
+            .map(|c| match c as u32 {
+                0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
+                _ => 2,
+            })
+            .sum::<usize>();
+    }
+    total
+}
+
+fn publishing_routes() -> Router<Arc<Shared>> {
+    let mut r = Router::new();
+    for host in ["api.x.com", "api.twitter.com"] {
+        r = r
+            .route(&format!("/{host}/2/tweets"), post(create_tweet))
+            .route(&format!("/{host}/2/tweets/{{id}}"), get(read_tweet))
+            .route(
+                &format!("/{host}/2/media/upload"),
+                post(simple_upload).get(upload_status),
+            )
+            .route(
+                &format!("/{host}/2/media/upload/initialize"),
+                post(upload_initialize),
+            )
+            .route(
+                &format!("/{host}/2/media/upload/{{id}}/append"),
+                post(upload_append),
+            )
+            .route(
+                &format!("/{host}/2/media/upload/{{id}}/finalize"),
+                post(upload_finalize),
+            );
+    }
+    r
+}
+
+/// Adds the `x-rate-limit-*` and `x-user-limit-24hour-*` headers of `POST /2/tweets`.
+fn with_post_limits(mut r: Response, st: &XState, user: &str, now: DateTime<Utc>) -> Response {
+    let window = st.posts_since(user, now, WINDOW_SECS);
+    let day = st.posts_since(user, now, 86_400);
+    let reset = |v: &[DateTime<Utc>], secs: i64| {
+        v.first()
+            .map(|f| *f + Duration::seconds(secs))
+            .unwrap_or(now + Duration::seconds(secs))
+            .timestamp()
+    };
+    let pairs = [
+        ("x-rate-limit-limit", WINDOW_POST_LIMIT.to_string()),
+        (
+            "x-rate-limit-remaining",
+            WINDOW_POST_LIMIT
+                .saturating_sub(window.len() as u32)
+                .to_string(),
+        ),
+        (
+            "x-rate-limit-reset",
+            reset(&window, WINDOW_SECS).to_string(),
+        ),
+        ("x-user-limit-24hour-limit", USER_24H_POST_LIMIT.to_string()),
+        (
+            "x-user-limit-24hour-remaining",
+            USER_24H_POST_LIMIT
+                .saturating_sub(day.len() as u32)
+                .to_string(),
+        ),
+        ("x-user-limit-24hour-reset", reset(&day, 86_400).to_string()),
+    ];
+    for (k, v) in pairs {
+        r = with_header(r, k, &v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct TweetBody {
+    text: Option<String>,
+    #[serde(default)]
+    media: Option<TweetMedia>,
+}
+
+#[derive(Deserialize)]
+struct TweetMedia {
+    #[serde(default)]
+    media_ids: Vec<String>,
+}
+
+/// `POST /2/tweets {text, media?:{media_ids}}` → 201 `{"data":{"id","text"}}`.
+async fn create_tweet(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Publish, || {
+        let user = match user_with(&sb, &req, &["tweet.read", "tweet.write", "users.read"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let body: TweetBody = match serde_json::from_slice(&req.body) {
+            Ok(b) => b,
+            Err(e) => {
+                return problem(
+                    400,
+                    "Invalid Request",
+                    "invalid-request",
+                    &format!("The request body is not valid JSON: {e}"),
+                )
+            }
+        };
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<XState>();
+        let answer = decide_tweet(st, user, &body, now);
+        let (r, published) = match answer {
+            Ok((id, text, media, kind)) => {
+                st.tweets.insert(
+                    id.clone(),
+                    Tweet {
+                        author: user.to_string(),
+                        text: text.clone(),
+                        created_at: now,
+                    },
+                );
+                let r = json(201, json!({ "data": { "id": id, "text": text } }));
+                (
+                    r,
+                    Some(PublishedItem {
+                        id,
+                        platform: ID,
+                        account_id: user.to_string(),
+                        kind,
+                        text,
+                        media,
+                        published_at: now,
+                    }),
+                )
+            }
+            Err(r) => (r, None),
+        };
+        let r = with_post_limits(r, d.platform_state::<XState>(), user, now);
+        if let Some(item) = published {
+            d.record_published(item);
+        }
+        r
+    })
+    .await
+}
+
+/// Checks a post against the limits; the new id, text, media ids and kind when it may be
+/// created.
+fn decide_tweet(
+    st: &mut XState,
+    user: &str,
+    body: &TweetBody,
+    now: DateTime<Utc>,
+) -> Result<(String, String, Vec<String>, String), Response> {
+    let day = st.posts_since(user, now, 86_400).len() as u32;
+    let window = st.posts_since(user, now, WINDOW_SECS).len() as u32;
+    if day >= USER_24H_POST_LIMIT || window >= WINDOW_POST_LIMIT {
+        return Err(json(
+            429,
+            json!({ "title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests" }),
+        ));
+    }
+    let text = body.text.clone().unwrap_or_default();
+    let media_ids = body
+        .media
+        .as_ref()
+        .map(|m| m.media_ids.clone())
+        .unwrap_or_default();
+    if text.trim().is_empty() && media_ids.is_empty() {
+        return Err(invalid_request(
+            "text or media is required",
+            "text",
+            Value::from(""),
+        ));
+    }
+    let weighted = weighted_length(&text);
+    if weighted > MAX_WEIGHTED_CHARS {
+        return Err(problem(
+            403,
+            "Forbidden",
+            "invalid-request",
+            &format!(
+                "Your Tweet text is too long: {weighted} weighted characters, the limit is {MAX_WEIGHTED_CHARS}."
+            ),
+        ));
+    }
+    let mut kinds = Vec::new();
+    for id in &media_ids {
+        let ok = st.media.get(id).filter(|m| {
+            m.owner == user
+                && m.state(now) == "succeeded"
+                && now < m.created_at + Duration::seconds(MEDIA_EXPIRES_AFTER_SECS)
+        });
+        let Some(m) = ok else {
+            return Err(invalid_request(
+                "Your media IDs are invalid.",
+                "media.media_ids",
+                Value::from(id.clone()),
+            ));
+        };
+        kinds.push(if m.is_video_or_gif() {
+            "video"
+        } else {
+            "image"
+        });
+    }
+    let videos = kinds.iter().filter(|k| **k == "video").count();
+    if media_ids.len() > MAX_IMAGES || (videos > 0 && media_ids.len() > 1) {
+        return Err(invalid_request(
+            "Your media IDs are invalid: at most 4 images, or 1 video or GIF.",
+            "media.media_ids",
+            Value::from(media_ids.len()),
+        ));
+    }
+    let from = now - Duration::seconds(DUPLICATE_WINDOW_SECS);
+    if !text.is_empty()
+        && st
+            .tweets
+            .values()
+            .any(|t| t.author == user && t.text == text && t.created_at > from)
+    {
+        return Err(problem(
+            403,
+            "Forbidden",
+            "duplicate",
+            "You are not allowed to create a Tweet with duplicate content.",
+        ));
+    }
+    let kind = match (kinds.first(), kinds.len()) {
+        (None, _) => "text",
+        (Some(&"video"), _) => "video",
+        (_, 1) => "image",
+        _ => "images",
+    };
+    let id = st.new_id(1_870_000_000_000_000_000);
+    Ok((id, text, media_ids, kind.to_string()))
+}
+
+/// `GET /2/tweets/{id}?tweet.fields=public_metrics`: the post, with `public_metrics`
+/// `{retweet_count, reply_count, like_count, quote_count, impression_count}` when asked for.
+/// The figures grow deterministically with sandbox time since publication
+/// (`state::grown_metric`). An unknown id answers 200 with X's `errors[]` (resource-not-found).
+async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        if let Err(r) = user_with(&sb, &req, &["tweet.read", "users.read"]) {
+            return r;
+        }
+        let now = sb.now();
+        let mut d = sb.lock();
+        let Some(t) = d.platform_state::<XState>().tweets.get(&id).cloned() else {
+            return json(
+                200,
+                json!({ "errors": [{
+                    "value": id,
+                    "detail": format!("Could not find tweet with id: [{id}]."),
+                    "title": "Not Found Error",
+                    "resource_type": "tweet",
+                    "parameter": "id",
+                    "resource_id": id,
+                    "type": "https://api.x.com/2/problems/resource-not-found",
+                }]}),
+            );
+        };
+        let mut data = json!({ "id": id, "text": t.text });
+        let fields = req.query.get("tweet.fields").unwrap_or("");
+        for f in fields.split(',').map(str::trim) {
+            match f {
+                "public_metrics" => {
+                    let age = (now - t.created_at).num_seconds();
+                    let m = |name: &str, max: u64| grown_metric(&id, name, age, max);
+                    data["public_metrics"] = json!({
+                        "retweet_count": m("retweet_count", 5),
+                        "reply_count": m("reply_count", 3),
+                        "like_count": m("like_count", 40),
+                        "quote_count": m("quote_count", 2),
+                        "impression_count": m("impression_count", 900),
+                    });
+                }
+                "created_at" => data["created_at"] = Value::from(t.created_at.to_rfc3339()),
+                "author_id" => data["author_id"] = Value::from(t.author.clone()),
+                _ => {}
+            }
+        }
+        json(200, json!({ "data": data }))
+    })
+    .await
+}
+
+fn media_json(id: &str, m: &Media, now: DateTime<Utc>) -> Value {
+    let prefix = if m.is_video_or_gif() { 7 } else { 3 };
+    let expires = (m.created_at + Duration::seconds(MEDIA_EXPIRES_AFTER_SECS) - now)
+        .num_seconds()
+        .max(0);
+    json!({
+        "id": id,
+        "media_key": format!("{prefix}_{id}"),
+        "size": m.total_bytes,
+        "expires_after_secs": expires,
+    })
+}
+
+/// The processing info of a media that needs it: `{state, check_after_secs?, progress_percent,
+/// error?}`.
+fn processing_info(m: &Media, now: DateTime<Utc>) -> Value {
+    match m.state(now) {
+        "pending" => json!({ "state": "pending", "check_after_secs": 1, "progress_percent": 0 }),
+        "in_progress" => {
+            json!({ "state": "in_progress", "check_after_secs": 1, "progress_percent": 50 })
+        }
+        "failed" => json!({
+            "state": "failed",
+            "progress_percent": 100,
+            "error": { "code": 1, "name": "InvalidMedia", "message": "Unsupported video format" },
+        }),
+        s => json!({ "state": s, "progress_percent": 100 }),
+    }
+}
+
+/// The media id in the path (`/2/media/upload/{id}/…`) when it belongs to `user`.
+fn owned_media<'a>(st: &'a mut XState, id: &str, user: &str) -> Result<&'a mut Media, Response> {
+    st.media
+        .get_mut(id)
+        .filter(|m| m.owner == user)
+        .ok_or_else(|| {
+            invalid_request(
+                "Your media IDs are invalid.",
+                "media_id",
+                Value::from(id.to_string()),
+            )
+        })
+}
+
+/// `POST /2/media/upload` (multipart `media`, `media_category`): the simple upload, for images
+/// up to 5 MB. → `{"data":{id, media_key, size, expires_after_secs}}`; usable at once.
+async fn simple_upload(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let user = match user_with(&sb, &req, &["media.write"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let Some(bytes) = http::multipart_part(&req, "media") else {
+            return invalid_request("The media field is required.", "media", Value::from(""));
+        };
+        let category = req.form.get("media_category").unwrap_or("tweet_image");
+        if category.ends_with("_video") || category.ends_with("_gif") {
+            return invalid_request(
+                "Video and GIF uploads use initialize, append and finalize.",
+                "media_category",
+                Value::from(category.to_string()),
+            );
+        }
+        if bytes.is_empty() || bytes.len() > SIMPLE_UPLOAD_MAX_BYTES {
+            return invalid_request(
+                &format!("Image file size must be between 1 and {SIMPLE_UPLOAD_MAX_BYTES} bytes."),
+                "media",
+                Value::from(bytes.len()),
+            );
+        }
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<XState>();
+        let id = st.new_id(1_860_000_000_000_000_000);
+        let m = Media {
+            owner: user.to_string(),
+            media_type: req
+                .form
+                .get("media_type")
+                .unwrap_or("image/jpeg")
+                .to_string(),
+            category: category.to_string(),
+            total_bytes: bytes.len() as u64,
+            segments: BTreeMap::from([(0, bytes.len() as u64)]),
+            created_at: now,
+            finalized: true,
+            processing: false,
+            polls: 0,
+            finalized_at: Some(now),
+        };
+        let body = media_json(&id, &m, now);
+        st.media.insert(id, m);
+        json(200, json!({ "data": body }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct InitBody {
+    media_type: Option<String>,
+    total_bytes: Option<u64>,
+    media_category: Option<String>,
+}
+
+/// `POST /2/media/upload/initialize {media_type, total_bytes, media_category}` →
+/// `{"data":{id, media_key, size, expires_after_secs}}`.
+async fn upload_initialize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let user = match user_with(&sb, &req, &["media.write"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let body: InitBody = serde_json::from_slice(&req.body).unwrap_or(InitBody {
+            media_type: req.param("media_type").map(str::to_string),
+            total_bytes: req.param("total_bytes").and_then(|t| t.parse().ok()),
+            media_category: req.param("media_category").map(str::to_string),
+        });
+        let Some(media_type) = body.media_type.filter(|t| t.contains('/')) else {
+            return invalid_request(
+                "media_type is required (e.g. video/mp4).",
+                "media_type",
+                Value::Null,
+            );
+        };
+        let Some(total_bytes) = body.total_bytes.filter(|t| *t > 0) else {
+            return invalid_request(
+                "total_bytes is required and must be positive.",
+                "total_bytes",
+                Value::Null,
+            );
+        };
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<XState>();
+        let id = st.new_id(1_860_000_000_000_000_000);
+        let m = Media {
+            owner: user.to_string(),
+            media_type,
+            category: body.media_category.unwrap_or_default(),
+            total_bytes,
+            segments: BTreeMap::new(),
+            created_at: now,
+            finalized: false,
+            processing: false,
+            polls: 0,
+            finalized_at: None,
+        };
+        let body = media_json(&id, &m, now);
+        st.media.insert(id, m);
+        json(200, json!({ "data": body }))
+    })
+    .await
+}
+
+/// `POST /2/media/upload/{id}/append` (multipart `segment_index` 0–999, `media`) → 200
+/// `{"data":{"expires_at"}}` (epoch seconds).
+async fn upload_append(
+    State(sb): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let user = match user_with(&sb, &req, &["media.write"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let Some(index) = req
+            .form
+            .get("segment_index")
+            .and_then(|s| s.parse::<u32>().ok())
+            .filter(|i| *i <= 999)
+        else {
+            return invalid_request(
+                "segment_index must be an integer between 0 and 999.",
+                "segment_index",
+                Value::Null,
+            );
+        };
+        let Some(bytes) = http::multipart_part(&req, "media") else {
+            return invalid_request("The media field is required.", "media", Value::Null);
+        };
+        let mut d = sb.lock();
+        let m = match owned_media(d.platform_state::<XState>(), &id, user) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        if m.finalized {
+            return invalid_request(
+                "The media was already finalized.",
+                "media_id",
+                Value::from(id.clone()),
+            );
+        }
+        m.segments.insert(index, bytes.len() as u64);
+        let expires = m.created_at + Duration::seconds(MEDIA_EXPIRES_AFTER_SECS);
+        json(
+            200,
+            json!({ "data": { "expires_at": expires.timestamp() } }),
+        )
+    })
+    .await
+}
+
+/// `POST /2/media/upload/{id}/finalize` → `{"data":{id, media_key, size, expires_after_secs,
+/// processing_info?}}`; videos and GIFs come back with `processing_info {state:"pending",
+/// check_after_secs}`. The appended bytes must add up to `total_bytes` (else 400).
+async fn upload_finalize(
+    State(sb): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let user = match user_with(&sb, &req, &["media.write"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let now = sb.now();
+        let mut d = sb.lock();
+        let m = match owned_media(d.platform_state::<XState>(), &id, user) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        if !m.finalized {
+            let received: u64 = m.segments.values().sum();
+            if received != m.total_bytes {
+                return invalid_request(
+                    &format!(
+                        "File size mismatch: received {received} bytes, total_bytes was {}.",
+                        m.total_bytes
+                    ),
+                    "total_bytes",
+                    Value::from(m.total_bytes),
+                );
+            }
+            m.finalized = true;
+            m.finalized_at = Some(now);
+            m.processing = m.is_video_or_gif();
+        }
+        let mut body = media_json(&id, m, now);
+        if m.processing {
+            body["processing_info"] = processing_info(m, now);
+        }
+        json(200, json!({ "data": body }))
+    })
+    .await
+}
+
+/// `GET /2/media/upload?command=STATUS&media_id=…` → `{"data":{id, media_key,
+/// processing_info:{state, check_after_secs?, progress_percent, error?}}}`. Each poll moves a
+/// processing media one step: `pending` → `in_progress` → `succeeded` (or `failed` for a
+/// media of [`FAILING_TOTAL_BYTES`]).
+async fn upload_status(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let user = match user_with(&sb, &req, &["media.write"]) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        if req.query.get("command") != Some("STATUS") {
+            return invalid_request(
+                "command must be STATUS.",
+                "command",
+                Value::from(req.query.get("command").unwrap_or("").to_string()),
+            );
+        }
+        let id = req.query.get("media_id").unwrap_or("").to_string();
+        let now = sb.now();
+        let mut d = sb.lock();
+        let m = match owned_media(d.platform_state::<XState>(), &id, user) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        let info = processing_info(m, now);
+        if m.processing {
+            m.polls = m.polls.saturating_add(1);
+        }
+        let mut body = media_json(&id, m, now);
+        body["processing_info"] = info;
+        json(200, json!({ "data": body }))
     })
     .await
 }

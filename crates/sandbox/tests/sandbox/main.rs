@@ -11,4 +11,5 @@ mod linkedin;
 mod pinterest;
 mod tiktok;
 mod twitter;
+mod twitter_publish;
 mod youtube;
