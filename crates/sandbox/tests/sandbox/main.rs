@@ -7,6 +7,7 @@ mod consent;
 mod control;
 mod facebook;
 mod instagram;
+mod instagram_publish;
 mod linkedin;
 mod pinterest;
 mod tiktok;
