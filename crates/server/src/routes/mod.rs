@@ -11,6 +11,7 @@ pub mod guides;
 pub mod health_check;
 pub mod permissions;
 pub mod platforms;
+pub mod posts;
 pub mod probes;
 pub mod troubleshoot;
 pub mod validate;

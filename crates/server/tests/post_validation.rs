@@ -1,0 +1,263 @@
+//! `POST /v1/posts/validate` over HTTP: per-target verdicts against each connection's platform
+//! rules, every violation at once, unknown connections, unparseable bodies, and nothing stored.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const PATH: &str = "/v1/posts/validate";
+
+fn violations(target: &Value) -> Vec<(String, String)> {
+    target["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["field"].as_str().unwrap_or_default().to_string(),
+                v["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn three_targets_get_their_own_verdicts() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ig = app.connect("instagram").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let yt = app.connect("youtube").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({
+        "content": {
+            "text": "Launch day! https://example.com/a/very/long/path/that/x/counts/as/twenty/three",
+            "hashtags": ["launch"],
+            "overrides": {"youtube": {"title": "Launch <live>", "privacy_status": "public"}}
+        },
+        "connection_ids": [x, ig, yt],
+        "publish_at": "2026-12-01T09:30:00",
+        "time_zone": "Europe/Paris"
+    });
+    let (s, v) = app.post(PATH, body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["valid"], false);
+    let targets = v["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3);
+
+    assert_eq!(targets[0]["connection_id"], x.as_str());
+    assert_eq!(targets[0]["platform"], "twitter");
+    assert_eq!(targets[0]["valid"], true, "{}", targets[0]);
+    assert_eq!(targets[0]["violations"], json!([]));
+
+    assert_eq!(targets[1]["platform"], "instagram");
+    assert_eq!(targets[1]["valid"], false);
+    assert_eq!(
+        violations(&targets[1]),
+        vec![("content.media".to_string(), "required".to_string())]
+    );
+
+    assert_eq!(targets[2]["platform"], "youtube");
+    assert_eq!(targets[2]["valid"], false);
+    let yt_v = violations(&targets[2]);
+    assert!(
+        yt_v.contains(&(
+            "content.overrides.youtube.title".into(),
+            "forbidden_character".into()
+        )),
+        "{yt_v:?}"
+    );
+    assert!(
+        yt_v.contains(&("content.media".into(), "required".into())),
+        "{yt_v:?}"
+    );
+    assert_eq!(yt_v.len(), 2, "{yt_v:?}");
+}
+
+#[tokio::test]
+async fn every_violation_of_a_target_is_listed_at_once() {
+    let app = TestApp::spawn().await;
+    let tt = app.connect("tiktok").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({
+        "content": {
+            "text": "😀".repeat(1101),
+            "media": [
+                {"url": "https://cdn.example.com/v.mp4", "kind": "video", "duration_secs": 1.5, "size_bytes": 5_000_000_000u64},
+                {"url": "https://cdn.example.com/p.png", "kind": "image", "mime_type": "image/png"}
+            ],
+            "overrides": {"tiktok": {"privacy_level": "EVERYONE"}}
+        },
+        "connection_ids": [tt]
+    });
+    let (s, v) = app.post(PATH, body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let t = &v["targets"][0];
+    assert_eq!(t["valid"], false);
+    let found = violations(t);
+    for expected in [
+        ("content.media", "mixed_media"),
+        ("content.media[1].mime_type", "unsupported_type"),
+        ("content.media[0].size_bytes", "too_large"),
+        ("content.media[0].duration_secs", "too_short"),
+        ("content.text", "too_long"),
+        ("content.overrides.tiktok.privacy_level", "invalid_value"),
+    ] {
+        assert!(
+            found.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "missing {expected:?} in {found:?}"
+        );
+    }
+    assert_eq!(found.len(), 6, "{found:?}");
+    let text = t["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["field"] == "content.text")
+        .unwrap();
+    assert_eq!(
+        (text["limit"].as_u64(), text["actual"].as_u64()),
+        (Some(2200), Some(2202))
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_connection_is_a_violation_on_its_index() {
+    let app = TestApp::spawn().await;
+    let li = app.connect("linkedin").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({
+        "content": {"text": "Hello LinkedIn"},
+        "connection_ids": [li, "conn_does_not_exist"]
+    });
+    let (s, v) = app.post(PATH, body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["targets"][0]["valid"], true);
+    assert_eq!(v["targets"][1]["connection_id"], "conn_does_not_exist");
+    assert_eq!(v["targets"][1]["platform"], Value::Null);
+    assert_eq!(
+        violations(&v["targets"][1]),
+        vec![(
+            "connection_ids[1]".to_string(),
+            "unknown_connection".to_string()
+        )]
+    );
+
+    // All valid: the verdict says so.
+    let (s, v) = app
+        .post(
+            PATH,
+            json!({"content": {"text": "Hello"}, "connection_ids": [li]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["valid"], true, "{v}");
+}
+
+#[tokio::test]
+async fn bodies_that_do_not_parse_name_the_field() {
+    let app = TestApp::spawn().await;
+    let li = app.connect("linkedin").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        (
+            json!({"content": {"text": "t"}, "connection_ids": [li], "time_zone": "Europe/Atlantis"}),
+            "time_zone",
+        ),
+        (
+            json!({"content": {"text": "t"}, "connection_ids": [li], "publish_at": "next tuesday"}),
+            "publish_at",
+        ),
+        (
+            json!({"content": {"text": "t", "font": "bold"}, "connection_ids": [li]}),
+            "content.font",
+        ),
+        (
+            json!({"content": {"text": "t", "media": [{"url": "https://a.example/x", "kind": "sticker"}]}, "connection_ids": [li]}),
+            "content.media[0].kind",
+        ),
+        // A local time needs a zone: a request-level problem, named too.
+        (
+            json!({"content": {"text": "t"}, "connection_ids": [li], "publish_at": "2026-12-01T09:30:00"}),
+            "publish_at",
+        ),
+        (json!({"content": {"text": "t"}}), "connection_ids"),
+    ];
+    for (body, field) in cases {
+        let (s, v) = app.post(PATH, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {v}");
+        assert_eq!(v["field"], field, "{body} → {v}");
+        assert_eq!(
+            v["type"],
+            "https://switchboard.dev/problems/validation-error"
+        );
+    }
+    let (s, v) = app
+        .post(
+            PATH,
+            json!({"content": {"text": "t", "font": "bold"}, "connection_ids": [li]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["detail"].as_str().unwrap().contains("font"), "{v}");
+}
+
+#[tokio::test]
+async fn validation_stores_nothing_and_calls_no_platform() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = (
+        app.get("/v1/events").await.1,
+        app.get("/v1/audit").await.1,
+        app.get("/v1/connections").await.1,
+        app.sandbox_stats().await,
+    );
+    for text in ["fine", &"a".repeat(400)] {
+        let (s, _) = app
+            .post(
+                PATH,
+                json!({"content": {"text": text}, "connection_ids": [x]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let after = (
+        app.get("/v1/events").await.1,
+        app.get("/v1/audit").await.1,
+        app.get("/v1/connections").await.1,
+        app.sandbox_stats().await,
+    );
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn validation_needs_the_api_key() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .post(format!("{}{PATH}", app.api))
+        .json(&json!({"content": {"text": "t"}, "connection_ids": ["c"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
