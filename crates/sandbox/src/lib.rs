@@ -39,7 +39,7 @@
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -125,6 +125,11 @@ pub struct SandboxConfig {
     /// LinkedIn issues refresh tokens only to partner (MDP) apps. When true the sandbox plays a
     /// partner app: refresh tokens valid 365 days from the first grant, not rotated.
     pub linkedin_refresh_tokens: bool,
+    /// Platforms whose registered app has not passed the platform's review ("unaudited"), by
+    /// platform id. TikTok then offers and accepts only `SELF_ONLY` posts, and only to private
+    /// accounts (`unaudited_client_can_only_post_to_private_accounts`); YouTube forces uploads
+    /// to `private` (PLATFORMS.md §5, §6). Default: none, every app is audited.
+    pub unaudited_apps: BTreeSet<String>,
     /// The clock behind every expiry decision. Clones share time, so a test keeps one and moves
     /// it (or calls `POST /__sandbox/clock`).
     pub clock: ManualClock,
@@ -140,6 +145,7 @@ impl Default for SandboxConfig {
             auto_consent: false,
             access_ttl_secs: BTreeMap::new(),
             linkedin_refresh_tokens: false,
+            unaudited_apps: BTreeSet::new(),
             clock: ManualClock::new(),
         }
     }

@@ -11,6 +11,7 @@ mod instagram_publish;
 mod linkedin;
 mod pinterest;
 mod tiktok;
+mod tiktok_publish;
 mod twitter;
 mod twitter_publish;
 mod youtube;
