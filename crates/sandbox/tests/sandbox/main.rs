@@ -9,6 +9,7 @@ mod facebook;
 mod instagram;
 mod instagram_publish;
 mod linkedin;
+mod linkedin_publish;
 mod pinterest;
 mod tiktok;
 mod tiktok_publish;

@@ -13,7 +13,7 @@ const UPLOAD: &str = "/api.x.com/2/media/upload";
 const ALL: &str = "tweet.read tweet.write users.read media.write offline.access";
 
 /// A token through the sandbox's direct grants (`POST /__sandbox/grants`), as if `account` had
-/// consented to `scopes` (space- or comma-separated). The token lives a year, so tests can move
+/// consented to `scopes` (space- or comma-separated). The token lives two years, so tests can move
 /// the clock by days.
 pub async fn mint(sb: &TestSandbox, platform: &str, account: &str, scopes: &str) -> String {
     let scopes: Vec<&str> = scopes.split([' ', ',']).filter(|s| !s.is_empty()).collect();
@@ -22,7 +22,7 @@ pub async fn mint(sb: &TestSandbox, platform: &str, account: &str, scopes: &str)
         .post(sb.url("/__sandbox/grants"))
         .json(
             &json!({ "platform": platform, "account": account, "scopes": scopes, "count": 1,
-            "access_ttl_secs": 365 * 86_400 }),
+            "access_ttl_secs": 2 * 365 * 86_400 }),
         )
         .send()
         .await
