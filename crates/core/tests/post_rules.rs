@@ -685,3 +685,42 @@ fn request_checks_connections_and_scheduling_options() {
         vec![("connection_ids".into(), "required".into())]
     );
 }
+
+#[test]
+fn x_rejects_twitter_text_invalid_characters() {
+    let vs = check("twitter", json!({"text": "hello\u{FFFE}"}));
+    assert_eq!(
+        codes(&vs),
+        vec![("content.text".into(), "forbidden_character".into())]
+    );
+    assert!(check("linkedin", json!({"text": "hello\u{FFFE}"})).is_empty());
+}
+
+#[test]
+fn instagram_aspect_ratio_between_4_5_and_1_91_1() {
+    let sized = |w: u32, h: u32| {
+        let mut m = image("image/jpeg", 1000);
+        m["width"] = json!(w);
+        m["height"] = json!(h);
+        m
+    };
+    for (w, h) in [(1080, 1350), (1080, 1080), (1910, 1000)] {
+        assert!(
+            check("instagram", json!({"media": [sized(w, h)]})).is_empty(),
+            "{w}x{h}"
+        );
+    }
+    let vs = check(
+        "instagram",
+        json!({"media": [sized(1079, 1350), sized(1911, 1000)]}),
+    );
+    assert!(
+        has(&vs, "content.media[0].width", "invalid_value"),
+        "{vs:?}"
+    );
+    assert!(
+        has(&vs, "content.media[1].width", "invalid_value"),
+        "{vs:?}"
+    );
+    assert_eq!(vs.len(), 2);
+}

@@ -198,6 +198,10 @@ async fn bodies_that_do_not_parse_name_the_field() {
             "publish_at",
         ),
         (json!({"content": {"text": "t"}}), "connection_ids"),
+        (
+            json!({"content": {"text": "t", "overrides": {"youtub": {"title": "x"}}}, "connection_ids": [li]}),
+            "content.overrides.youtub",
+        ),
     ];
     for (body, field) in cases {
         let (s, v) = app.post(PATH, body.clone()).await;

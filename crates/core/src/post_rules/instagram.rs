@@ -1,6 +1,7 @@
 //! Instagram content rules (PLATFORMS.md §4 "Limits" and "No text-only posts"; limits in
 //! `catalog/instagram.toml` `[content]`): caption ≤2,200 characters with at most 30 hashtags and
-//! 20 @-mentions; media required; images JPEG only, ≤8 MiB; a carousel holds at most 10 items.
+//! 20 @-mentions; media required; images JPEG only, ≤8 MiB, aspect ratio 4:5–1.91:1; a carousel
+//! holds at most 10 items.
 //! Hashtags and mentions are recognised as twitter-text extracts them (a `#` or `@` at a word
 //! start followed by letters, digits or `_`).
 

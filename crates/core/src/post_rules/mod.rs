@@ -94,6 +94,11 @@ pub struct ContentRules {
     pub image_mime_types: Vec<String>,
     /// Maximum image size in bytes.
     pub image_max_bytes: Option<u64>,
+    /// Narrowest accepted image shape as `[width, height]` (Instagram `[4, 5]`); checked when a
+    /// media item gives `width` and `height`.
+    pub image_aspect_ratio_min: Option<[u32; 2]>,
+    /// Widest accepted image shape as `[width, height]` (Instagram `[191, 100]`, 1.91:1).
+    pub image_aspect_ratio_max: Option<[u32; 2]>,
     /// Maximum GIF size in bytes.
     pub gif_max_bytes: Option<u64>,
     /// Maximum video size in bytes.
@@ -466,6 +471,9 @@ pub fn check_media(rules: &ContentRules, content: &PostContent, out: &mut Vec<Vi
                 }
             }
         }
+        if m.kind == MediaKind::Image {
+            check_aspect_ratio(rules, i, m.width, m.height, out);
+        }
         let max_bytes = match m.kind {
             MediaKind::Image => rules.image_max_bytes,
             MediaKind::Gif => rules.gif_max_bytes,
@@ -519,6 +527,48 @@ pub fn check_media(rules: &ContentRules, content: &PostContent, out: &mut Vec<Vi
                     );
                 }
             }
+        }
+    }
+}
+
+/// An image's width:height against the platform's narrowest and widest shapes, compared exactly
+/// in integers (`w × min_h ≥ h × min_w`).
+fn check_aspect_ratio(
+    rules: &ContentRules,
+    i: usize,
+    width: Option<u32>,
+    height: Option<u32>,
+    out: &mut Vec<Violation>,
+) {
+    let (Some(w), Some(h)) = (width, height) else {
+        return;
+    };
+    let (w, h) = (u64::from(w), u64::from(h));
+    let field = format!("content.media[{i}].width");
+    if w == 0 || h == 0 {
+        out.push(Violation::new(
+            &field,
+            "invalid_value",
+            "width and height must be positive numbers of pixels",
+        ));
+        return;
+    }
+    if let Some([mw, mh]) = rules.image_aspect_ratio_min {
+        if w * u64::from(mh) < h * u64::from(mw) {
+            out.push(Violation::new(
+                &field,
+                "invalid_value",
+                format!("the image is {w}x{h}, narrower than the {mw}:{mh} this platform accepts"),
+            ));
+        }
+    }
+    if let Some([mw, mh]) = rules.image_aspect_ratio_max {
+        if w * u64::from(mh) > h * u64::from(mw) {
+            out.push(Violation::new(
+                &field,
+                "invalid_value",
+                format!("the image is {w}x{h}, wider than the {mw}:{mh} this platform accepts"),
+            ));
         }
     }
 }

@@ -20,15 +20,27 @@ use crate::AppState;
 ///
 /// # Errors
 /// 422 `validation-error` when the request itself is wrong whatever the platform (no
-/// connection ids, one listed twice, a `publish_at` that cannot be placed in time, bad
-/// `scheduling_options`): `field` names the first, `violations` lists them all. Store failures
-/// as [`ApiError`].
+/// connection ids, one listed twice, an override for an unknown platform id, a `publish_at`
+/// that cannot be placed in time, bad `scheduling_options`): `field` names the first,
+/// `violations` lists them all. Store failures as [`ApiError`].
 pub async fn verdict(
     state: &AppState,
     workspace_id: &str,
     req: &PostRequest,
 ) -> ApiResult<Verdict> {
-    let request_violations = req.check_request(state.now());
+    let mut request_violations = req.check_request(state.now());
+    for key in req.content.overrides.keys() {
+        if state.catalog().get(key).is_none() {
+            request_violations.push(Violation::new(
+                &format!("content.overrides.{key}"),
+                "unknown_platform",
+                format!(
+                    "{key:?} is not a platform id; known platforms: {}",
+                    state.catalog().ids().join(", ")
+                ),
+            ));
+        }
+    }
     if let Some(first) = request_violations.first() {
         return Err(ApiError::validation(&first.field, first.message.clone())
             .with("violations", json!(request_violations)));
