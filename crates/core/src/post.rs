@@ -291,8 +291,8 @@ impl PostRequest {
     }
 
     /// Checks of the request that do not depend on a target's platform: at least one connection,
-    /// no connection twice, a resolvable `publish_at`, sane `scheduling_options`. Every problem is
-    /// listed.
+    /// no connection twice, hashtags that are single words, a resolvable `publish_at`, sane
+    /// `scheduling_options`. Every problem is listed.
     pub fn check_request(&self, now: DateTime<Utc>) -> Vec<Violation> {
         let mut out = Vec::new();
         if self.connection_ids.is_empty() {
@@ -308,6 +308,16 @@ impl PostRequest {
                     &format!("connection_ids[{i}]"),
                     "duplicate",
                     format!("connection {id} is listed more than once"),
+                ));
+            }
+        }
+        for (i, tag) in self.content.hashtags.iter().enumerate() {
+            let bare = tag.trim().trim_start_matches('#');
+            if bare.is_empty() || bare.contains(|c: char| c.is_whitespace() || c == '#') {
+                out.push(Violation::new(
+                    &format!("content.hashtags[{i}]"),
+                    "invalid_value",
+                    format!("{tag:?} is not a hashtag: one word, with or without the leading #"),
                 ));
             }
         }

@@ -724,3 +724,34 @@ fn instagram_aspect_ratio_between_4_5_and_1_91_1() {
     );
     assert_eq!(vs.len(), 2);
 }
+
+#[test]
+fn tiktok_video_caption_override_title_counts_as_caption() {
+    let media = json!([video(10.0, 1000)]);
+    let vs = check(
+        "tiktok",
+        json!({"text": "short", "media": media, "overrides": {"tiktok": {"title": "😀".repeat(1101)}}}),
+    );
+    assert_eq!(
+        codes(&vs),
+        vec![("content.overrides.tiktok.title".into(), "too_long".into())]
+    );
+    assert_eq!(vs[0].actual, Some(2202));
+}
+
+#[test]
+fn hashtags_must_be_single_words() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap();
+    let r = request(
+        json!({"content": {"hashtags": ["#ok", "two words", "#", "a#b"]}, "connection_ids": ["c"]}),
+    )
+    .unwrap();
+    assert_eq!(
+        codes(&r.check_request(now)),
+        vec![
+            ("content.hashtags[1]".into(), "invalid_value".into()),
+            ("content.hashtags[2]".into(), "invalid_value".into()),
+            ("content.hashtags[3]".into(), "invalid_value".into()),
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! TikTok content rules (PLATFORMS.md §5 "Limits", "Photos", "No text-only posts"; limits in
 //! `catalog/tiktok.toml` `[content]`): a video or photos are required (no text-only posts, never
-//! both); a video post's caption (`title`) ≤2,200 UTF-16 code units; a photo post holds ≤35
+//! both); a video post's caption (`title`: the override's title, else the text with its
+//! hashtags) ≤2,200 UTF-16 code units; a photo post holds ≤35
 //! JPG/WEBP photos with a title ≤90 and a description ≤4,000 characters; a video ≤4 GB lasting
 //! 3 s–10 min; `privacy_level`, when given, one of `PUBLIC_TO_EVERYONE`,
 //! `MUTUAL_FOLLOW_FRIENDS`, `FOLLOWER_OF_CREATOR`, `SELF_ONLY` (the account's
@@ -46,6 +47,16 @@ pub fn check(rules: &ContentRules, content: &PostContent, out: &mut Vec<Violatio
                 out,
             ),
         }
+    } else if let Some(title) = over.and_then(|o| o.title.as_deref()) {
+        // A video's caption is its `title`: the override's title, when given, is the caption.
+        check_length(
+            "content.overrides.tiktok.title",
+            "caption",
+            title,
+            rules.text_max,
+            rules.text_unit,
+            out,
+        );
     } else {
         check_text(rules, &text, out);
     }
