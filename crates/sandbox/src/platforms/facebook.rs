@@ -17,19 +17,34 @@
 //!   `{"error":{"message","type":"OAuthException","code","error_subcode","fbtrace_id"}}`
 //!   with HTTP 400: 190/463 expired, 190/467 invalid, 190/458 app de-authorized, 100 bad
 //!   parameter (36007/36008/36009 for codes), 101 bad client id or secret.
+//!
+//! Publishing, always with the Page's own token (a user token, another Page's token or a
+//! missing `pages_manage_posts`/`pages_read_engagement` is `(#200)` with HTTP 403):
+//! - `POST /{page-id}/feed` (`message`, `link?`, `attached_media?`) → `{"id":"{page}_{post}"}`.
+//! - `POST /{page-id}/photos` (`url` or multipart `source`, `caption`/`message`, `published`)
+//!   → `{id, post_id}`; `published=false` → `{id}` for a later `/feed` with `attached_media`.
+//! - `POST /{page-id}/videos` (`file_url` or `source`, `description`) → `{id}`.
+//! - The same message on the same Page within 24 h → `(#506) Duplicate status message`; a
+//!   message containing [`POLICY_BLOCK_MARKER`] → `(#368)`; over 63,206 characters → `(#100)`.
+//! - Every publishing call answers `X-App-Usage` and `X-Business-Use-Case-Usage`.
+//! - Metrics: `GET /{post-id}/insights?metric=post_impressions,post_engaged_users,
+//!   post_reactions_by_type_total` (`read_insights`) in Graph's `data[]` shape.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use crate::consent::{self, no_check, AuthorizeRules, ErrorPage, ErrorStyle, PageError, PkceRule};
 use crate::http::{self, json, token_json, with_header, Req};
 use crate::state::{
-    ClientCheck, CodeError, Endpoint, RefreshLifetime, Shared, TokenError, TokenInfo, TokenKind,
+    grown_metric, ClientCheck, CodeError, Endpoint, PublishedItem, RefreshLifetime, Shared,
+    TokenError, TokenInfo, TokenKind,
 };
 
 const ID: &str = "facebook";
@@ -125,6 +140,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/graph.facebook.com/{version}/me/permissions",
             get(permissions).delete(deauthorize),
         )
+        .merge(publishing_routes())
 }
 
 /// The version segment after `/{host}/`, if it is a Graph version (`v22.0`).
@@ -582,4 +598,572 @@ async fn deauthorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         json(200, json!({ "success": true }))
     })
     .await
+}
+
+// ---- publishing (PLATFORMS.md §3 "Publish text", "Publish photo", "Publish video", "Errors",
+// "Rate-limit signals", "Limits") ----
+
+/// Most characters of a Page post's `message`.
+const MAX_MESSAGE_CHARS: usize = 63_206;
+/// The same message on the same Page within this many seconds is a duplicate (#506).
+const DUPLICATE_WINDOW_SECS: i64 = 86_400;
+/// A message containing this text is blocked by policy (#368): the sandbox's way to exercise
+/// Graph's "deemed abusive" answer.
+pub(crate) const POLICY_BLOCK_MARKER: &str = "#sandbox-policy-block";
+/// Calls per Page per hour that make 100 % in `X-Business-Use-Case-Usage` (and per app in
+/// `X-App-Usage`).
+const HOURLY_CALLS: u64 = 4800;
+
+#[derive(Debug, Clone)]
+struct FbPost {
+    page: String,
+    message: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct Photo {
+    page: String,
+    /// The feed post it appears in, once published.
+    post_id: Option<String>,
+}
+
+/// Facebook's publishing state.
+#[derive(Default)]
+struct FbState {
+    next_id: u64,
+    posts: HashMap<String, FbPost>,
+    photos: HashMap<String, Photo>,
+    /// Instants of publishing calls, per Page, for the usage headers.
+    calls: HashMap<String, Vec<DateTime<Utc>>>,
+}
+
+impl FbState {
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        (122_000_000_000_000_000 + self.next_id).to_string()
+    }
+}
+
+/// A Page whose Page token (for that same Page, with `pages_manage_posts` and
+/// `pages_read_engagement`, or `read_insights` for reads) authenticates the call.
+struct PageCall {
+    page: &'static str,
+}
+
+/// Checks the token of a call on `/{page-id}/…`: a valid Page token of that Page whose grant
+/// has every scope in `scopes`. A user token, another Page's token or a missing permission is
+/// Graph's `(#200)` error; an unknown Page is `(#100)` subcode 33.
+fn page_call(sb: &Shared, req: &Req, page_id: &str, scopes: &[&str]) -> Result<PageCall, Response> {
+    let info = authenticated(sb, req)?;
+    let Some(page) = info.grant.account.pages.iter().find(|p| p.id == page_id) else {
+        return Err(graph_error(
+            400,
+            &format!(
+                "Unsupported post request. Object with ID '{page_id}' does not exist, cannot be \
+                 loaded due to missing permissions, or does not support this operation."
+            ),
+            100,
+            Some(33),
+        ));
+    };
+    let page_token = matches!(info.kind, TokenKind::Page(p) if p == page.id);
+    let has = |s: &&str| info.grant.scopes.iter().any(|g| g == s);
+    if !page_token || !scopes.iter().all(has) {
+        return Err(graph_error(
+            403,
+            &format!(
+                "(#200) This call requires a Page access token for Page {page_id} with {} as an \
+                 admin with sufficient administrative permission",
+                scopes.join(" and ")
+            ),
+            200,
+            None,
+        ));
+    }
+    Ok(PageCall { page: page.id })
+}
+
+/// Adds `X-App-Usage` and `X-Business-Use-Case-Usage` (percentages of [`HOURLY_CALLS`] in the
+/// last hour) after counting this call.
+fn with_usage(sb: &Shared, page: &str, r: Response) -> Response {
+    let now = sb.now();
+    let mut d = sb.lock();
+    let st = d.platform_state::<FbState>();
+    let calls = st.calls.entry(page.to_string()).or_default();
+    calls.retain(|t| *t > now - Duration::hours(1));
+    calls.push(now);
+    let page_pct = (calls.len() as u64 * 100 / HOURLY_CALLS).min(100);
+    let all: u64 = st
+        .calls
+        .values()
+        .map(|v| v.iter().filter(|t| **t > now - Duration::hours(1)).count() as u64)
+        .sum();
+    let app_pct = (all * 100 / HOURLY_CALLS).min(100);
+    let app =
+        json!({ "call_count": app_pct, "total_cputime": app_pct / 2, "total_time": app_pct / 2 });
+    let buc = json!({ page: [{
+        "type": "pages",
+        "call_count": page_pct,
+        "total_cputime": page_pct / 2,
+        "total_time": page_pct / 2,
+        "estimated_time_to_regain_access": 0,
+    }]});
+    let r = with_header(r, "x-app-usage", &app.to_string());
+    with_header(r, "x-business-use-case-usage", &buc.to_string())
+}
+
+/// A parameter from the query, form or JSON body.
+fn graph_param(req: &Req, name: &str) -> Option<String> {
+    if let Some(v) = req.param(name) {
+        return Some(v.to_string());
+    }
+    let body: Value = serde_json::from_slice(&req.body).ok()?;
+    match &body[name] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `attached_media` as `attached_media[0]={"media_fbid":…}` form fields, one JSON array
+/// field, or a JSON body array.
+fn attached_media(req: &Req) -> Result<Vec<String>, Response> {
+    let mut raw: Vec<String> = req
+        .form
+        .iter()
+        .chain(req.query.iter())
+        .filter(|(k, _)| *k == "attached_media" || k.starts_with("attached_media["))
+        .map(|(_, v)| v.to_string())
+        .collect();
+    if raw.is_empty() {
+        if let Ok(body) = serde_json::from_slice::<Value>(&req.body) {
+            if !body["attached_media"].is_null() {
+                raw.push(body["attached_media"].to_string());
+            }
+        }
+    }
+    let mut ids = Vec::new();
+    for v in raw {
+        let parsed: Value = serde_json::from_str(&v).map_err(|_| {
+            graph_error(
+                400,
+                "(#100) Param attached_media must be an array of objects with media_fbid",
+                100,
+                None,
+            )
+        })?;
+        let items = match parsed {
+            Value::Array(a) => a,
+            o => vec![o],
+        };
+        for i in items {
+            match i["media_fbid"].as_str() {
+                Some(id) => ids.push(id.to_string()),
+                None => {
+                    return Err(graph_error(
+                        400,
+                        "(#100) Param attached_media must be an array of objects with media_fbid",
+                        100,
+                        None,
+                    ))
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Checks a message for length, policy and duplicates on this Page.
+fn check_message(
+    st: &FbState,
+    page: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Response> {
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(graph_error(
+            400,
+            &format!("(#100) Param message must be at most {MAX_MESSAGE_CHARS} characters long"),
+            100,
+            None,
+        ));
+    }
+    if message.contains(POLICY_BLOCK_MARKER) {
+        return Err(graph_error(
+            400,
+            "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+            368,
+            Some(1_390_008),
+        ));
+    }
+    let from = now - Duration::seconds(DUPLICATE_WINDOW_SECS);
+    if !message.is_empty()
+        && st
+            .posts
+            .values()
+            .any(|p| p.page == page && p.message == message && p.created_at > from)
+    {
+        return Err(graph_error(
+            400,
+            "(#506) Duplicate status message",
+            506,
+            None,
+        ));
+    }
+    Ok(())
+}
+
+fn publishing_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/graph.facebook.com/{version}/{node}/feed",
+            post(create_feed_post),
+        )
+        .route(
+            "/graph.facebook.com/{version}/{node}/photos",
+            post(create_photo),
+        )
+        .route(
+            "/graph.facebook.com/{version}/{node}/videos",
+            post(create_video),
+        )
+        .route(
+            "/graph.facebook.com/{version}/{node}/insights",
+            get(post_insights),
+        )
+}
+
+/// `POST /{page-id}/feed` (`message`, `link?`, `attached_media?`) with the Page token →
+/// `{"id":"{page}_{post}"}`. Attached media must be this Page's unpublished photos.
+async fn create_feed_post(
+    State(sb): State<Arc<Shared>>,
+    Path((_, page_id)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    let r = http::run(&sb, ID, Endpoint::Publish, || {
+        let call = match page_call(
+            &sb,
+            &req,
+            &page_id,
+            &["pages_manage_posts", "pages_read_engagement"],
+        ) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let message = graph_param(&req, "message").unwrap_or_default();
+        let link = graph_param(&req, "link");
+        let media = match attached_media(&req) {
+            Ok(m) => m,
+            Err(r) => return r,
+        };
+        if message.trim().is_empty() && link.is_none() && media.is_empty() {
+            return graph_error(400, "(#100) Missing message or attachment", 100, None);
+        }
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<FbState>();
+        if let Err(r) = check_message(st, call.page, &message, now) {
+            return r;
+        }
+        for id in &media {
+            if !st
+                .photos
+                .get(id)
+                .is_some_and(|p| p.page == call.page && p.post_id.is_none())
+            {
+                return graph_error(
+                    400,
+                    &format!("(#100) attached_media {id} is not an unpublished photo of this Page"),
+                    100,
+                    None,
+                );
+            }
+        }
+        let post_id = format!("{}_{}", call.page, st.new_id());
+        for id in &media {
+            if let Some(p) = st.photos.get_mut(id) {
+                p.post_id = Some(post_id.clone());
+            }
+        }
+        st.posts.insert(
+            post_id.clone(),
+            FbPost {
+                page: call.page.to_string(),
+                message: message.clone(),
+                created_at: now,
+            },
+        );
+        let kind = match (media.len(), &link) {
+            (0, None) => "text",
+            (0, Some(_)) => "link",
+            (1, _) => "photo",
+            _ => "photos",
+        };
+        let mut all_media = media;
+        all_media.extend(link);
+        d.record_published(PublishedItem {
+            id: post_id.clone(),
+            platform: ID,
+            account_id: call.page.to_string(),
+            kind: kind.to_string(),
+            text: message,
+            media: all_media,
+            published_at: now,
+        });
+        json(200, json!({ "id": post_id }))
+    })
+    .await;
+    with_usage(&sb, &page_id, r)
+}
+
+/// `POST /{page-id}/photos` (`url` or multipart `source`, `caption` or `message`, `published`
+/// default true) → `{id, post_id}`, or `{id}` with `published=false` (for `attached_media`).
+async fn create_photo(
+    State(sb): State<Arc<Shared>>,
+    Path((_, page_id)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    let published = graph_param(&req, "published").is_none_or(|p| p != "false");
+    let endpoint = if published {
+        Endpoint::Publish
+    } else {
+        Endpoint::Upload
+    };
+    let r = http::run(&sb, ID, endpoint, || {
+        let call = match page_call(
+            &sb,
+            &req,
+            &page_id,
+            &["pages_manage_posts", "pages_read_engagement"],
+        ) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let source = http::multipart_part(&req, "source").filter(|b| !b.is_empty());
+        let url = graph_param(&req, "url");
+        let media = match (&url, &source) {
+            (Some(u), _) => match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => u.clone(),
+                _ => return graph_error(400, "(#100) url should represent a valid URL", 100, None),
+            },
+            (None, Some(b)) => format!("upload:{} bytes", b.len()),
+            (None, None) => return graph_error(400, "(#324) Requires upload file", 324, None),
+        };
+        let caption = graph_param(&req, "caption")
+            .or_else(|| graph_param(&req, "message"))
+            .unwrap_or_default();
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<FbState>();
+        if published {
+            if let Err(r) = check_message(st, call.page, &caption, now) {
+                return r;
+            }
+        }
+        let photo_id = st.new_id();
+        if !published {
+            st.photos.insert(
+                photo_id.clone(),
+                Photo {
+                    page: call.page.to_string(),
+                    post_id: None,
+                },
+            );
+            return json(200, json!({ "id": photo_id }));
+        }
+        let post_id = format!("{}_{}", call.page, st.new_id());
+        st.photos.insert(
+            photo_id.clone(),
+            Photo {
+                page: call.page.to_string(),
+                post_id: Some(post_id.clone()),
+            },
+        );
+        st.posts.insert(
+            post_id.clone(),
+            FbPost {
+                page: call.page.to_string(),
+                message: caption.clone(),
+                created_at: now,
+            },
+        );
+        d.record_published(PublishedItem {
+            id: post_id.clone(),
+            platform: ID,
+            account_id: call.page.to_string(),
+            kind: "photo".to_string(),
+            text: caption,
+            media: vec![media],
+            published_at: now,
+        });
+        json(200, json!({ "id": photo_id, "post_id": post_id }))
+    })
+    .await;
+    with_usage(&sb, &page_id, r)
+}
+
+/// `POST /{page-id}/videos` (`file_url` or multipart `source`, `description`, `title?`) →
+/// `{"id"}` (the video id; the video's feed post is `{page}_{id}`).
+async fn create_video(
+    State(sb): State<Arc<Shared>>,
+    Path((_, page_id)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    let r = http::run(&sb, ID, Endpoint::Publish, || {
+        let call = match page_call(
+            &sb,
+            &req,
+            &page_id,
+            &["pages_manage_posts", "pages_read_engagement"],
+        ) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let media = match (
+            graph_param(&req, "file_url"),
+            http::multipart_part(&req, "source"),
+        ) {
+            (Some(u), _)
+                if url::Url::parse(&u).is_ok_and(|p| matches!(p.scheme(), "http" | "https")) =>
+            {
+                u
+            }
+            (Some(_), _) => {
+                return graph_error(
+                    400,
+                    "(#100) file_url should represent a valid URL",
+                    100,
+                    None,
+                )
+            }
+            (None, Some(b)) if !b.is_empty() => format!("upload:{} bytes", b.len()),
+            _ => {
+                return graph_error(
+                    400,
+                    "(#390) There was a problem uploading your video file. Please try again.",
+                    390,
+                    Some(1_363_030),
+                )
+            }
+        };
+        let description = graph_param(&req, "description").unwrap_or_default();
+        let now = sb.now();
+        let mut d = sb.lock();
+        let st = d.platform_state::<FbState>();
+        if let Err(r) = check_message(st, call.page, &description, now) {
+            return r;
+        }
+        let video_id = st.new_id();
+        let post_id = format!("{}_{video_id}", call.page);
+        st.posts.insert(
+            post_id.clone(),
+            FbPost {
+                page: call.page.to_string(),
+                message: description.clone(),
+                created_at: now,
+            },
+        );
+        d.record_published(PublishedItem {
+            id: post_id,
+            platform: ID,
+            account_id: call.page.to_string(),
+            kind: "video".to_string(),
+            text: description,
+            media: vec![media],
+            published_at: now,
+        });
+        json(200, json!({ "id": video_id }))
+    })
+    .await;
+    with_usage(&sb, &page_id, r)
+}
+
+/// `GET /{post-id}/insights?metric=post_impressions,post_engaged_users,
+/// post_reactions_by_type_total` with the Page token (`read_insights`) → Graph's
+/// `{"data":[{name, period:"lifetime", values:[{value}], title, description, id}], "paging"}`.
+/// Figures grow with sandbox time since the post; unknown metrics are `(#100)`.
+async fn post_insights(
+    State(sb): State<Arc<Shared>>,
+    Path((_, post_id)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    let page_id = post_id.split('_').next().unwrap_or_default().to_string();
+    let r = http::run(&sb, ID, Endpoint::Metrics, || {
+        if let Err(r) = page_call(
+            &sb,
+            &req,
+            &page_id,
+            &["pages_read_engagement", "read_insights"],
+        ) {
+            return r;
+        }
+        let now = sb.now();
+        let mut d = sb.lock();
+        let Some(p) = d.platform_state::<FbState>().posts.get(&post_id).cloned() else {
+            return graph_error(
+                400,
+                &format!(
+                    "Unsupported get request. Object with ID '{post_id}' does not exist, cannot be \
+                     loaded due to missing permissions, or does not support this operation."
+                ),
+                100,
+                Some(33),
+            );
+        };
+        let age = (now - p.created_at).num_seconds();
+        let m = |name: &str, max: u64| grown_metric(&post_id, name, age, max);
+        let metrics = graph_param(&req, "metric").unwrap_or_else(|| "post_impressions".into());
+        let mut data = Vec::new();
+        for name in metrics.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (value, title) = match name {
+                "post_impressions" => (json!(m(name, 1200)), "Lifetime Post Total Impressions"),
+                "post_impressions_unique" => (json!(m(name, 800)), "Lifetime Post Total Reach"),
+                "post_engaged_users" => (json!(m(name, 90)), "Lifetime Engaged Users"),
+                "post_clicks" => (json!(m(name, 60)), "Lifetime Post Clicks"),
+                "post_reactions_by_type_total" => (
+                    json!({
+                        "like": m("like", 40),
+                        "love": m("love", 10),
+                        "wow": m("wow", 3),
+                        "haha": m("haha", 4),
+                        "sorry": m("sorry", 1),
+                        "anger": m("anger", 1),
+                    }),
+                    "Lifetime Total post Reactions by Type.",
+                ),
+                other => {
+                    return graph_error(
+                        400,
+                        &format!("(#100) The value must be a valid insights metric: {other}"),
+                        100,
+                        None,
+                    )
+                }
+            };
+            data.push(json!({
+                "name": name,
+                "period": "lifetime",
+                "values": [{ "value": value }],
+                "title": title,
+                "description": format!("Lifetime: {title}"),
+                "id": format!("{post_id}/insights/{name}/lifetime"),
+            }));
+        }
+        json(200, json!({ "data": data, "paging": {} }))
+    })
+    .await;
+    with_usage(&sb, &page_id, r)
 }

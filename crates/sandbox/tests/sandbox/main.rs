@@ -6,6 +6,7 @@ mod common;
 mod consent;
 mod control;
 mod facebook;
+mod facebook_publish;
 mod instagram;
 mod instagram_publish;
 mod linkedin;
