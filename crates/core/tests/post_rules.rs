@@ -755,3 +755,24 @@ fn hashtags_must_be_single_words() {
         ]
     );
 }
+
+#[test]
+fn youtube_title_and_description_default_to_the_text() {
+    let vs = check(
+        "youtube",
+        json!({"text": format!("a <b> {}", "c".repeat(100)), "media": yt_video()}),
+    );
+    assert_eq!(
+        codes(&vs),
+        vec![
+            ("content.text".into(), "too_long".into()),
+            ("content.text".into(), "forbidden_character".into()),
+        ],
+        "the title rules, once: {vs:?}"
+    );
+    let vs = check("youtube", json!({"media": yt_video()}));
+    assert!(
+        has(&vs, "content.overrides.youtube.title", "required"),
+        "{vs:?}"
+    );
+}

@@ -5,7 +5,9 @@
 //! post's hashtags) at most 500 characters in total; `privacy_status` one of `public`,
 //! `unlisted`, `private`.
 
-use super::{check_forbidden, check_length, check_privacy, platform_text, ContentRules, Violation};
+use super::{
+    check_forbidden, check_length, check_privacy, platform_text, ContentRules, TextUnit, Violation,
+};
 use crate::post::PostContent;
 
 /// Title, description, tags and privacy status.
@@ -28,7 +30,7 @@ pub fn check(rules: &ContentRules, content: &PostContent, out: &mut Vec<Violatio
         "title",
         &title,
         rules.title_max,
-        super::TextUnit::Chars,
+        TextUnit::Chars,
         out,
     );
     check_forbidden(&title_field, "title", &title, rules, out);
@@ -39,26 +41,17 @@ pub fn check(rules: &ContentRules, content: &PostContent, out: &mut Vec<Violatio
         ),
         None => (text.field.clone(), text.text.clone()),
     };
-    // The shared text serves as title and description: report it once per rule.
+    check_length(
+        &desc_field,
+        "description",
+        &desc,
+        rules.description_max,
+        rules.description_unit,
+        out,
+    );
+    // When the shared text serves as both, a `<` in it is reported once (with the title).
     if desc_field != title_field || desc != title {
-        check_length(
-            &desc_field,
-            "description",
-            &desc,
-            rules.description_max,
-            rules.description_unit,
-            out,
-        );
         check_forbidden(&desc_field, "description", &desc, rules, out);
-    } else {
-        check_length(
-            &desc_field,
-            "description",
-            &desc,
-            rules.description_max,
-            rules.description_unit,
-            out,
-        );
     }
     if let Some(max) = rules.tags_max_total {
         let tags = over.and_then(|o| o.tags.as_deref()).unwrap_or_default();
