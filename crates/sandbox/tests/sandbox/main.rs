@@ -17,3 +17,4 @@ mod tiktok_publish;
 mod twitter;
 mod twitter_publish;
 mod youtube;
+mod youtube_publish;
