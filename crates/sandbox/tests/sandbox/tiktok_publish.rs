@@ -280,6 +280,12 @@ async fn chunk_plans_follow_the_media_transfer_rules() {
     }
     // 20 MiB in 6 MiB chunks: 3 chunks, the last 8 MiB.
     init_ok(&sb, &token, file_init("SELF_ONLY", 20 * MIB, 6 * MIB, 3)).await;
+
+    // An upload URL lasts an hour.
+    let data = init_ok(&sb, &token, file_init("SELF_ONLY", 1000, 1000, 1)).await;
+    let url = data["upload_url"].as_str().unwrap().to_string();
+    sb.advance(3601);
+    assert_eq!(put_chunk(&sb, &url, 0, 999, 1000).await, 403);
 }
 
 #[tokio::test]

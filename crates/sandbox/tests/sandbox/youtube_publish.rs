@@ -353,6 +353,13 @@ async fn metadata_channel_scope_and_token_errors() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A session lasts a week.
+    let uri = session(&sb, &token, 100, meta("Late", "public")).await;
+    sb.advance(7 * 86_400);
+    assert_eq!(
+        put(&sb, &uri, None, 100).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert!(published(&sb).await.is_empty());
 }
 
