@@ -17,18 +17,35 @@
 //!   "bookmark":null}`, paged by `page_size` (1-250, default 25) and `bookmark`; an account
 //!   without boards gets `items: []`.
 //! - No revocation endpoint.
+//!
+//! Publishing (scopes `pins:write` and `boards:read`; analytics `pins:read`), limited to
+//! [`REQUESTS_PER_SECOND`] requests per second per user (standard tier) with
+//! `x-ratelimit-limit/remaining/reset` headers and 429 `{"code":8,…}` beyond:
+//! - `POST /v5/pins` → 201 the Pin; see [`create_pin`] for the checks.
+//! - Video: `POST /v5/media {"media_type":"video"}` → `{media_id, upload_url,
+//!   upload_parameters}`; multipart `POST` of the parameters and `file` to `upload_url` (served
+//!   by the sandbox) → 204; `GET /v5/media/{id}` `registered → processing → succeeded`, or
+//!   `failed` for a file of [`FAILING_FILE_BYTES`] bytes.
+//! - Metrics: `GET /v5/pins/{id}/analytics?start_date&end_date&metric_types=…`.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Value};
 
+use crate::accounts::{self, Account};
 use crate::consent::{self, no_check, AuthorizeRules, ErrorPage, ErrorStyle, PageError, PkceRule};
-use crate::http::{self, json, token_json, Basic, Req};
-use crate::state::{ClientCheck, Endpoint, Issued, RefreshLifetime, Shared, TokenKind};
+use crate::http::{self, json, token_json, with_header, Basic, Req};
+use crate::state::{
+    grown_metric, ClientCheck, Endpoint, Issued, PublishedItem, RefreshLifetime, Shared, TokenKind,
+};
 
 const ID: &str = "pinterest";
 /// Access token lifetime in seconds (30 days).
@@ -94,6 +111,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api.pinterest.com/v5/oauth/token", post(token))
         .route("/api.pinterest.com/v5/user_account", get(user_account))
         .route("/api.pinterest.com/v5/boards", get(boards))
+        .merge(publishing_routes())
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -336,4 +354,560 @@ async fn boards(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         json(200, json!({ "items": items, "bookmark": bookmark }))
     })
     .await
+}
+
+// ---- publishing (PLATFORMS.md §7 "Publish image", "Publish video", "Limits", "Rate limits") ----
+
+/// Most characters of a Pin's title.
+const MAX_TITLE_CHARS: usize = 100;
+/// Most characters of a Pin's description (and of its `alt_text`).
+const MAX_DESCRIPTION_CHARS: usize = 500;
+/// Standard access tier: requests per second per user per app on the publishing endpoints.
+pub(crate) const REQUESTS_PER_SECOND: usize = 100;
+/// Images in a `multiple_image_urls` Pin.
+const MULTI_IMAGE_RANGE: std::ops::RangeInclusive<usize> = 2..=5;
+/// An uploaded video file of exactly this many bytes ends `failed` (the sandbox's bad video).
+pub(crate) const FAILING_FILE_BYTES: usize = 666;
+/// Most days one analytics read may cover.
+const MAX_ANALYTICS_DAYS: i64 = 90;
+/// The host segment of the sandbox's stand-in for Pinterest's S3 upload URL.
+const UPLOAD_HOST: &str = "pinterest-media-upload.s3-accelerate.amazonaws.com";
+
+#[derive(Debug, Clone)]
+struct MediaUpload {
+    owner: String,
+    signature: String,
+    /// Size of the uploaded file, once uploaded.
+    uploaded: Option<usize>,
+    uploaded_at: Option<DateTime<Utc>>,
+    /// Status reads since the upload.
+    polls: u32,
+}
+
+impl MediaUpload {
+    /// `registered` until the file arrives, then `processing` for one read (or 10 s of sandbox
+    /// time), then `succeeded`, or `failed` for a file of [`FAILING_FILE_BYTES`].
+    fn status(&self, now: DateTime<Utc>) -> &'static str {
+        match (self.uploaded, self.uploaded_at) {
+            (Some(n), Some(at)) => {
+                if self.polls == 0 && (now - at).num_seconds() < 10 {
+                    "processing"
+                } else if n == FAILING_FILE_BYTES {
+                    "failed"
+                } else {
+                    "succeeded"
+                }
+            }
+            _ => "registered",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pin {
+    owner: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Pinterest's publishing state.
+#[derive(Default)]
+struct PinState {
+    next_id: u64,
+    media: HashMap<String, MediaUpload>,
+    pins: HashMap<String, Pin>,
+    /// Recent request instants per user, for the per-second limit.
+    requests: HashMap<String, VecDeque<DateTime<Utc>>>,
+}
+
+impl PinState {
+    fn new_id(&mut self, base: u64) -> String {
+        self.next_id += 1;
+        (base + self.next_id).to_string()
+    }
+}
+
+fn pin_error(status: u16, code: i64, message: &str) -> Response {
+    json(status, json!({ "code": code, "message": message }))
+}
+
+/// The account behind the bearer token, after the per-second rate limit, when the token is
+/// valid and has every scope in `scopes`. Adds nothing to the response: see [`with_limits`].
+fn pinner(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<(&'static Account, usize), Response> {
+    let Some(token) = req.bearer() else {
+        return Err(pin_error(401, 2, "Authentication failed."));
+    };
+    let now = sb.now();
+    let mut d = sb.lock();
+    let Ok(info) = d.check_access(ID, token, now) else {
+        return Err(pin_error(401, 2, "Authentication failed."));
+    };
+    let account = info.grant.account;
+    let window = d
+        .platform_state::<PinState>()
+        .requests
+        .entry(account.user_id.to_string())
+        .or_default();
+    while window
+        .front()
+        .is_some_and(|t| *t <= now - Duration::seconds(1))
+    {
+        window.pop_front();
+    }
+    if window.len() >= REQUESTS_PER_SECOND {
+        return Err(with_limits(
+            pin_error(
+                429,
+                8,
+                "You have exceeded your rate limit. Try again later.",
+            ),
+            0,
+            now,
+        ));
+    }
+    window.push_back(now);
+    let remaining = REQUESTS_PER_SECOND - window.len();
+    if let Some(missing) = scopes
+        .iter()
+        .find(|s| !info.grant.scopes.iter().any(|g| g == *s))
+    {
+        return Err(pin_error(
+            403,
+            3,
+            &format!("Not authorized to access this resource: missing scope {missing}."),
+        ));
+    }
+    Ok((account, remaining))
+}
+
+/// Adds `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds).
+fn with_limits(r: Response, remaining: usize, _now: DateTime<Utc>) -> Response {
+    let r = with_header(r, "x-ratelimit-limit", &REQUESTS_PER_SECOND.to_string());
+    let r = with_header(r, "x-ratelimit-remaining", &remaining.to_string());
+    with_header(r, "x-ratelimit-reset", "1")
+}
+
+fn publishing_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api.pinterest.com/v5/pins", post(create_pin))
+        .route(
+            "/api.pinterest.com/v5/pins/{id}/analytics",
+            get(pin_analytics),
+        )
+        .route("/api.pinterest.com/v5/media", post(register_media))
+        .route("/api.pinterest.com/v5/media/{id}", get(read_media))
+        .route(&format!("/{UPLOAD_HOST}/"), post(upload_file))
+}
+
+fn too_long(field: &str, max: usize, text: &str) -> Option<Response> {
+    let n = text.chars().count();
+    (n > max).then(|| {
+        pin_error(
+            400,
+            1,
+            &format!("Invalid request: {field} is {n} characters, at most {max} are allowed."),
+        )
+    })
+}
+
+fn http_url(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    url::Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| s.to_string())
+}
+
+/// Checks a `media_source`; its kind (`image`, `multiple_images`, `video`) and media.
+fn media_source(
+    st: &PinState,
+    owner: &str,
+    src: &Value,
+    now: DateTime<Utc>,
+) -> Result<(&'static str, Vec<String>), Response> {
+    let bad = |m: &str| pin_error(400, 1, &format!("Invalid request: media_source: {m}"));
+    match src["source_type"].as_str() {
+        Some("image_url") => http_url(&src["url"])
+            .map(|u| ("image", vec![u]))
+            .ok_or_else(|| bad("url must be an http(s) URL")),
+        Some("image_base64") => {
+            let ct = src["content_type"].as_str().unwrap_or_default();
+            if !["image/jpeg", "image/png"].contains(&ct) {
+                return Err(bad("content_type must be image/jpeg or image/png"));
+            }
+            match src["data"].as_str().map(|d| STANDARD.decode(d)) {
+                Some(Ok(bytes)) if !bytes.is_empty() => {
+                    Ok(("image", vec![format!("base64:{} bytes", bytes.len())]))
+                }
+                _ => Err(bad("data must be base64-encoded image bytes")),
+            }
+        }
+        Some("multiple_image_urls") => {
+            let items = src["items"].as_array().cloned().unwrap_or_default();
+            if !MULTI_IMAGE_RANGE.contains(&items.len()) {
+                return Err(bad("items must hold 2 to 5 images"));
+            }
+            let urls: Option<Vec<String>> = items.iter().map(|i| http_url(&i["url"])).collect();
+            urls.map(|u| ("multiple_images", u))
+                .ok_or_else(|| bad("every item needs an http(s) url"))
+        }
+        Some("video_id") => {
+            let id = src["media_id"].as_str().unwrap_or_default();
+            if src["cover_image_url"].is_null() && src["key_frame_time"].is_null() {
+                return Err(bad("a video Pin needs cover_image_url or key_frame_time"));
+            }
+            match st.media.get(id).filter(|m| m.owner == owner) {
+                Some(m) if m.status(now) == "succeeded" => Ok(("video", vec![id.to_string()])),
+                Some(m) => Err(bad(&format!(
+                    "media {id} is {}, not succeeded",
+                    m.status(now)
+                ))),
+                None => Err(bad(&format!("media {id} not found"))),
+            }
+        }
+        _ => Err(bad(
+            "source_type must be image_url, image_base64, multiple_image_urls or video_id",
+        )),
+    }
+}
+
+/// `POST /v5/pins {board_id, title?, description?, link?, alt_text?, media_source}` → 201 the
+/// Pin. The board must be one of the token's account's boards (another account's board → 403,
+/// an unknown one → 404); title ≤ 100, description and alt_text ≤ 500 characters (else 400).
+async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Publish, || {
+        let (account, remaining) = match pinner(&sb, &req, &["pins:write", "boards:read"]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let now = sb.now();
+        let answer = (|| {
+            let body: Value = match serde_json::from_slice(&req.body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return pin_error(400, 1, "Invalid request: the body is not a JSON object."),
+            };
+            let Some(board_id) = body["board_id"].as_str() else {
+                return pin_error(400, 1, "Invalid request: board_id is required.");
+            };
+            let Some(board) = account.boards.iter().find(|b| b.id == board_id) else {
+                let someone_elses = accounts::for_platform(ID)
+                    .any(|a| a.boards.iter().any(|b| b.id == board_id));
+                return if someone_elses {
+                    pin_error(403, 3, "You do not have permission to pin to this board.")
+                } else {
+                    pin_error(404, 4, "Board not found.")
+                };
+            };
+            let text = |f: &str| body[f].as_str().unwrap_or_default().to_string();
+            let (title, description, alt_text) = (text("title"), text("description"), text("alt_text"));
+            if let Some(r) = too_long("title", MAX_TITLE_CHARS, &title)
+                .or_else(|| too_long("description", MAX_DESCRIPTION_CHARS, &description))
+                .or_else(|| too_long("alt_text", MAX_DESCRIPTION_CHARS, &alt_text))
+            {
+                return r;
+            }
+            let link = match &body["link"] {
+                Value::Null => None,
+                v => match http_url(v) {
+                    Some(u) => Some(u),
+                    None => return pin_error(400, 1, "Invalid request: link must be an http(s) URL."),
+                },
+            };
+            let mut d = sb.lock();
+            let st = d.platform_state::<PinState>();
+            let (kind, media) = match media_source(st, account.user_id, &body["media_source"], now) {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
+            let id = st.new_id(1_150_000_000_100_000_000);
+            st.pins.insert(id.clone(), Pin { owner: account.user_id.to_string(), created_at: now });
+            d.record_published(PublishedItem {
+                id: id.clone(),
+                platform: ID,
+                account_id: account.user_id.to_string(),
+                kind: "pin".to_string(),
+                text: if title.is_empty() { description.clone() } else { title.clone() },
+                media,
+                published_at: now,
+            });
+            json(
+                201,
+                json!({
+                    "id": id,
+                    "created_at": now.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    "link": link,
+                    "title": title,
+                    "description": description,
+                    "alt_text": if alt_text.is_empty() { Value::Null } else { Value::from(alt_text) },
+                    "board_id": board.id,
+                    "board_section_id": Value::Null,
+                    "board_owner": { "username": account.handle },
+                    "is_owner": true,
+                    "media": { "media_type": kind },
+                    "parent_pin_id": Value::Null,
+                    "note": "",
+                }),
+            )
+        })();
+        with_limits(answer, remaining, now)
+    })
+    .await
+}
+
+/// `POST /v5/media {"media_type":"video"}` → 201 `{media_id, media_type, upload_url,
+/// upload_parameters}`: `POST` the parameters plus `file` (multipart) to `upload_url`, which
+/// the sandbox serves itself.
+async fn register_media(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let (account, remaining) = match pinner(&sb, &req, &["pins:write"]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let now = sb.now();
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        if body["media_type"].as_str() != Some("video") {
+            return with_limits(
+                pin_error(400, 1, "Invalid request: media_type must be video."),
+                remaining,
+                now,
+            );
+        }
+        let mut d = sb.lock();
+        let st = d.platform_state::<PinState>();
+        let id = st.new_id(5_000_000_000_000_000_000);
+        let signature = http::random_b64(24);
+        st.media.insert(
+            id.clone(),
+            MediaUpload {
+                owner: account.user_id.to_string(),
+                signature: signature.clone(),
+                uploaded: None,
+                uploaded_at: None,
+                polls: 0,
+            },
+        );
+        let r = json(
+            201,
+            json!({
+                "media_id": id,
+                "media_type": "video",
+                "upload_url": format!("{}/{UPLOAD_HOST}/", req.sandbox_base("api.pinterest.com")),
+                "upload_parameters": {
+                    "x-amz-date": now.format("%Y%m%dT%H%M%SZ").to_string(),
+                    "x-amz-signature": signature,
+                    "x-amz-security-token": http::random_b64(16),
+                    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                    "key": format!("uploads/{id}.mp4"),
+                    "policy": http::random_b64(32),
+                    "x-amz-credential": "SANDBOX/pinterest/s3/aws4_request",
+                    "Content-Type": "multipart/form-data",
+                },
+            }),
+        );
+        with_limits(r, remaining, now)
+    })
+    .await
+}
+
+/// The upload URL: multipart `POST` of the `upload_parameters` and `file` → 204, as S3
+/// answers. A wrong `key` or `x-amz-signature` gets S3's 403.
+async fn upload_file(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let forbidden = || {
+            let mut r = http::empty(403);
+            *r.body_mut() = axum::body::Body::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>\
+                 <Message>Invalid according to Policy</Message></Error>",
+            );
+            with_header(r, "content-type", "application/xml")
+        };
+        let key = req.form.get("key").unwrap_or_default();
+        let Some(id) = key
+            .strip_prefix("uploads/")
+            .and_then(|k| k.strip_suffix(".mp4"))
+        else {
+            return forbidden();
+        };
+        let now = sb.now();
+        let mut d = sb.lock();
+        let Some(m) = d.platform_state::<PinState>().media.get_mut(id) else {
+            return forbidden();
+        };
+        if !http::same(
+            &m.signature,
+            req.form.get("x-amz-signature").unwrap_or_default(),
+        ) {
+            return forbidden();
+        }
+        match http::multipart_part(&req, "file") {
+            Some(bytes) if !bytes.is_empty() => {
+                if m.uploaded.is_none() {
+                    m.uploaded = Some(bytes.len());
+                    m.uploaded_at = Some(now);
+                }
+                http::empty(204)
+            }
+            _ => {
+                let mut r = http::empty(400);
+                *r.body_mut() = axum::body::Body::from(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidArgument</Code>\
+                     <Message>POST requires exactly one file upload per request.</Message></Error>",
+                );
+                with_header(r, "content-type", "application/xml")
+            }
+        }
+    })
+    .await
+}
+
+/// `GET /v5/media/{id}` → `{media_id, media_type, status}`, `registered → processing →
+/// succeeded|failed`.
+async fn read_media(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Upload, || {
+        let (account, remaining) = match pinner(&sb, &req, &["pins:write"]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let now = sb.now();
+        let mut d = sb.lock();
+        let answer = match d
+            .platform_state::<PinState>()
+            .media
+            .get_mut(&id)
+            .filter(|m| m.owner == account.user_id)
+        {
+            Some(m) => {
+                let status = m.status(now);
+                if m.uploaded.is_some() {
+                    m.polls = m.polls.saturating_add(1);
+                }
+                json(
+                    200,
+                    json!({ "media_id": id, "media_type": "video", "status": status }),
+                )
+            }
+            None => pin_error(404, 4, "Media not found."),
+        };
+        with_limits(answer, remaining, now)
+    })
+    .await
+}
+
+/// `GET /v5/pins/{id}/analytics?start_date&end_date&metric_types=IMPRESSION,SAVE,PIN_CLICK,
+/// OUTBOUND_CLICK` (`pins:read`) → `{"all":{daily_metrics:[{date, data_status, metrics}],
+/// summary_metrics, lifetime_metrics}}`. Dates are `YYYY-MM-DD` (UTC), at most 90 days apart;
+/// figures grow with sandbox time since the Pin was created.
+async fn pin_analytics(
+    State(sb): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        let (account, remaining) = match pinner(&sb, &req, &["pins:read"]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let now = sb.now();
+        let answer = analytics(&sb, &req, &id, account, now);
+        with_limits(answer, remaining, now)
+    })
+    .await
+}
+
+fn analytics(sb: &Shared, req: &Req, id: &str, account: &Account, now: DateTime<Utc>) -> Response {
+    let date = |name: &str| {
+        req.query
+            .get(name)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    let (Some(start), Some(end)) = (date("start_date"), date("end_date")) else {
+        return pin_error(
+            400,
+            1,
+            "Invalid request: start_date and end_date (YYYY-MM-DD) are required.",
+        );
+    };
+    if end < start || (end - start).num_days() >= MAX_ANALYTICS_DAYS {
+        return pin_error(
+            400,
+            1,
+            "Invalid request: end_date must be on or after start_date, at most 90 days later.",
+        );
+    }
+    let metrics: Vec<String> = req
+        .query
+        .get("metric_types")
+        .unwrap_or("IMPRESSION,SAVE,PIN_CLICK,OUTBOUND_CLICK")
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let rate = |m: &str| match m {
+        "IMPRESSION" => Some(500),
+        "SAVE" => Some(12),
+        "PIN_CLICK" => Some(30),
+        "OUTBOUND_CLICK" => Some(15),
+        _ => None,
+    };
+    if let Some(bad) = metrics.iter().find(|m| rate(m).is_none()) {
+        return pin_error(
+            400,
+            1,
+            &format!("Invalid request: unknown metric type {bad}."),
+        );
+    }
+    let mut d = sb.lock();
+    let Some(pin) = d
+        .platform_state::<PinState>()
+        .pins
+        .get(id)
+        .filter(|p| p.owner == account.user_id)
+        .cloned()
+    else {
+        return pin_error(404, 4, "Pin not found.");
+    };
+    // Cumulative figure at an instant (0 before the Pin existed).
+    let at = |m: &str, t: DateTime<Utc>| {
+        let t = t.min(now);
+        grown_metric(
+            id,
+            m,
+            (t - pin.created_at).num_seconds(),
+            rate(m).unwrap_or(1),
+        )
+    };
+    let mut daily = Vec::new();
+    let mut summary = serde_json::Map::new();
+    let mut day = start;
+    while day <= end {
+        let from = day.and_time(NaiveTime::MIN).and_utc();
+        let to = from + Duration::days(1);
+        let mut values = serde_json::Map::new();
+        for m in &metrics {
+            let v = at(m, to).saturating_sub(at(m, from));
+            values.insert(m.clone(), Value::from(v));
+            let sum = summary.get(m).and_then(Value::as_u64).unwrap_or(0) + v;
+            summary.insert(m.clone(), Value::from(sum));
+        }
+        let status = if from > now {
+            "NOT_READY"
+        } else if to <= pin.created_at {
+            "BEFORE_PIN_DATA"
+        } else {
+            "READY"
+        };
+        daily.push(json!({ "date": day.to_string(), "data_status": status, "metrics": values }));
+        day += Duration::days(1);
+    }
+    let lifetime: serde_json::Map<String, Value> = metrics
+        .iter()
+        .map(|m| (m.clone(), Value::from(at(m, now))))
+        .collect();
+    json(
+        200,
+        json!({ "all": {
+            "daily_metrics": daily,
+            "summary_metrics": summary,
+            "lifetime_metrics": lifetime,
+        }}),
+    )
 }

@@ -12,6 +12,7 @@ mod instagram_publish;
 mod linkedin;
 mod linkedin_publish;
 mod pinterest;
+mod pinterest_publish;
 mod tiktok;
 mod tiktok_publish;
 mod twitter;
