@@ -146,7 +146,7 @@ async fn bad_fault_specs_are_rejected() {
     let sb = start().await;
     for spec in [
         json!({ "platform": "myspace", "endpoint": "token", "status": 500 }),
-        json!({ "platform": "twitter", "endpoint": "publish", "status": 500 }),
+        json!({ "platform": "twitter", "endpoint": "launch", "status": 500 }),
         json!({ "platform": "twitter", "endpoint": "token", "status": 1000 }),
         json!({ "platform": "twitter", "endpoint": "token" }),
         json!("not an object"),
