@@ -461,7 +461,6 @@ fn pinner(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<(&'static Account, 
                 "You have exceeded your rate limit. Try again later.",
             ),
             0,
-            now,
         ));
     }
     window.push_back(now);
@@ -479,8 +478,9 @@ fn pinner(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<(&'static Account, 
     Ok((account, remaining))
 }
 
-/// Adds `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds).
-fn with_limits(r: Response, remaining: usize, _now: DateTime<Utc>) -> Response {
+/// Adds `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds until
+/// the one-second window renews).
+fn with_limits(r: Response, remaining: usize) -> Response {
     let r = with_header(r, "x-ratelimit-limit", &REQUESTS_PER_SECOND.to_string());
     let r = with_header(r, "x-ratelimit-remaining", &remaining.to_string());
     with_header(r, "x-ratelimit-reset", "1")
@@ -648,7 +648,7 @@ async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 }),
             )
         })();
-        with_limits(answer, remaining, now)
+        with_limits(answer, remaining)
     })
     .await
 }
@@ -668,7 +668,6 @@ async fn register_media(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             return with_limits(
                 pin_error(400, 1, "Invalid request: media_type must be video."),
                 remaining,
-                now,
             );
         }
         let mut d = sb.lock();
@@ -703,7 +702,7 @@ async fn register_media(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 },
             }),
         );
-        with_limits(r, remaining, now)
+        with_limits(r, remaining)
     })
     .await
 }
@@ -787,7 +786,7 @@ async fn read_media(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: 
             }
             None => pin_error(404, 4, "Media not found."),
         };
-        with_limits(answer, remaining, now)
+        with_limits(answer, remaining)
     })
     .await
 }
@@ -808,7 +807,7 @@ async fn pin_analytics(
         };
         let now = sb.now();
         let answer = analytics(&sb, &req, &id, account, now);
-        with_limits(answer, remaining, now)
+        with_limits(answer, remaining)
     })
     .await
 }

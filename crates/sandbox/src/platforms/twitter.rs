@@ -521,25 +521,41 @@ fn user_with(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<&'static str, Re
 
 /// The weighted length of a post's text, twitter-text v3 style: code points in the ranges
 /// U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, every other code
-/// point 2, and every `http://` / `https://` URL 23. (The sandbox does not NFC-normalise.)
+/// point 2, and every whitespace-delimited `http://` / `https://` URL 23. (The sandbox does not
+/// NFC-normalise nor detect URLs without a scheme, as twitter-text does.)
 pub(crate) fn weighted_length(text: &str) -> usize {
-    let mut total = 0;
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            total += 1;
+    fn weight(c: char) -> usize {
+        match c as u32 {
+            0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
+            _ => 2,
         }
+    }
+    fn word_weight(word: &str) -> usize {
         let lower = word.to_ascii_lowercase();
-        if (lower.starts_with("http://") || lower.starts_with("https://")) && word.len() > 8 {
-            total += URL_WEIGHT;
-            continue;
+        let is_url = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+            .is_some_and(|rest| !rest.is_empty());
+        if is_url {
+            URL_WEIGHT
+        } else {
+            word.chars().map(weight).sum()
         }
-        total += word
-            .chars()
-            .map(|c| match c as u32 {
-                0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
-                _ => 2,
-            })
-            .sum::<usize>();
+    }
+    let mut total = 0;
+    let mut word_start = None;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if let Some(s) = word_start.take() {
+                total += word_weight(&text[s..i]);
+            }
+            total += weight(c);
+        } else if word_start.is_none() {
+            word_start = Some(i);
+        }
+    }
+    if let Some(s) = word_start {
+        total += word_weight(&text[s..]);
     }
     total
 }
@@ -1099,4 +1115,26 @@ async fn upload_status(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         json(200, json!({ "data": body }))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weighted_length;
+
+    #[test]
+    fn weighting_of_ascii_wide_characters_and_urls() {
+        assert_eq!(weighted_length("hello world"), 11);
+        assert_eq!(weighted_length("漢字"), 4);
+        assert_eq!(weighted_length("é"), 1);
+        assert_eq!(weighted_length("😀"), 2);
+        assert_eq!(
+            weighted_length("see https://example.com/a/very/long/path"),
+            4 + 23
+        );
+        assert_eq!(
+            weighted_length("line\nhttps://example.com/x\tend"),
+            4 + 1 + 23 + 1 + 3
+        );
+        assert_eq!(weighted_length("https://"), 8);
+    }
 }
