@@ -2,7 +2,7 @@
 //! They are JSON in, JSON out:
 //!
 //! - `GET /__sandbox/stats`: call counters per platform (see `Sandbox::stats`).
-//! - `POST /__sandbox/faults` `{"platform","endpoint":"token|refresh|exchange|authorize|profile|revoke|*",
+//! - `POST /__sandbox/faults` `{"platform","endpoint":"token|refresh|exchange|authorize|profile|revoke|publish|upload|metrics|*",
 //!   "status","body","content_type","headers","delay_ms","times"}`: the next `times` matching
 //!   requests get this answer after `delay_ms`; without `status` they are only delayed.
 //!   `GET` lists pending faults, `DELETE` clears them.

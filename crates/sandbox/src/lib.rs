@@ -200,12 +200,16 @@ impl Sandbox {
 
     /// Call counters per platform, the same JSON as `GET /__sandbox/stats`:
     /// `{"platforms":{"<id>":{"authorizations","token_exchanges","refreshes","refresh_failures",
-    /// "long_lived_exchanges","revocations","profile_calls","faults_served"}}}`.
+    /// "long_lived_exchanges","revocations","profile_calls","faults_served","published",
+    /// "upload_calls","metrics_calls","published_by_account"}}}`.
     ///
     /// `authorizations` counts codes issued; `token_exchanges`, `refreshes`,
     /// `long_lived_exchanges` and `revocations` count successful calls; `refresh_failures` counts
     /// refresh calls answered with an error (including injected faults); `profile_calls` counts
     /// every call to a profile endpoint; `faults_served` counts requests a fault applied to.
+    /// `published` counts items made public and `published_by_account` splits it by the
+    /// platform's account id (a Facebook Page id for Pages); `upload_calls` and `metrics_calls`
+    /// count every media-upload step and metrics read that was not answered by a fault.
     pub fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
     }
