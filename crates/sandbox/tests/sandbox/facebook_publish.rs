@@ -409,3 +409,51 @@ async fn insights_grow_with_the_sandbox_clock() {
     assert_eq!(st, 400);
     assert_graph_error(&body, 100);
 }
+
+#[tokio::test]
+async fn json_bodies_and_concurrent_duplicates_publish_once() {
+    let sb = start().await;
+    let token = page_token(&sb).await;
+    let photos = sb.url(&format!("{GRAPH}/{PAGE}/photos"));
+    let r = sb
+        .http
+        .post(&photos)
+        .bearer_auth(&token)
+        .json(&json!({ "url": "https://example.com/a.jpg", "published": false }))
+        .send()
+        .await
+        .unwrap();
+    let (st, body) = json_of(r).await;
+    assert_eq!(st, 200, "{body}");
+    let photo = body["id"].as_str().unwrap().to_string();
+    let r = sb
+        .http
+        .post(sb.url(&format!("{GRAPH}/{PAGE}/feed")))
+        .bearer_auth(&token)
+        .json(&json!({ "message": "json post", "attached_media": [{ "media_fbid": photo }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let rb = sb
+            .http
+            .post(sb.url(&format!("{GRAPH}/{PAGE}/feed")))
+            .bearer_auth(&token)
+            .form(&[("message", "at the same time")]);
+        set.spawn(async move { rb.send().await.unwrap().status() });
+    }
+    let mut ok = 0;
+    while let Some(s) = set.join_next().await {
+        if s.unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    let items = published(&sb, "facebook").await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["media"], json!([photo]));
+    assert_eq!(sb.stats("facebook").await["published_by_account"][PAGE], 2);
+}

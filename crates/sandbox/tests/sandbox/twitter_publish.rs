@@ -518,3 +518,90 @@ async fn public_metrics_grow_with_the_sandbox_clock() {
     );
     assert_eq!(sb.stats("twitter").await["metrics_calls"], 5);
 }
+
+#[tokio::test]
+async fn concurrent_identical_posts_publish_once() {
+    let sb = start().await;
+    let token = mint(&sb, "twitter", "x-ada", ALL).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let rb = sb
+            .http
+            .post(sb.url(TWEETS))
+            .bearer_auth(&token)
+            .json(&json!({ "text": "only once" }));
+        set.spawn(async move { rb.send().await.unwrap().status() });
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = set.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::FORBIDDEN)
+            .count(),
+        9
+    );
+    assert_eq!(published(&sb, "twitter").await.len(), 1);
+    assert_eq!(
+        sb.stats("twitter").await["published_by_account"]["1580000000000000001"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn at_most_four_images_or_one_video_per_post() {
+    let sb = start().await;
+    let token = mint(&sb, "twitter", "x-ada", ALL).await;
+    let mut images = Vec::new();
+    for _ in 0..5 {
+        let (st, up) = simple_upload(&sb, &token, vec![3u8; 100]).await;
+        assert_eq!(st, 200);
+        images.push(up["data"]["id"].as_str().unwrap().to_string());
+    }
+    let r = tweet(
+        &sb,
+        &token,
+        json!({ "text": "five", "media": { "media_ids": images } }),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let four = &images[..4];
+    let r = tweet(
+        &sb,
+        &token,
+        json!({ "text": "four", "media": { "media_ids": four } }),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let (video, _) = chunked_upload(&sb, &token, &[100]).await;
+    sb.advance(60);
+    assert_eq!(status(&sb, &token, &video).await["state"], "succeeded");
+    let r = tweet(
+        &sb,
+        &token,
+        json!({ "text": "mixed", "media": { "media_ids": [video, images[4]] } }),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    // Someone else's media is not usable either.
+    let grace = mint(&sb, "twitter", "x-grace", ALL).await;
+    let r = tweet(
+        &sb,
+        &grace,
+        json!({ "text": "not mine", "media": { "media_ids": [images[4]] } }),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let items = published(&sb, "twitter").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "images");
+}
