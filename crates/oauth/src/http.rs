@@ -106,9 +106,32 @@ impl PlatformHttp {
         what: &'static str,
         req: RequestBuilder,
     ) -> Result<RawResponse, OAuthError> {
-        let req = req
-            .build()
-            .map_err(|e| OAuthError::Config(format!("could not build the {what} request: {e}")))?;
+        self.send_tracked(platform, what, req)
+            .await
+            .map_err(|e| match e {
+                SendError::NotSent(e) | SendError::NoAnswer(e) => e,
+            })
+    }
+
+    /// As [`PlatformHttp::send`], telling apart a request that certainly did not reach the
+    /// platform ([`SendError::NotSent`]: it could not connect, or the request could not be
+    /// built) from one that was sent and got no (whole) answer ([`SendError::NoAnswer`]: a
+    /// timeout or a broken answer, after which the platform may have acted). Publishing calls
+    /// that must not be repeated blindly use it.
+    ///
+    /// # Errors
+    /// [`SendError`].
+    pub async fn send_tracked(
+        &self,
+        platform: &PlatformSpec,
+        what: &'static str,
+        req: RequestBuilder,
+    ) -> Result<RawResponse, SendError> {
+        let req = req.build().map_err(|e| {
+            SendError::NotSent(OAuthError::Config(format!(
+                "could not build the {what} request: {e}"
+            )))
+        })?;
         let method = req.method().clone();
         let host = req.url().host_str().unwrap_or_default().to_string();
         let path = req.url().path().to_string();
@@ -128,14 +151,21 @@ impl PlatformHttp {
             let resp = self.client.execute(req).await.map_err(|e| {
                 let msg = transport_message(&e, timeout);
                 tracing::warn!(error = %msg, "platform call failed");
-                OAuthError::network(platform, msg)
+                let err = OAuthError::network(platform, msg);
+                if e.is_connect() || e.is_builder() {
+                    SendError::NotSent(err)
+                } else {
+                    SendError::NoAnswer(err)
+                }
             })?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| OAuthError::network(platform, transport_message(&e, timeout)))?;
+            let body = resp.bytes().await.map_err(|e| {
+                SendError::NoAnswer(OAuthError::network(
+                    platform,
+                    transport_message(&e, timeout),
+                ))
+            })?;
             let span = tracing::Span::current();
             span.record("status", status.as_u16());
             span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -150,6 +180,17 @@ impl PlatformHttp {
         };
         call.instrument(span).await
     }
+}
+
+/// A transport failure, by whether the platform may have received the request.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The request certainly did not reach the platform (connect error, unbuildable request).
+    #[error("{0}")]
+    NotSent(OAuthError),
+    /// The request was sent and no whole answer came back: the platform may have acted.
+    #[error("{0}")]
+    NoAnswer(OAuthError),
 }
 
 /// Words for a transport failure, without the URL (which may carry secrets in its query).

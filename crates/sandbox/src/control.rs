@@ -19,6 +19,9 @@
 //!   seed thousands of connections with it; at most 20,000 per call).
 //! - `GET /__sandbox/published[?platform=]` → `{"items":[{id,platform,account_id,kind,text,media,
 //!   published_at}]}`: everything the platforms published, in order.
+//! - `GET /__sandbox/media/{name}.{jpg|jpeg|png|webp|gif|mp4|mov}[?bytes=N]`: a media file of
+//!   `N` bytes (default 200,000; at most 512 MiB), deterministic content, `Content-Type` by
+//!   extension: the public media URLs that demos and tests publish from.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
@@ -50,6 +53,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/grants", post(mint_grants))
         .route("/__sandbox/published", get(list_published))
+        .route("/__sandbox/media/{file}", get(media_file))
         .route("/__sandbox/accounts", get(list_accounts))
         .route("/__sandbox/avatars/{file}", get(avatar))
 }
@@ -233,6 +237,37 @@ async fn list_published(State(sb): State<Arc<Shared>>, req: Req) -> Response {
     let platform = req.param("platform").map(str::to_string);
     let items = sb.lock().published(platform.as_deref());
     json(200, json!({ "items": items }))
+}
+
+/// Largest sample media file, bytes.
+const MAX_MEDIA_BYTES: u64 = 512 * 1024 * 1024;
+
+async fn media_file(req: Req) -> Response {
+    let file = req.path.rsplit('/').next().unwrap_or("");
+    let ext = file.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let content_type = match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        _ => return bad_request("media names end in .jpg, .jpeg, .png, .webp, .gif, .mp4 or .mov"),
+    };
+    let bytes = match req.param("bytes").map(str::parse::<u64>) {
+        None => 200_000,
+        Some(Ok(n)) if (1..=MAX_MEDIA_BYTES).contains(&n) => n,
+        Some(_) => return bad_request("bytes must be between 1 and 536870912"),
+    };
+    // Deterministic filler: the file name's hash, repeated.
+    let seed = http::sha256_hex(file).into_bytes();
+    let body: Vec<u8> = seed.iter().copied().cycle().take(bytes as usize).collect();
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-type", content_type)
+        .header("content-length", bytes.to_string())
+        .body(axum::body::Body::from(body))
+        .unwrap_or_else(|_| bad_request("could not build the media answer"))
 }
 
 async fn list_accounts() -> Response {

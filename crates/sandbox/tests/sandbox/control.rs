@@ -341,3 +341,98 @@ async fn malformed_requests_get_platform_errors_not_panics() {
         200
     );
 }
+
+#[tokio::test]
+async fn sample_media_files_have_the_asked_size_and_type() {
+    let sb = start().await;
+    let r = sb
+        .http
+        .get(sb.url("/__sandbox/media/photo-1.jpg?bytes=1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let a = r.bytes().await.unwrap();
+    assert_eq!(a.len(), 1234);
+    let b = sb
+        .http
+        .get(sb.url("/__sandbox/media/photo-1.jpg?bytes=1234"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(a, b, "deterministic");
+    let r = sb
+        .http
+        .get(sb.url("/__sandbox/media/clip.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(r.bytes().await.unwrap().len(), 200_000);
+    let r = sb
+        .http
+        .get(sb.url("/__sandbox/media/notes.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = sb
+        .http
+        .get(sb.url("/__sandbox/media/a.jpg?bytes=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn minted_grants_work_like_consented_ones() {
+    let sb = start().await;
+    let v: Value = sb
+        .http
+        .post(sb.url("/__sandbox/grants"))
+        .json(&json!({"platform": "twitter", "count": 3, "scopes": ["tweet.read", "users.read", "offline.access"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let grants = v["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 3);
+    let r = sb
+        .http
+        .get(sb.url(X_ME))
+        .bearer_auth(grants[0]["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = sb
+        .http
+        .post(sb.url(X_TOKEN))
+        .basic_auth("sandbox-twitter-client", Some("sandbox-twitter-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                grants[1]["refresh_token"].as_str().unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = sb
+        .http
+        .post(sb.url("/__sandbox/grants"))
+        .json(&json!({"platform": "myspace", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -1,0 +1,165 @@
+//! Publishing clients, one module per platform, behind the [`Publisher`] trait.
+//!
+//! Publishing a post to one connection (a *target*) is a sequence of **steps**. Each call to
+//! [`Publisher::step`] does exactly one platform call (or one small group that is safe to repeat)
+//! and returns the new [`Progress`], which the dispatcher stores **before** calling the next step.
+//! After a crash the dispatcher resumes from the stored progress, so a container, upload or
+//! session already created is reused, never created again, and a step already marked published
+//! is never published again (PLATFORMS.md, lessons at the top).
+//!
+//! A step's failure says whether the platform may have acted ([`PublishError::Unknown`]: the
+//! request was sent and no answer came) or certainly did not ([`PublishError::Failed`], with a
+//! diagnosis saying whether retrying can help). Only the publisher knows which calls are safe to
+//! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_core::post::PostContent;
+use switchboard_core::{Diagnosis, PlatformSpec};
+use switchboard_oauth::PlatformHttp;
+
+/// The resumable state of one target's publication, as the publisher defines it (each module
+/// has its own serde type). `Value::Null` at the start.
+pub type Progress = Value;
+
+/// What a publisher needs to publish one target.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The platform (endpoints: `api_base_url`, `vars`; content rules).
+    pub spec: &'a PlatformSpec,
+    /// The access token to publish with (a Facebook **Page** access token for Pages).
+    pub access_token: &'a SecretString,
+    /// Where to publish: the platform's account id (X user id, LinkedIn `sub`, Instagram
+    /// `user_id`, TikTok `open_id`, Facebook Page id, Pinterest user id, YouTube channel owner).
+    pub account_id: &'a str,
+    /// What to publish, with its per-platform overrides (`content.overrides[spec.id]`).
+    pub content: &'a PostContent,
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// More to do: store `progress`, then call [`Publisher::step`] again after `wait` (a
+    /// platform's `check_after_secs`, a processing poll interval).
+    Continue {
+        /// The new progress.
+        progress: Progress,
+        /// How long to wait before the next step.
+        wait: Option<Duration>,
+    },
+    /// Published.
+    Done(Published),
+}
+
+/// A published item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// The platform's id of the post (tweet id, post URN, `{page}_{post}`, media id, pin id,
+    /// video id, TikTok post id).
+    pub post_id: String,
+    /// Where a person can see it, when the platform has a public URL for it.
+    pub url: Option<String>,
+    /// The final progress (kept for audits and metrics).
+    pub progress: Progress,
+}
+
+/// Why a step did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The platform did not act (it refused, or the request never reached it). The diagnosis
+    /// says whether trying again later can succeed (`retryable`) and how long to wait
+    /// (`retry_after_secs`).
+    #[error("{}", .0.summary())]
+    Failed(Box<Diagnosis>),
+    /// The request was sent and no answer came: the platform may or may not have acted. Never
+    /// retried blindly; [`Publisher::check`] may find out.
+    #[error("outcome unknown: {}", .0.summary())]
+    Unknown(Box<Diagnosis>),
+}
+
+impl PublishError {
+    /// The diagnosis.
+    pub fn diagnosis(&self) -> &Diagnosis {
+        match self {
+            PublishError::Failed(d) | PublishError::Unknown(d) => d,
+        }
+    }
+}
+
+/// Metrics of a published item, as far as the platform offers them (`None`: not offered).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Times shown.
+    pub impressions: Option<u64>,
+    /// Interactions of any kind.
+    pub engagements: Option<u64>,
+    /// Likes / reactions.
+    pub likes: Option<u64>,
+    /// Comments / replies.
+    pub comments: Option<u64>,
+    /// Shares / reposts / saves.
+    pub shares: Option<u64>,
+    /// Video views.
+    pub views: Option<u64>,
+    /// The platform's answer, for anything else.
+    pub raw: Value,
+}
+
+/// One platform's publishing client.
+#[async_trait]
+pub trait Publisher: Send + Sync + std::fmt::Debug {
+    /// The platform id it serves.
+    fn platform(&self) -> &'static str;
+
+    /// Does the next step of publishing `target`, starting from `progress` (`Null` at first).
+    ///
+    /// # Errors
+    /// [`PublishError::Failed`] when the platform did not act; [`PublishError::Unknown`] when a
+    /// non-repeatable call was sent and no answer came.
+    async fn step(
+        &self,
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+    ) -> Result<Step, PublishError>;
+
+    /// After [`PublishError::Unknown`], asks the platform whether the item was published, where
+    /// the platform lets a client check (`None`: it does not; the target stays `unknown`).
+    ///
+    /// # Errors
+    /// As [`Publisher::step`].
+    async fn check(
+        &self,
+        _http: &PlatformHttp,
+        _target: &Target<'_>,
+        _progress: &Progress,
+    ) -> Result<Option<Step>, PublishError> {
+        Ok(None)
+    }
+
+    /// Metrics of a published item.
+    ///
+    /// # Errors
+    /// [`PublishError::Failed`] with the platform's diagnosis.
+    async fn metrics(
+        &self,
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        published: &Published,
+    ) -> Result<Metrics, PublishError>;
+}
+
+/// The publisher of a platform, or `None` for platforms without one (custom providers).
+pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {
+    PUBLISHERS
+        .iter()
+        .copied()
+        .find(|p| p.platform() == platform)
+}
+
+/// Every publisher, one per built-in platform.
+static PUBLISHERS: &[&dyn Publisher] = &[];
