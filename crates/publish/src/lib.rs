@@ -12,6 +12,9 @@
 //! diagnosis saying whether retrying can help). Only the publisher knows which calls are safe to
 //! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
 
+pub mod call;
+pub mod twitter;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -162,4 +165,4 @@ pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {
 }
 
 /// Every publisher, one per built-in platform.
-static PUBLISHERS: &[&dyn Publisher] = &[];
+static PUBLISHERS: &[&dyn Publisher] = &[&twitter::TwitterPublisher];

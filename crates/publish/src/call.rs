@@ -1,0 +1,239 @@
+//! Plumbing shared by the publishers: sending a call (repeatable or not), turning a platform's
+//! error answer into a [`PublishError`], reading JSON, downloading the bytes of a media URL, and
+//! reading/writing a publisher's own progress type.
+//!
+//! Two ways to send:
+//! - [`send`] for calls that are safe to repeat (status polls, a chunk append with its index, an
+//!   upload to a pre-signed URL, metrics reads): a transport failure is
+//!   [`PublishError::Failed`] with a retryable `network` diagnosis.
+//! - [`send_once`] for the call that makes something public: a request sent without an answer
+//!   is [`PublishError::Unknown`] (the platform may have acted), one that never left is
+//!   `Failed` and retryable.
+
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_core::diagnosis::{diagnose_call, CallKind};
+use switchboard_core::{Category, Diagnosis, PlatformSpec};
+use switchboard_oauth::http::{RawResponse, SendError};
+use switchboard_oauth::{OAuthError, PlatformHttp};
+
+use crate::{Progress, PublishError};
+
+/// The most bytes [`download`] reads from a media URL (512 MiB): larger files are refused
+/// before they fill memory.
+pub const MAX_MEDIA_BYTES: u64 = 512 * 1024 * 1024;
+
+/// `Failed` with `d`.
+pub fn failed(d: Diagnosis) -> PublishError {
+    PublishError::Failed(Box::new(d))
+}
+
+/// A non-retryable `Failed` of `category` on `spec`'s platform, with `cause` in plain words
+/// (for problems found before or after a platform call, such as a missing board id).
+pub fn refuse(spec: &PlatformSpec, category: Category, cause: impl Into<String>) -> PublishError {
+    let mut d = Diagnosis::new(category);
+    d.platform = Some(spec.id.clone());
+    d.cause = cause.into();
+    d.retryable = false;
+    failed(d)
+}
+
+/// The platform's content API base URL (catalog `api_base_url`, placeholders filled).
+///
+/// # Errors
+/// `Failed` (`invalid_request`) when the catalog has none.
+pub fn api_base(spec: &PlatformSpec) -> Result<&str, PublishError> {
+    spec.endpoints
+        .api_base_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/'))
+        .ok_or_else(|| {
+            refuse(
+                spec,
+                Category::InvalidRequest,
+                format!("The catalog has no api_base_url for {}.", spec.display_name),
+            )
+        })
+}
+
+fn oauth_diagnosis(e: OAuthError) -> Diagnosis {
+    e.diagnosis()
+}
+
+/// Sends a repeatable call and reads the whole answer (any HTTP status).
+///
+/// # Errors
+/// `Failed` (`network`, retryable) when no answer came.
+pub async fn send(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    what: &'static str,
+    req: RequestBuilder,
+) -> Result<RawResponse, PublishError> {
+    http.send(spec, what, req)
+        .await
+        .map_err(|e| failed(oauth_diagnosis(e)))
+}
+
+/// Sends the call that makes something public, once (any HTTP status is returned).
+///
+/// # Errors
+/// `Unknown` when the request was sent and no whole answer came; `Failed` (retryable) when it
+/// certainly did not leave.
+pub async fn send_once(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    what: &'static str,
+    req: RequestBuilder,
+) -> Result<RawResponse, PublishError> {
+    http.send_tracked(spec, what, req)
+        .await
+        .map_err(|e| match e {
+            SendError::NotSent(e) => {
+                let mut d = oauth_diagnosis(e);
+                d.retryable = true;
+                failed(d)
+            }
+            SendError::NoAnswer(e) => PublishError::Unknown(Box::new(oauth_diagnosis(e))),
+        })
+}
+
+/// The diagnosis of a platform's error answer, with `retry_after_secs` from its headers.
+pub fn diagnose(spec: &PlatformSpec, resp: &RawResponse) -> Diagnosis {
+    let mut d = diagnose_call(
+        &spec.id,
+        CallKind::Api,
+        Some(resp.status.as_u16()),
+        &resp.text(),
+    );
+    d.retry_after_secs =
+        switchboard_oauth::rate_limit::retry_after_secs(&resp.headers, resp.received_at);
+    d.with_docs(spec.docs.first().map(|d| d.url.as_str()))
+}
+
+/// `resp` when its status is 2xx, else `Failed` with the platform's error diagnosed.
+///
+/// # Errors
+/// `Failed` for any non-2xx answer.
+pub fn ok(spec: &PlatformSpec, resp: RawResponse) -> Result<RawResponse, PublishError> {
+    if resp.status.is_success() {
+        Ok(resp)
+    } else {
+        Err(failed(diagnose(spec, &resp)))
+    }
+}
+
+/// The JSON body of a 2xx answer.
+///
+/// # Errors
+/// `Failed` for a non-2xx answer or a body that is not JSON.
+pub fn json(spec: &PlatformSpec, resp: RawResponse) -> Result<Value, PublishError> {
+    let resp = ok(spec, resp)?;
+    if resp.body.is_empty() {
+        return Ok(Value::Null);
+    }
+    resp.json(spec).map_err(|e| failed(oauth_diagnosis(e)))
+}
+
+/// A string field of a platform's answer, or `Failed` saying the answer lacks it.
+///
+/// # Errors
+/// `Failed` (`unknown`, not retryable) when `pointer` is missing or not a string/number.
+pub fn field(spec: &PlatformSpec, v: &Value, pointer: &str) -> Result<String, PublishError> {
+    match v.pointer(pointer) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(refuse(
+            spec,
+            Category::Unknown,
+            format!(
+                "{} answered without the documented `{pointer}`.",
+                spec.display_name
+            ),
+        )),
+    }
+}
+
+/// Downloads the bytes of a public media URL (the content's `media[].url`).
+///
+/// # Errors
+/// `Failed`: `network` (retryable) when it could not be fetched or answered 5xx;
+/// `invalid_request` (not retryable) when it answered another error status or is larger than
+/// [`MAX_MEDIA_BYTES`].
+pub async fn download(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    url: &str,
+) -> Result<Vec<u8>, PublishError> {
+    let resp = http
+        .send(
+            spec,
+            "media_download",
+            http.request(reqwest::Method::GET, url),
+        )
+        .await
+        .map_err(|e| {
+            let mut d = oauth_diagnosis(e);
+            d.cause = "The media file could not be downloaded from its URL.".to_string();
+            failed(d)
+        })?;
+    let status = resp.status;
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        let mut d = Diagnosis::network(
+            &spec.id,
+            format!("the media URL answered HTTP {}", status.as_u16()),
+        );
+        d.cause = "The server holding the media file is unavailable.".to_string();
+        return Err(failed(d));
+    }
+    if !status.is_success() {
+        return Err(refuse(
+            spec,
+            Category::InvalidRequest,
+            format!(
+                "The media URL answered HTTP {}: check that the file is public.",
+                status.as_u16()
+            ),
+        ));
+    }
+    if resp.body.len() as u64 > MAX_MEDIA_BYTES {
+        return Err(refuse(
+            spec,
+            Category::ContentRejected,
+            format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
+        ));
+    }
+    Ok(resp.body)
+}
+
+/// A publisher's progress type read from the stored [`Progress`] (`Null` → `T::default()`).
+///
+/// # Errors
+/// `Failed` (`invalid_request`) when the stored progress is not of this publisher's shape.
+pub fn read_progress<T: DeserializeOwned + Default>(
+    spec: &PlatformSpec,
+    p: &Progress,
+) -> Result<T, PublishError> {
+    if p.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(p.clone()).map_err(|e| {
+        refuse(
+            spec,
+            Category::InvalidRequest,
+            format!("The stored publishing progress is not readable: {e}"),
+        )
+    })
+}
+
+/// A progress value as stored.
+pub fn write_progress<T: Serialize>(t: &T) -> Progress {
+    serde_json::to_value(t).expect("progress types are plain structs that serialize to JSON")
+}
+
+/// A non-negative integer of a JSON answer (`None` when absent or not a number).
+pub fn count(v: &Value, pointer: &str) -> Option<u64> {
+    v.pointer(pointer).and_then(Value::as_u64)
+}

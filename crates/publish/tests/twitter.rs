@@ -1,0 +1,236 @@
+//! The X publisher against the sandbox: text, images, chunked video with STATUS polls, resume
+//! from stored progress, platform errors, faults, an unknown outcome, metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use switchboard_core::post::MediaKind;
+use switchboard_core::Category;
+use switchboard_publish::twitter::{TwitterPublisher, XProgress, SEGMENT_BYTES};
+use switchboard_publish::{publisher_for, PublishError, Publisher, Step};
+
+const SCOPES: &[&str] = &[
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "media.write",
+    "offline.access",
+];
+
+#[tokio::test]
+async fn text_tweet_with_hashtags_is_published_once() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let mut content = text("hello from the publisher");
+    content.hashtags = vec!["rust".into(), "#tokio".into()];
+    let spec = env.spec("twitter");
+    let t = target(spec, &g, &g.account_id, &content);
+    let p = publisher_for("twitter").expect("registered");
+    let (done, steps) = drive(&env, p, &env.http, &t, Value::Null).await.unwrap();
+    assert!(steps.is_empty(), "text is one call: {steps:?}");
+    assert_eq!(
+        done.url.as_deref(),
+        Some(format!("https://x.com/i/web/status/{}", done.post_id).as_str())
+    );
+    let items = env.published("twitter").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], done.post_id.as_str());
+    assert_eq!(items[0]["kind"], "text");
+    assert_eq!(items[0]["account_id"], g.account_id.as_str());
+    assert_eq!(items[0]["text"], "hello from the publisher\n\n#rust #tokio");
+
+    // A step on the final progress does not post again.
+    let again = p.step(&env.http, &t, &done.progress).await.unwrap();
+    assert!(matches!(again, Step::Done(ref d) if d.post_id == done.post_id));
+    assert_eq!(env.published("twitter").await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_images_are_uploaded_then_tweeted() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let mut content = text("two pictures");
+    content.media = vec![
+        env.media("a.jpg", MediaKind::Image, 3000),
+        env.media("b.png", MediaKind::Image, 4000),
+    ];
+    let spec = env.spec("twitter");
+    let t = target(spec, &g, &g.account_id, &content);
+    let (done, steps) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 2, "one upload step per image");
+    let last: XProgress = serde_json::from_value(done.progress.clone()).unwrap();
+    assert_eq!(last.media_ids.len(), 2);
+    let items = env.published("twitter").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "images");
+    assert_eq!(items[0]["media"], json!(last.media_ids));
+    assert_eq!(env.stats("twitter")["upload_calls"], 2);
+}
+
+#[tokio::test]
+async fn video_is_chunked_polled_and_resumes_without_a_second_upload() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let mut content = text("a video");
+    let size = SEGMENT_BYTES * 2 + 500;
+    content.media = vec![env.media("v.mp4", MediaKind::Video, size)];
+    let spec = env.spec("twitter");
+    let t = target(spec, &g, &g.account_id, &content);
+    let p = TwitterPublisher;
+
+    // initialize, then the first append; "crash" after it.
+    let mut progress = Value::Null;
+    for _ in 0..2 {
+        match p.step(&env.http, &t, &progress).await.unwrap() {
+            Step::Continue { progress: next, .. } => progress = next,
+            Step::Done(d) => panic!("done too early: {d:?}"),
+        }
+    }
+    let stored = serde_json::to_string(&progress).unwrap();
+    let mid: XProgress = serde_json::from_str(&stored).unwrap();
+    let chunked = mid.chunked.clone().expect("chunked upload under way");
+    assert_eq!((chunked.segment, chunked.segments), (1, 3));
+
+    // A fresh publisher resumes from the stored progress.
+    let resumed: Value = serde_json::from_str(&stored).unwrap();
+    let (done, steps) = drive(&env, &TwitterPublisher, &env.http, &t, resumed)
+        .await
+        .unwrap();
+    let waits: Vec<&str> = steps
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        waits.contains(&"processing"),
+        "STATUS was polled: {waits:?}"
+    );
+    let last: XProgress = serde_json::from_value(done.progress).unwrap();
+    assert_eq!(last.media_ids, vec![chunked.media_id.clone()]);
+    let items = env.published("twitter").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "video");
+    assert_eq!(items[0]["media"], json!([chunked.media_id]));
+    // initialize + 3 appends + finalize + STATUS polls: one initialize only.
+    let uploads = env.stats("twitter")["upload_calls"].as_u64().unwrap();
+    assert!((6..=8).contains(&uploads), "upload calls {uploads}");
+}
+
+#[tokio::test]
+async fn too_long_text_is_a_content_error_not_retryable() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let content = text(&"word ".repeat(80));
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let d = failed(TwitterPublisher.step(&env.http, &t, &Value::Null).await);
+    assert!(!d.retryable, "{d:?}");
+    assert_eq!(d.http_status, Some(403));
+    assert!(
+        matches!(
+            d.category,
+            Category::ContentRejected | Category::InvalidRequest
+        ),
+        "{d:?}"
+    );
+    assert!(env.published("twitter").await.is_empty());
+}
+
+#[tokio::test]
+async fn duplicate_tweet_is_diagnosed_as_duplicate() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let content = text("same words twice");
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    TwitterPublisher
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap();
+    let d = failed(TwitterPublisher.step(&env.http, &t, &Value::Null).await);
+    assert_eq!(d.category, Category::DuplicateContent, "{d:?}");
+    assert!(!d.retryable);
+    assert_eq!(env.published("twitter").await.len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_and_unavailable_are_retryable_with_retry_after() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let content = text("throttled");
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    for (status, title) in [(429, "Too Many Requests"), (503, "Service Unavailable")] {
+        env.fault(json!({ "platform": "twitter", "endpoint": "publish", "status": status,
+            "headers": { "retry-after": "30" },
+            "body": json!({ "title": title, "detail": title, "type": "about:blank", "status": status }).to_string(),
+            "times": 1 }))
+            .await;
+        let d = failed(TwitterPublisher.step(&env.http, &t, &Value::Null).await);
+        assert!(d.retryable, "{status}: {d:?}");
+        assert_eq!(d.retry_after_secs, Some(30), "{status}: {d:?}");
+        let want = if status == 429 {
+            Category::RateLimited
+        } else {
+            Category::PlatformUnavailable
+        };
+        assert_eq!(d.category, want);
+    }
+    assert!(env.published("twitter").await.is_empty());
+    // After the faults it goes through.
+    TwitterPublisher
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(env.published("twitter").await.len(), 1);
+}
+
+#[tokio::test]
+async fn timeout_on_create_is_unknown_and_check_says_it_cannot_tell() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let content = text("slow answer");
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    env.fault(
+        json!({ "platform": "twitter", "endpoint": "publish", "delay_ms": 1500, "times": 1 }),
+    )
+    .await;
+    let http = env.http_with_timeout(Duration::from_millis(500));
+    let r = TwitterPublisher.step(&http, &t, &Value::Null).await;
+    match r {
+        Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+    assert_eq!(
+        TwitterPublisher
+            .check(&env.http, &t, &Value::Null)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn metrics_of_a_published_tweet() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let content = text("measure me");
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let (done, _) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    env.sandbox
+        .clock()
+        .advance(chrono::Duration::try_days(3).unwrap());
+    let m = TwitterPublisher
+        .metrics(&env.http, &t, &done)
+        .await
+        .unwrap();
+    let pm = &m.raw["data"]["public_metrics"];
+    assert_eq!(m.likes, pm["like_count"].as_u64());
+    assert_eq!(m.impressions, pm["impression_count"].as_u64());
+    assert_eq!(m.comments, pm["reply_count"].as_u64());
+    assert!(m.impressions.is_some());
+    assert_eq!(env.stats("twitter")["metrics_calls"], 1);
+}
