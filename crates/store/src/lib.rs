@@ -22,11 +22,14 @@ pub mod pages;
 pub mod postgres;
 mod postgres_bulk;
 mod postgres_pages;
+mod postgres_posts;
 mod postgres_webhooks;
+pub mod posts;
 pub mod refresh_queue;
 pub mod sqlite;
 mod sqlite_bulk;
 mod sqlite_pages;
+mod sqlite_posts;
 mod sqlite_webhooks;
 pub mod testing;
 pub mod webhooks;
@@ -227,6 +230,7 @@ pub struct Event {
 pub trait Store:
     bulk::BulkStore
     + pages::PageStore
+    + posts::PostStore
     + refresh_queue::RefreshQueue
     + webhooks::WebhookStore
     + webhooks::AuditStore
