@@ -13,6 +13,7 @@
 //! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
 
 pub mod call;
+pub mod linkedin;
 pub mod twitter;
 
 use std::time::Duration;
@@ -165,4 +166,4 @@ pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {
 }
 
 /// Every publisher, one per built-in platform.
-static PUBLISHERS: &[&dyn Publisher] = &[&twitter::TwitterPublisher];
+static PUBLISHERS: &[&dyn Publisher] = &[&twitter::TwitterPublisher, &linkedin::LinkedInPublisher];
