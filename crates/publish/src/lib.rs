@@ -13,6 +13,7 @@
 //! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
 
 pub mod call;
+pub mod facebook;
 pub mod linkedin;
 pub mod twitter;
 
@@ -166,4 +167,8 @@ pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {
 }
 
 /// Every publisher, one per built-in platform.
-static PUBLISHERS: &[&dyn Publisher] = &[&twitter::TwitterPublisher, &linkedin::LinkedInPublisher];
+static PUBLISHERS: &[&dyn Publisher] = &[
+    &twitter::TwitterPublisher,
+    &linkedin::LinkedInPublisher,
+    &facebook::FacebookPublisher,
+];
