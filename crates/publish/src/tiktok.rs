@@ -1,0 +1,526 @@
+//! TikTok direct posts through the Content Posting API (PLATFORMS.md §5).
+//!
+//! Steps:
+//! 1. `POST /v2/post/publish/creator_info/query/`: the privacy levels this creator may use. The
+//!    level is `content.overrides.tiktok.privacy_level`; without one, `SELF_ONLY` (the most
+//!    private, offered to every creator and to unaudited apps). A level not among
+//!    `privacy_level_options` fails at once (`account_not_eligible`, naming the options).
+//! 2. The init call, which is the one that may make something public (sent once):
+//!    - photos: `POST /v2/post/publish/content/init/` (`media_type=PHOTO`, `DIRECT_POST`,
+//!      `PULL_FROM_URL`; photos are pull-only);
+//!    - a video whose URL TikTok can fetch (see [`pull_allowed`]):
+//!      `POST /v2/post/publish/video/init/` with `PULL_FROM_URL`;
+//!    - any other video: `video/init/` with `FILE_UPLOAD` and the chunk plan of
+//!      [`chunk_plan`].
+//! 3. `FILE_UPLOAD` only: one `PUT upload_url` per chunk with `Content-Range: bytes a-b/total`
+//!    (chunks in order; each step downloads the media again and sends its slice, nothing but
+//!    offsets is kept in the progress). A chunk TikTok says is out of order (416, e.g. after a
+//!    lost answer) makes the step read `uploaded_bytes` from the status and go on from there.
+//! 4. `POST /v2/post/publish/status/fetch/` until `PUBLISH_COMPLETE` (post id from
+//!    `publicaly_available_post_id`, sic) or `FAILED` (`fail_reason`).
+//!
+//! The URL is `https://www.tiktok.com/@{creator_username}/video/{post id}`. Metrics come from
+//! `POST /v2/video/query/` (scope `video.list`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use switchboard_core::post::MediaKind;
+use switchboard_core::post_rules::platform_text;
+use switchboard_core::{Category, Diagnosis, PlatformSpec};
+use switchboard_oauth::PlatformHttp;
+
+use crate::call::{self, refuse};
+use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+
+const MIB: u64 = 1024 * 1024;
+/// Smallest chunk; a video under this size is sent whole as one chunk (PLATFORMS.md §5:
+/// 5–64 MB chunks; the sandbox and TikTok's media transfer guide count in MiB).
+pub const MIN_CHUNK_BYTES: u64 = 5 * MIB;
+/// Largest chunk but the last.
+pub const MAX_CHUNK_BYTES: u64 = 64 * MIB;
+/// The chunk size of the registered publisher (10 MiB).
+pub const DEFAULT_CHUNK_BYTES: u64 = 10 * MIB;
+/// Wait between status polls (seconds).
+const POLL_SECS: u64 = 5;
+/// Privacy level used when the post names none.
+const DEFAULT_PRIVACY: &str = "SELF_ONLY";
+
+/// The TikTok publisher; `chunk_bytes` is the `FILE_UPLOAD` chunk size (clamped to
+/// [`MIN_CHUNK_BYTES`]..=[`MAX_CHUNK_BYTES`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TikTokPublisher {
+    /// Chunk size in bytes.
+    pub chunk_bytes: u64,
+}
+
+impl TikTokPublisher {
+    /// The publisher in the registry ([`DEFAULT_CHUNK_BYTES`] chunks).
+    pub const STANDARD: TikTokPublisher = TikTokPublisher {
+        chunk_bytes: DEFAULT_CHUNK_BYTES,
+    };
+}
+
+impl Default for TikTokPublisher {
+    fn default() -> Self {
+        Self::STANDARD
+    }
+}
+
+/// How the media reaches TikTok.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// `FILE_UPLOAD`: Switchboard PUTs the chunks.
+    File,
+    /// `PULL_FROM_URL` video: TikTok downloads it.
+    PullVideo,
+    /// `PULL_FROM_URL` photos.
+    Photos,
+}
+
+/// Where a TikTok publication stands (the stored [`Progress`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TikTokProgress {
+    /// The privacy level checked against `creator_info` (set by step 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_level: Option<String>,
+    /// The creator's username, for the post URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_username: Option<String>,
+    /// The source chosen at init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// TikTok's `publish_id`, once init answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_id: Option<String>,
+    /// The upload URL of a `FILE_UPLOAD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_url: Option<String>,
+    /// Video size in bytes (`FILE_UPLOAD`).
+    #[serde(default)]
+    pub video_size: u64,
+    /// Chunk size in bytes (`FILE_UPLOAD`).
+    #[serde(default)]
+    pub chunk_size: u64,
+    /// Number of chunks (`FILE_UPLOAD`).
+    #[serde(default)]
+    pub chunks: u64,
+    /// Chunks TikTok acknowledged (206/201).
+    #[serde(default)]
+    pub chunks_sent: u64,
+}
+
+/// The chunk plan TikTok accepts for a video of `size` bytes with a preferred chunk size:
+/// `(chunk_size, total_chunk_count)`. Under [`MIN_CHUNK_BYTES`] the video is one chunk of its
+/// own size; otherwise the chunk is `preferred` clamped to 5–64 MiB (and to the size), the
+/// count is `size / chunk` rounded down and the last chunk takes the remainder (below
+/// 2 × 64 MiB, within TikTok's 128 MB for the last chunk).
+pub fn chunk_plan(size: u64, preferred: u64) -> (u64, u64) {
+    if size < MIN_CHUNK_BYTES {
+        return (size, 1);
+    }
+    let chunk = preferred.clamp(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES).min(size);
+    (chunk, size / chunk)
+}
+
+/// Whether TikTok can pull `url` itself (`PULL_FROM_URL`): an `https` URL whose host is a
+/// public name or address. Loopback, private, link-local addresses and `localhost` are not
+/// reachable from TikTok, so such media are uploaded (`FILE_UPLOAD`). (TikTok also requires the
+/// pulled domain to be verified for the app; a refusal says `url_ownership_unverified`.)
+pub fn pull_allowed(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    if u.scheme() != "https" {
+        return false;
+    }
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            d != "localhost" && !d.ends_with(".localhost") && !d.ends_with(".local")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Some(url::Host::Ipv6(ip)) => !(ip.is_loopback() || ip.is_unspecified()),
+        None => false,
+    }
+}
+
+/// The `data` of a TikTok answer, or the diagnosed error (TikTok also reports errors with a
+/// 200 and a non-`ok` `error.code`).
+fn data(
+    spec: &PlatformSpec,
+    resp: switchboard_oauth::http::RawResponse,
+) -> Result<Value, PublishError> {
+    let status = resp.status.as_u16();
+    let text = resp.text();
+    let v = call::json(spec, resp)?;
+    match v.pointer("/error/code").and_then(Value::as_str) {
+        None | Some("ok") => Ok(v["data"].clone()),
+        Some(_) => Err(call::failed(switchboard_core::diagnosis::diagnose_call(
+            &spec.id,
+            switchboard_core::diagnosis::CallKind::Api,
+            Some(status),
+            &text,
+        ))),
+    }
+}
+
+fn api_post(
+    http: &PlatformHttp,
+    base: &str,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    http.request(Method::POST, &format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+}
+
+fn post_url(p: &TikTokProgress, post_id: &str) -> Option<String> {
+    p.creator_username
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("https://www.tiktok.com/@{u}/video/{post_id}"))
+}
+
+impl TikTokPublisher {
+    async fn creator_info(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        p: &mut TikTokProgress,
+    ) -> Result<(), PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let req = api_post(
+            http,
+            base,
+            "/v2/post/publish/creator_info/query/",
+            t.access_token.expose_secret(),
+            &json!({}),
+        );
+        let d = data(spec, call::send(http, spec, "creator_info", req).await?)?;
+        let options: Vec<String> = d["privacy_level_options"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let wanted = t
+            .content
+            .overrides
+            .get("tiktok")
+            .and_then(|o| o.privacy_level.clone())
+            .unwrap_or_else(|| DEFAULT_PRIVACY.to_string());
+        if !options.contains(&wanted) {
+            let mut diag = Diagnosis::new(Category::AccountNotEligible);
+            diag.platform = Some(spec.id.clone());
+            diag.platform_code = Some("privacy_level_option_mismatch".to_string());
+            diag.cause = format!(
+                "This TikTok account cannot post with privacy level {wanted}: it offers {}.",
+                if options.is_empty() {
+                    "none".to_string()
+                } else {
+                    options.join(", ")
+                }
+            );
+            diag.fix = vec![format!(
+                "Set content.overrides.tiktok.privacy_level to one of: {}.",
+                options.join(", ")
+            )];
+            return Err(call::failed(diag));
+        }
+        p.privacy_level = Some(wanted);
+        p.creator_username = d["creator_username"].as_str().map(str::to_string);
+        Ok(())
+    }
+
+    /// The init call (sent once).
+    async fn init(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        p: &mut TikTokProgress,
+    ) -> Result<(), PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let token = t.access_token.expose_secret();
+        let media = &t.content.media;
+        let privacy = p.privacy_level.clone().unwrap_or_default();
+        let text = platform_text(&spec.id, &spec.content, t.content).text;
+        let over = t.content.overrides.get("tiktok");
+        let video = media.iter().find(|m| m.kind == MediaKind::Video);
+        let (path, body, source) = if let Some(v) = video {
+            let post_info = json!({
+                "title": text,
+                "privacy_level": privacy,
+                "disable_comment": false,
+                "disable_duet": false,
+                "disable_stitch": false,
+            });
+            if pull_allowed(&v.url) {
+                let body = json!({
+                    "post_info": post_info,
+                    "source_info": { "source": "PULL_FROM_URL", "video_url": v.url },
+                });
+                ("/v2/post/publish/video/init/", body, Source::PullVideo)
+            } else {
+                let size = match v.size_bytes {
+                    Some(n) if n > 0 => n,
+                    _ => call::download(http, spec, &v.url).await?.len() as u64,
+                };
+                let (chunk, chunks) = chunk_plan(size, self.chunk_bytes);
+                p.video_size = size;
+                p.chunk_size = chunk;
+                p.chunks = chunks;
+                let body = json!({
+                    "post_info": post_info,
+                    "source_info": {
+                        "source": "FILE_UPLOAD",
+                        "video_size": size,
+                        "chunk_size": chunk,
+                        "total_chunk_count": chunks,
+                    },
+                });
+                ("/v2/post/publish/video/init/", body, Source::File)
+            }
+        } else {
+            let images: Vec<&str> = media.iter().map(|m| m.url.as_str()).collect();
+            if images.is_empty() {
+                return Err(refuse(
+                    spec,
+                    Category::ContentRejected,
+                    "TikTok has no text-only posts: add a video or photos.",
+                ));
+            }
+            let title = over.and_then(|o| o.title.clone()).unwrap_or_default();
+            let description = over.and_then(|o| o.description.clone()).unwrap_or(text);
+            let body = json!({
+                "media_type": "PHOTO",
+                "post_mode": "DIRECT_POST",
+                "post_info": {
+                    "title": title,
+                    "description": description,
+                    "privacy_level": privacy,
+                    "disable_comment": false,
+                },
+                "source_info": {
+                    "source": "PULL_FROM_URL",
+                    "photo_images": images,
+                    "photo_cover_index": 0,
+                },
+            });
+            ("/v2/post/publish/content/init/", body, Source::Photos)
+        };
+        let req = api_post(http, base, path, token, &body);
+        let resp = match call::send_once(http, spec, "publish_init", req).await {
+            // An upload init that got no answer published nothing: no bytes were sent.
+            Err(PublishError::Unknown(d)) if source == Source::File => {
+                let mut d = *d;
+                d.retryable = true;
+                return Err(call::failed(d));
+            }
+            other => other?,
+        };
+        let d = data(spec, resp)?;
+        p.publish_id = Some(call::field(spec, &d, "/publish_id")?);
+        p.upload_url = d["upload_url"].as_str().map(str::to_string);
+        p.source = Some(source);
+        Ok(())
+    }
+
+    async fn status(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        publish_id: &str,
+    ) -> Result<Value, PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let req = api_post(
+            http,
+            base,
+            "/v2/post/publish/status/fetch/",
+            t.access_token.expose_secret(),
+            &json!({ "publish_id": publish_id }),
+        );
+        data(spec, call::send(http, spec, "status_fetch", req).await?)
+    }
+
+    /// Sends the next chunk.
+    async fn put_chunk(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        p: &mut TikTokProgress,
+        publish_id: &str,
+    ) -> Result<(), PublishError> {
+        let spec = t.spec;
+        let Some(upload_url) = p.upload_url.clone() else {
+            return Err(refuse(
+                spec,
+                Category::Unknown,
+                "TikTok gave no upload_url for the FILE_UPLOAD.",
+            ));
+        };
+        let Some(video) = t.content.media.iter().find(|m| m.kind == MediaKind::Video) else {
+            return Err(refuse(
+                spec,
+                Category::InvalidRequest,
+                "The post has no video.",
+            ));
+        };
+        let start = p.chunks_sent * p.chunk_size;
+        let end = if p.chunks_sent + 1 == p.chunks {
+            p.video_size
+        } else {
+            start + p.chunk_size
+        };
+        let bytes = call::download(http, spec, &video.url).await?;
+        if bytes.len() as u64 != p.video_size {
+            return Err(refuse(
+                spec,
+                Category::ContentRejected,
+                format!(
+                    "The video at its URL changed size ({} bytes, {} announced to TikTok).",
+                    bytes.len(),
+                    p.video_size
+                ),
+            ));
+        }
+        let chunk = bytes[start as usize..end as usize].to_vec();
+        let content_type = video
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| "video/mp4".to_string());
+        let req = http
+            .request(Method::PUT, &upload_url)
+            .header("content-type", content_type)
+            .header(
+                "content-range",
+                format!("bytes {start}-{}/{}", end - 1, p.video_size),
+            )
+            .body(chunk);
+        let resp = call::send(http, spec, "upload_chunk", req).await?;
+        if resp.status.as_u16() == 416 {
+            // Not the chunk TikTok expects (a previous answer was lost): ask how far it got.
+            let s = self.status(http, t, publish_id).await?;
+            let uploaded = call::count(&s, "/uploaded_bytes").unwrap_or(0);
+            p.chunks_sent = if uploaded >= p.video_size {
+                p.chunks
+            } else {
+                uploaded / p.chunk_size.max(1)
+            };
+            return Ok(());
+        }
+        call::ok(spec, resp)?;
+        p.chunks_sent += 1;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Publisher for TikTokPublisher {
+    fn platform(&self) -> &'static str {
+        "tiktok"
+    }
+
+    async fn step(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        progress: &Progress,
+    ) -> Result<Step, PublishError> {
+        let spec = t.spec;
+        let mut p: TikTokProgress = call::read_progress(spec, progress)?;
+        let cont = |p: &TikTokProgress, wait: Option<Duration>| Step::Continue {
+            progress: call::write_progress(p),
+            wait,
+        };
+        if p.privacy_level.is_none() {
+            self.creator_info(http, t, &mut p).await?;
+            return Ok(cont(&p, None));
+        }
+        let Some(publish_id) = p.publish_id.clone() else {
+            self.init(http, t, &mut p).await?;
+            let wait = (p.source != Some(Source::File)).then(|| Duration::from_secs(POLL_SECS));
+            return Ok(cont(&p, wait));
+        };
+        if p.source == Some(Source::File) && p.chunks_sent < p.chunks {
+            self.put_chunk(http, t, &mut p, &publish_id).await?;
+            let wait = (p.chunks_sent == p.chunks).then(|| Duration::from_secs(POLL_SECS));
+            return Ok(cont(&p, wait));
+        }
+        let s = self.status(http, t, &publish_id).await?;
+        match s["status"].as_str().unwrap_or_default() {
+            "PUBLISH_COMPLETE" | "SEND_TO_USER_INBOX" => {
+                let post_id = s["publicaly_available_post_id"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .or_else(|| v.as_u64().map(|n| n.to_string()))
+                    });
+                let url = post_id.as_deref().and_then(|id| post_url(&p, id));
+                Ok(Step::Done(Published {
+                    post_id: post_id.unwrap_or(publish_id),
+                    url,
+                    progress: call::write_progress(&p),
+                }))
+            }
+            "FAILED" => {
+                let reason = s["fail_reason"].as_str().unwrap_or("unknown").to_string();
+                let mut d = Diagnosis::new(Category::ContentRejected);
+                d.platform = Some(spec.id.clone());
+                d.cause = format!("TikTok could not publish the media ({reason}).");
+                d.platform_code = Some(reason);
+                Err(call::failed(d))
+            }
+            _ => Ok(cont(&p, Some(Duration::from_secs(POLL_SECS)))),
+        }
+    }
+
+    async fn metrics(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        published: &Published,
+    ) -> Result<Metrics, PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let req = http
+            .request(Method::POST, &format!("{base}/v2/video/query/"))
+            .query(&[(
+                "fields",
+                "id,view_count,like_count,comment_count,share_count",
+            )])
+            .bearer_auth(t.access_token.expose_secret())
+            .json(&json!({ "filters": { "video_ids": [published.post_id] } }));
+        let d = data(spec, call::send(http, spec, "video_query", req).await?)?;
+        let video = d["videos"]
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["id"] == published.post_id.as_str()))
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(Metrics {
+            impressions: None,
+            engagements: None,
+            likes: call::count(&video, "/like_count"),
+            comments: call::count(&video, "/comment_count"),
+            shares: call::count(&video, "/share_count"),
+            views: call::count(&video, "/view_count"),
+            raw: d,
+        })
+    }
+}

@@ -1,0 +1,322 @@
+//! YouTube video uploads through resumable sessions (PLATFORMS.md §6 "Publish").
+//!
+//! Steps:
+//! 1. `POST {api}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status` with
+//!    `X-Upload-Content-Length`, `X-Upload-Content-Type` and `{snippet:{title, description,
+//!    tags, categoryId}, status:{privacyStatus, selfDeclaredMadeForKids}}` → the session URI in
+//!    `Location`. The title is `content.overrides.youtube.title`; the description its
+//!    `description`, else the post's text (override or shared text with hashtags); tags,
+//!    `privacy_status` (default `public`) and `made_for_kids` (default false) from the override.
+//!    Opening a session publishes nothing (an unused session expires), so a lost answer is a
+//!    retryable failure.
+//! 2. One `PUT {session}` per chunk with `Content-Range: bytes a-b/N`; chunks are
+//!    [`YouTubePublisher::chunk_bytes`] long (a multiple of 256 KiB), the last takes the rest.
+//!    Each step downloads the media again and sends its slice (nothing but offsets is kept).
+//!    308 with `Range: bytes=0-k` → the next offset is k+1; the last chunk's 200/201 carries the
+//!    video resource, whose `id` is the post id. A session completes into one video only, so
+//!    chunk PUTs are repeatable.
+//! 3. When YouTube disputes the offset of a chunk (400 after a lost answer or a resume), the
+//!    same step asks `PUT {session}` with `Content-Range: bytes */N` and goes on from the
+//!    offset it reports, or finishes if the video already exists.
+//!
+//! URL `https://www.youtube.com/watch?v={id}`. Metrics: `GET {api}/youtube/v3/videos?part=statistics&id=`.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use switchboard_core::post::MediaKind;
+use switchboard_core::post_rules::platform_text;
+use switchboard_core::{Category, PlatformSpec};
+use switchboard_oauth::http::RawResponse;
+use switchboard_oauth::PlatformHttp;
+
+use crate::call::{self, refuse};
+use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+
+/// Chunks other than the last must be multiples of this many bytes (256 KiB).
+pub const CHUNK_UNIT: u64 = 256 * 1024;
+/// The chunk size of the registered publisher (8 MiB = 32 × 256 KiB).
+pub const DEFAULT_CHUNK_BYTES: u64 = 32 * CHUNK_UNIT;
+/// `snippet.categoryId` sent (22, "People & Blogs", YouTube's default).
+const CATEGORY_ID: &str = "22";
+
+/// The YouTube publisher; `chunk_bytes` is rounded down to a multiple of [`CHUNK_UNIT`] (at
+/// least one unit).
+#[derive(Debug, Clone, Copy)]
+pub struct YouTubePublisher {
+    /// Chunk size in bytes.
+    pub chunk_bytes: u64,
+}
+
+impl YouTubePublisher {
+    /// The publisher in the registry ([`DEFAULT_CHUNK_BYTES`] chunks).
+    pub const STANDARD: YouTubePublisher = YouTubePublisher {
+        chunk_bytes: DEFAULT_CHUNK_BYTES,
+    };
+
+    fn chunk(&self) -> u64 {
+        (self.chunk_bytes / CHUNK_UNIT).max(1) * CHUNK_UNIT
+    }
+}
+
+impl Default for YouTubePublisher {
+    fn default() -> Self {
+        Self::STANDARD
+    }
+}
+
+/// Where a YouTube upload stands (the stored [`Progress`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct YouTubeProgress {
+    /// The resumable session URI, once opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_uri: Option<String>,
+    /// File size in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// Bytes YouTube has acknowledged (the next chunk starts here).
+    #[serde(default)]
+    pub offset: u64,
+    /// How many times the offset was asked for (`bytes */N`).
+    #[serde(default)]
+    pub offset_queries: u32,
+}
+
+/// The next offset from a 308's `Range: bytes=0-k` (0 without one).
+fn next_offset(resp: &RawResponse) -> u64 {
+    resp.headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes=0-"))
+        .and_then(|k| k.trim().parse::<u64>().ok())
+        .map_or(0, |k| k + 1)
+}
+
+fn watch_url(id: &str) -> String {
+    format!("https://www.youtube.com/watch?v={id}")
+}
+
+fn done(spec: &PlatformSpec, p: &YouTubeProgress, resp: RawResponse) -> Result<Step, PublishError> {
+    let v = call::json(spec, resp)?;
+    let id = call::field(spec, &v, "/id")?;
+    Ok(Step::Done(Published {
+        url: Some(watch_url(&id)),
+        post_id: id,
+        progress: call::write_progress(p),
+    }))
+}
+
+impl YouTubePublisher {
+    async fn open_session(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        p: &mut YouTubeProgress,
+    ) -> Result<(), PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let Some(video) = t.content.media.iter().find(|m| m.kind == MediaKind::Video) else {
+            return Err(refuse(
+                spec,
+                Category::ContentRejected,
+                "YouTube publishes videos only: add a video.",
+            ));
+        };
+        let over = t.content.overrides.get("youtube");
+        let title = over.and_then(|o| o.title.clone()).unwrap_or_default();
+        let description = over
+            .and_then(|o| o.description.clone())
+            .unwrap_or_else(|| platform_text(&spec.id, &spec.content, t.content).text);
+        let tags = over.and_then(|o| o.tags.clone()).unwrap_or_default();
+        let privacy = over
+            .and_then(|o| o.privacy_status.clone())
+            .unwrap_or_else(|| "public".to_string());
+        let kids = over.and_then(|o| o.made_for_kids).unwrap_or(false);
+        let size = match video.size_bytes {
+            Some(n) if n > 0 => n,
+            _ => call::download(http, spec, &video.url).await?.len() as u64,
+        };
+        let content_type = video
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| "video/mp4".to_string());
+        let body = json!({
+            "snippet": {
+                "title": title,
+                "description": description,
+                "tags": tags,
+                "categoryId": CATEGORY_ID,
+            },
+            "status": { "privacyStatus": privacy, "selfDeclaredMadeForKids": kids },
+        });
+        let req = http
+            .request(Method::POST, &format!("{base}/upload/youtube/v3/videos"))
+            .query(&[("uploadType", "resumable"), ("part", "snippet,status")])
+            .bearer_auth(t.access_token.expose_secret())
+            .header("x-upload-content-length", size.to_string())
+            .header("x-upload-content-type", content_type)
+            .json(&body);
+        let resp = call::ok(spec, call::send(http, spec, "upload_session", req).await?)?;
+        let location = resp
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| {
+                refuse(
+                    spec,
+                    Category::Unknown,
+                    "YouTube opened no upload session (no Location header).",
+                )
+            })?;
+        p.session_uri = Some(location.to_string());
+        p.size = size;
+        p.offset = 0;
+        Ok(())
+    }
+
+    /// `PUT {session}` with `Content-Range: bytes */N`.
+    async fn query_offset(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        session: &str,
+        size: u64,
+    ) -> Result<RawResponse, PublishError> {
+        let req = http
+            .request(Method::PUT, session)
+            .bearer_auth(t.access_token.expose_secret())
+            .header("content-range", format!("bytes */{size}"))
+            .header("content-length", "0");
+        call::send(http, t.spec, "upload_offset", req).await
+    }
+}
+
+#[async_trait]
+impl Publisher for YouTubePublisher {
+    fn platform(&self) -> &'static str {
+        "youtube"
+    }
+
+    async fn step(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        progress: &Progress,
+    ) -> Result<Step, PublishError> {
+        let spec = t.spec;
+        let mut p: YouTubeProgress = call::read_progress(spec, progress)?;
+        let Some(session) = p.session_uri.clone() else {
+            self.open_session(http, t, &mut p).await?;
+            return Ok(Step::Continue {
+                progress: call::write_progress(&p),
+                wait: None,
+            });
+        };
+        let Some(video) = t.content.media.iter().find(|m| m.kind == MediaKind::Video) else {
+            return Err(refuse(
+                spec,
+                Category::InvalidRequest,
+                "The post has no video.",
+            ));
+        };
+        let start = p.offset.min(p.size);
+        let end = (start + self.chunk()).min(p.size);
+        let bytes = call::download(http, spec, &video.url).await?;
+        if bytes.len() as u64 != p.size {
+            return Err(refuse(
+                spec,
+                Category::ContentRejected,
+                format!(
+                    "The video at its URL changed size ({} bytes, {} announced to YouTube).",
+                    bytes.len(),
+                    p.size
+                ),
+            ));
+        }
+        let content_type = video
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| "video/mp4".to_string());
+        let req = http
+            .request(Method::PUT, &session)
+            .bearer_auth(t.access_token.expose_secret())
+            .header("content-type", content_type)
+            .header(
+                "content-range",
+                format!("bytes {start}-{}/{}", end.saturating_sub(1), p.size),
+            )
+            .body(bytes[start as usize..end as usize].to_vec());
+        let resp = call::send(http, spec, "upload_chunk", req).await?;
+        match resp.status.as_u16() {
+            200 | 201 => done(spec, &p, resp),
+            308 => {
+                p.offset = next_offset(&resp);
+                Ok(Step::Continue {
+                    progress: call::write_progress(&p),
+                    wait: None,
+                })
+            }
+            400 => {
+                // The offset is disputed: ask where the session stands.
+                let q = self.query_offset(http, t, &session, p.size).await?;
+                p.offset_queries += 1;
+                match q.status.as_u16() {
+                    200 | 201 => done(spec, &p, q),
+                    308 => {
+                        let offset = next_offset(&q);
+                        if offset == start {
+                            // YouTube agrees on the offset: the chunk itself was refused.
+                            return Err(call::failed(call::diagnose(spec, &resp)));
+                        }
+                        p.offset = offset;
+                        Ok(Step::Continue {
+                            progress: call::write_progress(&p),
+                            wait: None,
+                        })
+                    }
+                    _ => Err(call::failed(call::diagnose(spec, &q))),
+                }
+            }
+            _ => Err(call::failed(call::diagnose(spec, &resp))),
+        }
+    }
+
+    async fn metrics(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        published: &Published,
+    ) -> Result<Metrics, PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let req = http
+            .request(Method::GET, &format!("{base}/youtube/v3/videos"))
+            .query(&[("part", "statistics"), ("id", published.post_id.as_str())])
+            .bearer_auth(t.access_token.expose_secret());
+        let v = call::json(spec, call::send(http, spec, "video_statistics", req).await?)?;
+        let stats = v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == published.post_id.as_str()))
+            .map(|i| i["statistics"].clone())
+            .unwrap_or(Value::Null);
+        // Google returns the counts as decimal strings.
+        let n = |k: &str| -> Option<u64> {
+            match &stats[k] {
+                Value::String(s) => s.parse().ok(),
+                v => v.as_u64(),
+            }
+        };
+        Ok(Metrics {
+            impressions: None,
+            engagements: None,
+            likes: n("likeCount"),
+            comments: n("commentCount"),
+            shares: None,
+            views: n("viewCount"),
+            raw: v,
+        })
+    }
+}

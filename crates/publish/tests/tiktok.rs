@@ -1,0 +1,324 @@
+//! The TikTok publisher against the sandbox: creator info and privacy levels, FILE_UPLOAD in
+//! chunks, PULL_FROM_URL videos and photos, status polls, resume, errors, faults, an unknown
+//! init, metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use switchboard_core::post::{MediaKind, PlatformOverride, PostContent};
+use switchboard_core::Category;
+use switchboard_publish::tiktok::{
+    chunk_plan, pull_allowed, Source, TikTokProgress, TikTokPublisher, MIN_CHUNK_BYTES,
+};
+use switchboard_publish::{publisher_for, PublishError, Publisher, Step};
+
+const SCOPES: &[&str] = &["user.info.basic", "video.publish", "video.list"];
+const MIB: usize = 1024 * 1024;
+
+fn with_privacy(mut c: PostContent, level: &str) -> PostContent {
+    c.overrides.insert(
+        "tiktok".into(),
+        PlatformOverride {
+            privacy_level: Some(level.into()),
+            ..PlatformOverride::default()
+        },
+    );
+    c
+}
+
+fn video(env: &Env, name: &str, bytes: usize) -> PostContent {
+    let mut c = text("A day at the bakery");
+    c.hashtags = vec!["bread".into()];
+    c.media = vec![env.media(name, MediaKind::Video, bytes)];
+    c
+}
+
+fn tp(v: &Value) -> TikTokProgress {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+#[test]
+fn chunk_plan_follows_the_media_transfer_guide() {
+    assert_eq!(chunk_plan(1_000, 10 * MIB as u64), (1_000, 1));
+    let five = MIN_CHUNK_BYTES;
+    assert_eq!(chunk_plan(11 * MIB as u64, five), (five, 2));
+    assert_eq!(
+        chunk_plan(7 * MIB as u64, 10 * MIB as u64),
+        (7 * MIB as u64, 1)
+    );
+    assert_eq!(chunk_plan(100 * MIB as u64, 1), (five, 20));
+    assert_eq!(chunk_plan(1 << 30, 1 << 40), (64 * MIB as u64, 16));
+    assert!(pull_allowed("https://cdn.example.com/v.mp4"));
+    assert!(!pull_allowed("http://cdn.example.com/v.mp4"));
+    assert!(!pull_allowed("https://127.0.0.1:8080/v.mp4"));
+    assert!(!pull_allowed("https://10.1.2.3/v.mp4"));
+    assert!(!pull_allowed("https://localhost/v.mp4"));
+}
+
+#[tokio::test]
+async fn chunked_file_upload_step_by_step_publishes_once() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let content = with_privacy(video(&env, "clip.mp4", 11 * MIB), "PUBLIC_TO_EVERYONE");
+    let t = target(env.spec("tiktok"), &g, &g.account_id, &content);
+    let pubr = TikTokPublisher {
+        chunk_bytes: MIN_CHUNK_BYTES,
+    };
+    let (done, seen) = drive(&env, &pubr, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let steps: Vec<TikTokProgress> = seen.iter().map(tp).collect();
+    // creator_info, init, chunk 1, chunk 2, then status polls.
+    assert_eq!(
+        steps[0].privacy_level.as_deref(),
+        Some("PUBLIC_TO_EVERYONE")
+    );
+    assert!(steps[0].publish_id.is_none());
+    assert_eq!(steps[1].source, Some(Source::File));
+    assert_eq!((steps[1].chunks, steps[1].chunks_sent), (2, 0));
+    assert_eq!(steps[1].video_size, 11 * MIB as u64);
+    assert_eq!(steps[2].chunks_sent, 1);
+    assert_eq!(steps[3].chunks_sent, 2);
+    let items = env.published("tiktok").await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["id"], done.post_id.as_str());
+    assert_eq!(items[0]["text"], "A day at the bakery\n\n#bread");
+    assert_eq!(
+        done.url.as_deref(),
+        Some(format!("https://www.tiktok.com/@ada.sandbox/video/{}", done.post_id).as_str())
+    );
+}
+
+#[tokio::test]
+async fn resume_mid_upload_and_after_a_lost_chunk_answer() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let content = video(&env, "clip.mp4", 11 * MIB);
+    let t = target(env.spec("tiktok"), &g, &g.account_id, &content);
+    let pubr = TikTokPublisher {
+        chunk_bytes: MIN_CHUNK_BYTES,
+    };
+    let mut p = Value::Null;
+    for _ in 0..2 {
+        let Step::Continue { progress, .. } = pubr.step(&env.http, &t, &p).await.unwrap() else {
+            panic!("expected Continue");
+        };
+        p = progress;
+    }
+    // After init, stored and read back: no second init.
+    let stored: Value = serde_json::from_str(&p.to_string()).unwrap();
+    let publish_id = tp(&stored).publish_id.clone().unwrap();
+    // Chunk 1 is sent but its answer "lost": the dispatcher resumes from the older progress.
+    let Step::Continue { .. } = pubr.step(&env.http, &t, &stored).await.unwrap() else {
+        panic!("expected Continue");
+    };
+    let Step::Continue { progress, .. } = pubr.step(&env.http, &t, &stored).await.unwrap() else {
+        panic!("expected Continue");
+    };
+    assert_eq!(
+        tp(&progress).chunks_sent,
+        1,
+        "416 → offset read from the status"
+    );
+    let (done, _) = drive(&env, &pubr, &env.http, &t, progress).await.unwrap();
+    assert_eq!(
+        tp(&done.progress).publish_id.as_deref(),
+        Some(publish_id.as_str())
+    );
+    assert_eq!(env.published("tiktok").await.len(), 1);
+    // Stepping again from the last stored progress reads the status: nothing new is published.
+    let last = tp(&done.progress);
+    let Step::Done(again) = pubr
+        .step(&env.http, &t, &serde_json::to_value(&last).unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("expected Done");
+    };
+    assert_eq!(again.post_id, done.post_id);
+    assert_eq!(env.published("tiktok").await.len(), 1);
+}
+
+#[tokio::test]
+async fn pulled_video_and_photos_publish_once_each() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let spec = env.spec("tiktok");
+    let mut pulled = text("pulled");
+    pulled.media = vec![switchboard_core::post::Media {
+        url: "https://cdn.example.com/videos/clip.mp4".into(),
+        kind: MediaKind::Video,
+        mime_type: None,
+        size_bytes: None,
+        duration_secs: None,
+        width: None,
+        height: None,
+        alt_text: None,
+    }];
+    let t = target(spec, &g, &g.account_id, &pulled);
+    let (done, seen) = drive(&env, &TikTokPublisher::STANDARD, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(tp(&seen[1]).source, Some(Source::PullVideo));
+    let items = env.published("tiktok").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], done.post_id.as_str());
+
+    let mut photos = text("photos");
+    photos.media = vec![
+        env.media("a.jpg", MediaKind::Image, 10_000),
+        env.media("b.jpg", MediaKind::Image, 10_000),
+    ];
+    let t = target(spec, &g, &g.account_id, &photos);
+    let tk = publisher_for("tiktok").expect("registered");
+    let (done, seen) = drive(&env, tk, &env.http, &t, Value::Null).await.unwrap();
+    assert_eq!(tp(&seen[1]).source, Some(Source::Photos));
+    let items = env.published("tiktok").await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["id"], done.post_id.as_str());
+    assert_eq!(items[1]["kind"], "photo");
+}
+
+#[tokio::test]
+async fn privacy_and_media_errors() {
+    let env = start().await;
+    let spec = env.spec("tiktok");
+    // A private account is not offered PUBLIC_TO_EVERYONE: refused before any init.
+    let private = env.grant("tiktok", Some("tt-private"), SCOPES).await;
+    let content = with_privacy(video(&env, "clip.mp4", 100_000), "PUBLIC_TO_EVERYONE");
+    let t = target(spec, &private, &private.account_id, &content);
+    let d = failed(
+        TikTokPublisher::STANDARD
+            .step(&env.http, &t, &Value::Null)
+            .await,
+    );
+    assert_eq!(d.category, Category::AccountNotEligible, "{d:?}");
+    assert!(!d.retryable);
+    assert!(
+        d.cause.contains("FOLLOWER_OF_CREATOR, SELF_ONLY"),
+        "{}",
+        d.cause
+    );
+    assert_eq!(env.stats("tiktok")["upload_calls"], 0);
+
+    // A PNG photo: TikTok's pull fails (file_format_check_failed).
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let mut png = text("png");
+    png.media = vec![env.media("a.png", MediaKind::Image, 10_000)];
+    let t = target(spec, &g, &g.account_id, &png);
+    let d = failed(
+        drive(&env, &TikTokPublisher::STANDARD, &env.http, &t, Value::Null)
+            .await
+            .map(|_| ()),
+    );
+    assert_eq!(d.category, Category::ContentRejected, "{d:?}");
+    assert_eq!(d.platform_code.as_deref(), Some("file_format_check_failed"));
+
+    // The scope is missing.
+    let reader = env.grant("tiktok", None, &["user.info.basic"]).await;
+    let content = video(&env, "clip.mp4", 100_000);
+    let t = target(spec, &reader, &reader.account_id, &content);
+    let d = failed(
+        TikTokPublisher::STANDARD
+            .step(&env.http, &t, &Value::Null)
+            .await,
+    );
+    assert_eq!(d.category, Category::InsufficientScope, "{d:?}");
+    assert!(env.published("tiktok").await.is_empty());
+}
+
+#[tokio::test]
+async fn rate_limit_and_unavailable_are_retryable() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let content = video(&env, "clip.mp4", 100_000);
+    let t = target(env.spec("tiktok"), &g, &g.account_id, &content);
+    let Step::Continue { progress, .. } = TikTokPublisher::STANDARD
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap()
+    else {
+        panic!("expected Continue");
+    };
+    for (status, code) in [(429, "rate_limit_exceeded"), (503, "internal_error")] {
+        env.fault(
+            json!({ "platform": "tiktok", "endpoint": "publish", "status": status,
+            "body": json!({ "data": {}, "error": { "code": code, "message": "try later",
+                "log_id": "sbx" } }).to_string(),
+            "times": 1 }),
+        )
+        .await;
+        let d = failed(
+            TikTokPublisher::STANDARD
+                .step(&env.http, &t, &progress)
+                .await,
+        );
+        assert!(d.retryable, "{status}: {d:?}");
+    }
+    drive(&env, &TikTokPublisher::STANDARD, &env.http, &t, progress)
+        .await
+        .unwrap();
+    assert_eq!(env.published("tiktok").await.len(), 1);
+}
+
+#[tokio::test]
+async fn timeout_on_a_pull_init_is_unknown_but_on_an_upload_init_retryable() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let spec = env.spec("tiktok");
+    let slow = env.http_with_timeout(Duration::from_millis(500));
+    let mut photos = text("photos");
+    photos.media = vec![env.media("a.jpg", MediaKind::Image, 10_000)];
+    let t = target(spec, &g, &g.account_id, &photos);
+    let Step::Continue { progress, .. } = TikTokPublisher::STANDARD
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap()
+    else {
+        panic!("expected Continue");
+    };
+    env.fault(json!({ "platform": "tiktok", "endpoint": "publish", "delay_ms": 1500, "times": 1 }))
+        .await;
+    match TikTokPublisher::STANDARD.step(&slow, &t, &progress).await {
+        Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+    // TikTok offers no way to find a publish whose id never arrived.
+    assert!(TikTokPublisher::STANDARD
+        .check(&env.http, &t, &progress)
+        .await
+        .unwrap()
+        .is_none());
+
+    let content = video(&env, "clip.mp4", 100_000);
+    let t = target(spec, &g, &g.account_id, &content);
+    env.fault(json!({ "platform": "tiktok", "endpoint": "publish", "delay_ms": 1500, "times": 1 }))
+        .await;
+    let d = failed(TikTokPublisher::STANDARD.step(&slow, &t, &progress).await);
+    assert!(d.retryable, "{d:?}");
+}
+
+#[tokio::test]
+async fn video_metrics_after_publishing() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let content = video(&env, "clip.mp4", 100_000);
+    let t = target(env.spec("tiktok"), &g, &g.account_id, &content);
+    let (done, _) = drive(&env, &TikTokPublisher::STANDARD, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    env.sandbox.clock().advance(chrono::Duration::hours(5));
+    let m = TikTokPublisher::STANDARD
+        .metrics(&env.http, &t, &done)
+        .await
+        .unwrap();
+    assert!(m.views.is_some_and(|v| v > 0), "{m:?}");
+    assert!(
+        m.likes.is_some() && m.comments.is_some() && m.shares.is_some(),
+        "{m:?}"
+    );
+    assert_eq!(m.raw["videos"][0]["id"], done.post_id.as_str());
+}
