@@ -112,6 +112,7 @@ fn graph_failure(spec: &PlatformSpec, resp: &switchboard_oauth::http::RawRespons
         d.cause = "This Instagram account is a personal account: only Business and Creator \
                    accounts can publish through the API."
             .to_string();
+        d.docs_url = switchboard_core::diagnosis::docs_url(&spec.id, d.category).or(d.docs_url);
         d.fix = vec![
             "Switch the account to a Business or Creator account in the Instagram app \
              (Settings → Account type and tools)."

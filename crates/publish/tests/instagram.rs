@@ -262,7 +262,7 @@ async fn unavailable_publish_is_retryable_then_succeeds_once() {
 }
 
 #[tokio::test]
-async fn timeout_on_media_publish_is_unknown_then_check_settles_it() {
+async fn timeout_on_media_publish_is_unknown_then_check_reads_the_container() {
     let env = start().await;
     let g = env.grant("instagram", None, SCOPES).await;
     let content = post(&env, &[("cake.jpg", MediaKind::Image)]);
@@ -275,8 +275,11 @@ async fn timeout_on_media_publish_is_unknown_then_check_settles_it() {
         panic!("expected Continue");
     };
     env.sandbox.clock().advance(chrono::Duration::seconds(5));
+    // The answer comes after the client gave up, and the platform did not act (the fault
+    // answers instead of the handler): the outcome is unknown to the client.
     env.fault(
-        json!({ "platform": "instagram", "endpoint": "publish", "delay_ms": 1500, "times": 1 }),
+        json!({ "platform": "instagram", "endpoint": "publish", "delay_ms": 1500,
+        "status": 504, "body": "", "times": 1 }),
     )
     .await;
     let slow = env.http_with_timeout(Duration::from_millis(500));
@@ -284,23 +287,30 @@ async fn timeout_on_media_publish_is_unknown_then_check_settles_it() {
         Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
         other => panic!("expected Unknown, got {other:?}"),
     }
-    // Let the delayed request finish (or be dropped) at the sandbox before asking.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // `check` reads the container: FINISHED, not published, so publishing may go on.
     let checked = InstagramPublisher
         .check(&env.http, &t, &progress)
         .await
         .unwrap()
         .expect("Instagram lets the client check a container");
-    let published = env.published("instagram").await;
-    match checked {
-        Step::Done(_) => assert_eq!(published.len(), 1, "check said published"),
-        Step::Continue { progress, .. } => {
-            assert!(published.is_empty(), "check said not published");
-            drive(&env, &InstagramPublisher, &env.http, &t, progress)
-                .await
-                .unwrap();
-        }
-    }
+    let Step::Continue { progress: next, .. } = checked else {
+        panic!("expected Continue, got {checked:?}");
+    };
+    assert!(env.published("instagram").await.is_empty());
+    drive(&env, &InstagramPublisher, &env.http, &t, next)
+        .await
+        .unwrap();
+    assert_eq!(env.published("instagram").await.len(), 1);
+    // Checked again (as after an unknown answer of a publish that did happen): PUBLISHED.
+    let Some(Step::Done(done)) = InstagramPublisher
+        .check(&env.http, &t, &progress)
+        .await
+        .unwrap()
+    else {
+        panic!("expected Done");
+    };
+    let mid: InstagramProgress = serde_json::from_value(progress.clone()).unwrap();
+    assert_eq!(Some(done.post_id), mid.container);
     assert_eq!(env.published("instagram").await.len(), 1);
     // Without a container there is nothing to check.
     assert!(InstagramPublisher
@@ -336,4 +346,26 @@ async fn insights_after_publishing() {
     }
     assert!(m.impressions.unwrap() > 0, "{m:?}");
     assert_eq!(m.raw["data"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn publishing_quota_is_rate_limited() {
+    let env = start().await;
+    let g = env.grant("instagram", None, SCOPES).await;
+    let content = post(&env, &[("cake.jpg", MediaKind::Image)]);
+    let t = target(env.spec("instagram"), &g, &g.account_id, &content);
+    // 50 publishes per rolling 24 h (`content_publishing_limit`).
+    for _ in 0..50 {
+        drive(&env, &InstagramPublisher, &env.http, &t, Value::Null)
+            .await
+            .unwrap();
+    }
+    let d = failed(
+        drive(&env, &InstagramPublisher, &env.http, &t, Value::Null)
+            .await
+            .map(|_| ()),
+    );
+    assert_eq!(d.category, Category::RateLimited, "{d:?}");
+    assert!(d.retryable);
+    assert_eq!(env.published("instagram").await.len(), 50);
 }
