@@ -62,6 +62,9 @@ pub struct InstagramProgress {
     /// The published media id, once `media_publish` answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
+    /// The media's permalink, once read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permalink: Option<String>,
     /// How many containers expired (24 h) and were created again.
     #[serde(default)]
     pub expired: u32,
@@ -200,7 +203,7 @@ impl Publisher for InstagramPublisher {
         let token = t.access_token.expose_secret();
         let media = &t.content.media;
         if let Some(id) = &p.media_id {
-            return Ok(Self::published(&p, id.clone(), None));
+            return Ok(Self::published(&p, id.clone(), p.permalink.clone()));
         }
         if media.is_empty() {
             return Err(refuse(
@@ -317,8 +320,8 @@ impl Publisher for InstagramPublisher {
         let v = graph_json(spec, resp)?;
         let media_id = call::field(spec, &v, "/id")?;
         p.media_id = Some(media_id.clone());
-        let url = self.permalink(http, t, &media_id).await;
-        Ok(Self::published(&p, media_id, url))
+        p.permalink = self.permalink(http, t, &media_id).await;
+        Ok(Self::published(&p, media_id, p.permalink.clone()))
     }
 
     /// Reads the container's status after an unknown `media_publish`: `PUBLISHED` → done (under

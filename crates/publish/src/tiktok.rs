@@ -17,7 +17,8 @@
 //!    offsets is kept in the progress). A chunk TikTok says is out of order (416, e.g. after a
 //!    lost answer) makes the step read `uploaded_bytes` from the status and go on from there.
 //! 4. `POST /v2/post/publish/status/fetch/` until `PUBLISH_COMPLETE` (post id from
-//!    `publicaly_available_post_id`, sic) or `FAILED` (`fail_reason`).
+//!    `publicaly_available_post_id`, sic) or `FAILED` (`fail_reason`). A completed publish
+//!    without a public post id is reported under its `publish_id` (no URL, no metrics).
 //!
 //! The URL is `https://www.tiktok.com/@{creator_username}/video/{post id}`. Metrics come from
 //! `POST /v2/video/query/` (scope `video.list`).

@@ -183,6 +183,8 @@ async fn resume_reuses_the_container_and_never_publishes_twice() {
         panic!("expected Done");
     };
     assert_eq!(third.post_id, done.post_id);
+    assert_eq!(third.url, done.url);
+    assert!(third.url.is_some());
     assert_eq!(env.published("instagram").await.len(), 1);
 }
 
