@@ -13,6 +13,7 @@
 //! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
 
 pub mod call;
+pub mod facebook;
 pub mod instagram;
 pub mod linkedin;
 pub mod tiktok;
@@ -172,6 +173,7 @@ pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {
 static PUBLISHERS: &[&dyn Publisher] = &[
     &twitter::TwitterPublisher,
     &linkedin::LinkedInPublisher,
+    &facebook::FacebookPublisher,
     &instagram::InstagramPublisher,
     &tiktok::TikTokPublisher::STANDARD,
     &youtube::YouTubePublisher::STANDARD,
