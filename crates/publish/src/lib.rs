@@ -16,6 +16,7 @@ pub mod call;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;
+pub mod pinterest;
 pub mod tiktok;
 pub mod twitter;
 pub mod youtube;
@@ -174,6 +175,7 @@ static PUBLISHERS: &[&dyn Publisher] = &[
     &twitter::TwitterPublisher,
     &linkedin::LinkedInPublisher,
     &facebook::FacebookPublisher,
+    &pinterest::PinterestPublisher,
     &instagram::InstagramPublisher,
     &tiktok::TikTokPublisher::STANDARD,
     &youtube::YouTubePublisher::STANDARD,

@@ -129,13 +129,8 @@ async fn too_long_text_is_a_content_error_not_retryable() {
     let d = failed(TwitterPublisher.step(&env.http, &t, &Value::Null).await);
     assert!(!d.retryable, "{d:?}");
     assert_eq!(d.http_status, Some(403));
-    assert!(
-        matches!(
-            d.category,
-            Category::ContentRejected | Category::InvalidRequest
-        ),
-        "{d:?}"
-    );
+    assert_eq!(d.category, Category::ContentRejected, "{d:?}");
+    assert_eq!(d.platform_code.as_deref(), Some("invalid-request"));
     assert!(env.published("twitter").await.is_empty());
 }
 

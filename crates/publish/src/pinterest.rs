@@ -1,0 +1,309 @@
+//! Pinterest (API v5) publishing (PLATFORMS.md §7).
+//!
+//! A Pin goes to the board `content.overrides.pinterest.board_id` (required); `title` from the
+//! override, `description` from the override or the platform text, `link` from the override,
+//! `alt_text` from the first media item.
+//!
+//! - Image (or GIF): `POST /v5/pins` with `media_source {source_type:"image_url", url}`; 2 to 5
+//!   images: `{source_type:"multiple_image_urls", items:[{url}]}`. Pinterest fetches them.
+//! - Video: `POST /v5/media {"media_type":"video"}` → `{media_id, upload_url,
+//!   upload_parameters}`; a multipart `POST` of the parameters plus `file` (the bytes) to
+//!   `upload_url`; `GET /v5/media/{id}` every [`MEDIA_POLL_SECS`] until `succeeded`; then the
+//!   Pin with `{source_type:"video_id", media_id, cover_image_url}` (the first image of the
+//!   content as cover, else `key_frame_time: 0`).
+//!
+//! Pinterest has no text-only Pins: content without media is refused before any call.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use switchboard_core::post::MediaKind;
+use switchboard_core::post_rules::platform_text;
+use switchboard_core::Category;
+use switchboard_oauth::PlatformHttp;
+
+use crate::call::{self, refuse};
+use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+
+/// Seconds between two reads of a processing video.
+pub const MEDIA_POLL_SECS: u64 = 5;
+
+/// The analytics read by [`PinterestPublisher::metrics`].
+pub const METRIC_TYPES: &str = "IMPRESSION,SAVE,PIN_CLICK,OUTBOUND_CLICK";
+
+/// The Pinterest publisher.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PinterestPublisher;
+
+/// Where a Pinterest publication stands (the stored [`Progress`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PinterestProgress {
+    /// `start`, `uploading`, `processing` or `posted`.
+    pub stage: String,
+    /// The registered video upload, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoUpload>,
+    /// The Pin id once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_id: Option<String>,
+    /// The Pin's `created_at` date (`YYYY-MM-DD`, UTC), the start of the analytics range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_on: Option<String>,
+}
+
+/// A video registered with `POST /v5/media`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoUpload {
+    /// Pinterest's media id.
+    pub media_id: String,
+    /// Where the file is posted (a pre-signed storage URL).
+    pub upload_url: String,
+    /// The form fields to post with the file.
+    pub upload_parameters: Map<String, Value>,
+    /// True once the file was posted.
+    pub uploaded: bool,
+    /// True once `GET /v5/media/{id}` said `succeeded`.
+    pub ready: bool,
+}
+
+fn published(id: String, p: &PinterestProgress) -> Published {
+    Published {
+        url: Some(format!("https://www.pinterest.com/pin/{id}/")),
+        post_id: id,
+        progress: call::write_progress(p),
+    }
+}
+
+impl PinterestPublisher {
+    async fn video_step(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        mut p: PinterestProgress,
+        video_url: &str,
+    ) -> Result<Step, PublishError> {
+        let spec = t.spec;
+        let base = call::api_base(spec)?;
+        let token = t.access_token.expose_secret();
+        let mut wait = None;
+        match p.video.take() {
+            None => {
+                let req = http
+                    .request(Method::POST, &format!("{base}/v5/media"))
+                    .bearer_auth(token)
+                    .json(&json!({ "media_type": "video" }));
+                let v = call::json(spec, call::send(http, spec, "media_register", req).await?)?;
+                p.video = Some(VideoUpload {
+                    media_id: call::field(spec, &v, "/media_id")?,
+                    upload_url: call::field(spec, &v, "/upload_url")?,
+                    upload_parameters: v
+                        .get("upload_parameters")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
+                    uploaded: false,
+                    ready: false,
+                });
+            }
+            Some(mut up) if !up.uploaded => {
+                let bytes = call::download(http, spec, video_url).await?;
+                let mut form = Form::new();
+                for (k, v) in &up.upload_parameters {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    form = form.text(k.clone(), v);
+                }
+                form = form.part("file", Part::bytes(bytes).file_name("video.mp4"));
+                // The pre-signed URL takes no bearer token.
+                let req = http.request(Method::POST, &up.upload_url).multipart(form);
+                call::ok(spec, call::send(http, spec, "media_upload", req).await?)?;
+                up.uploaded = true;
+                p.video = Some(up);
+            }
+            Some(mut up) => {
+                let req = http
+                    .request(Method::GET, &format!("{base}/v5/media/{}", up.media_id))
+                    .bearer_auth(token);
+                let v = call::json(spec, call::send(http, spec, "media_status", req).await?)?;
+                match v.get("status").and_then(Value::as_str) {
+                    Some("succeeded") => up.ready = true,
+                    Some("failed") => {
+                        return Err(refuse(
+                            spec,
+                            Category::ContentRejected,
+                            "Pinterest could not process the video (status failed).",
+                        ))
+                    }
+                    _ => wait = Some(Duration::from_secs(MEDIA_POLL_SECS)),
+                }
+                p.video = Some(up);
+            }
+        }
+        p.stage = if wait.is_some() {
+            "processing"
+        } else {
+            "uploading"
+        }
+        .into();
+        Ok(Step::Continue {
+            progress: call::write_progress(&p),
+            wait,
+        })
+    }
+}
+
+#[async_trait]
+impl Publisher for PinterestPublisher {
+    fn platform(&self) -> &'static str {
+        "pinterest"
+    }
+
+    async fn step(
+        &self,
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+    ) -> Result<Step, PublishError> {
+        let spec = target.spec;
+        let mut p: PinterestProgress = call::read_progress(spec, progress)?;
+        if let Some(id) = p.pin_id.clone() {
+            return Ok(Step::Done(published(id, &p)));
+        }
+        let content = target.content;
+        let over = content.overrides.get(&spec.id).cloned().unwrap_or_default();
+        let Some(board_id) = over.board_id.clone().filter(|b| !b.is_empty()) else {
+            return Err(refuse(
+                spec,
+                Category::InvalidRequest,
+                "A Pin needs a board: set content.overrides.pinterest.board_id.",
+            ));
+        };
+        let media = &content.media;
+        let video = media.iter().find(|m| m.kind == MediaKind::Video);
+        let media_source = match video {
+            Some(v) => {
+                if !p.video.as_ref().is_some_and(|u| u.ready) {
+                    let url = v.url.clone();
+                    return self.video_step(http, target, p, &url).await;
+                }
+                let media_id = p.video.as_ref().map(|u| u.media_id.clone());
+                let mut src = json!({ "source_type": "video_id", "media_id": media_id });
+                match media.iter().find(|m| m.kind != MediaKind::Video) {
+                    Some(cover) => src["cover_image_url"] = Value::from(cover.url.clone()),
+                    None => src["key_frame_time"] = Value::from(0),
+                }
+                src
+            }
+            None => match media.len() {
+                0 => {
+                    return Err(refuse(
+                        spec,
+                        Category::ContentRejected,
+                        "A Pin needs an image or a video.",
+                    ))
+                }
+                1 => json!({ "source_type": "image_url", "url": media[0].url }),
+                _ => {
+                    let items: Vec<Value> = media.iter().map(|m| json!({ "url": m.url })).collect();
+                    json!({ "source_type": "multiple_image_urls", "items": items })
+                }
+            },
+        };
+        let description = over
+            .description
+            .clone()
+            .unwrap_or_else(|| platform_text(&spec.id, &spec.content, content).text);
+        let mut body = json!({
+            "board_id": board_id,
+            "description": description,
+            "media_source": media_source,
+        });
+        if let Some(title) = &over.title {
+            body["title"] = Value::from(title.clone());
+        }
+        if let Some(link) = &over.link {
+            body["link"] = Value::from(link.clone());
+        }
+        if let Some(alt) = media.first().and_then(|m| m.alt_text.clone()) {
+            body["alt_text"] = Value::from(alt);
+        }
+        let req = http
+            .request(Method::POST, &format!("{}/v5/pins", call::api_base(spec)?))
+            .bearer_auth(target.access_token.expose_secret())
+            .json(&body);
+        let v = call::json(spec, call::send_once(http, spec, "create_pin", req).await?)?;
+        let id = call::field(spec, &v, "/id")?;
+        p.created_on = v
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(|s| s.get(..10))
+            .map(str::to_string);
+        p.stage = "posted".into();
+        p.pin_id = Some(id.clone());
+        Ok(Step::Done(published(id, &p)))
+    }
+
+    /// The sandbox serves no list of a board's Pins to look for a Pin whose creation got no
+    /// answer, so this answers `Ok(None)`: the target stays `unknown`.
+    async fn check(
+        &self,
+        _http: &PlatformHttp,
+        _target: &Target<'_>,
+        _progress: &Progress,
+    ) -> Result<Option<Step>, PublishError> {
+        Ok(None)
+    }
+
+    /// `GET /v5/pins/{id}/analytics?start_date&end_date&metric_types=`[`METRIC_TYPES`] (needs
+    /// `pins:read`) over the 90 days from the Pin's creation date (the longest range Pinterest
+    /// allows): `lifetime_metrics.IMPRESSION` → impressions, `SAVE` → shares, `PIN_CLICK +
+    /// OUTBOUND_CLICK` → engagements.
+    async fn metrics(
+        &self,
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        published: &Published,
+    ) -> Result<Metrics, PublishError> {
+        let spec = target.spec;
+        let p: PinterestProgress = call::read_progress(spec, &published.progress)?;
+        let start = p
+            .created_on
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let end = start + chrono::Duration::days(89);
+        let url = format!(
+            "{}/v5/pins/{}/analytics",
+            call::api_base(spec)?,
+            published.post_id
+        );
+        let req = http
+            .request(Method::GET, &url)
+            .query(&[
+                ("start_date", start.to_string()),
+                ("end_date", end.to_string()),
+                ("metric_types", METRIC_TYPES.to_string()),
+            ])
+            .bearer_auth(target.access_token.expose_secret());
+        let v = call::json(spec, call::send(http, spec, "pin_analytics", req).await?)?;
+        let life = |m: &str| call::count(&v, &format!("/all/lifetime_metrics/{m}"));
+        let engagements = match (life("PIN_CLICK"), life("OUTBOUND_CLICK")) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        Ok(Metrics {
+            impressions: life("IMPRESSION"),
+            engagements,
+            shares: life("SAVE"),
+            raw: v,
+            ..Metrics::default()
+        })
+    }
+}
