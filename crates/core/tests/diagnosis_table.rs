@@ -235,6 +235,14 @@ const X: &[Row] = &[
         TokenRevoked,
         false,
     ),
+    // Instagram content publishing: a personal account cannot publish (code 10).
+    (
+        "instagram",
+        Some(403),
+        r#"{"error":{"message":"(#10) The user is not an Instagram Business or Creator account: personal accounts cannot publish through the API.","type":"OAuthException","code":10,"fbtrace_id":"A1"}}"#,
+        AccountNotEligible,
+        false,
+    ),
     // …/user-access-token: a rotated (single-use) refresh token sent again.
     (
         "twitter",

@@ -123,6 +123,9 @@ fn meta_category(code: i64, sub: Option<i64>, msg: &str) -> Category {
         (10, _) | (200..=299, _) => {
             if lower.contains("review") || lower.contains("advanced access") {
                 Category::AppNotApproved
+            } else if lower.contains("business or creator") || lower.contains("personal account") {
+                // Instagram: publishing needs a professional account, not a permission.
+                Category::AccountNotEligible
             } else {
                 Category::InsufficientScope
             }
