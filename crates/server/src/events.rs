@@ -27,6 +27,15 @@ pub mod kind {
     pub const CONNECT_FAILED: &str = "connect.failed";
     /// Facebook: the person chose the Pages to use (`routes::facebook_pages`).
     pub const CONNECTION_PAGES_SELECTED: &str = "connection.pages_selected";
+    /// A post target was published (`workers::publish`). Payload: `{post_id, target_id,
+    /// platform, page_id, platform_post_id, url}`.
+    pub const POST_PUBLISHED: &str = "post.published";
+    /// A post target failed for good. Payload: `{post_id, target_id, platform, page_id,
+    /// diagnosis}`.
+    pub const POST_FAILED: &str = "post.failed";
+    /// A post target's outcome is unknown (sent, no answer); it is not retried. Payload as
+    /// [`POST_FAILED`].
+    pub const POST_UNKNOWN: &str = "post.unknown";
 
     /// Every event type, the list webhook endpoints may subscribe to.
     pub const ALL: &[&str] = &[
@@ -40,6 +49,9 @@ pub mod kind {
         CONNECTION_DISCONNECTED,
         CONNECT_FAILED,
         CONNECTION_PAGES_SELECTED,
+        POST_PUBLISHED,
+        POST_FAILED,
+        POST_UNKNOWN,
     ];
 }
 

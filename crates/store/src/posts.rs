@@ -101,7 +101,8 @@ pub struct PostTarget {
     pub status: String,
     /// When it is due.
     pub due_at: DateTime<Utc>,
-    /// Failed tries so far (transient failures that were retried).
+    /// Failed tries so far: each transient failure that was retried, and the final failure
+    /// (`failed` or `unknown`). Reset by a retry.
     pub attempts: u32,
     /// Not claimed before this instant (its due time, the end of a back-off or of a wait
     /// between steps).
@@ -277,7 +278,8 @@ pub trait PostStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Ends a held `publishing` target with `outcome` and releases it. Conditional on the
+    /// Ends a held `publishing` target with `outcome` and releases it (a failure or an unknown
+    /// outcome counts one more attempt). Conditional on the
     /// target being `publishing` and held by `owner`: false otherwise (nothing changes), so a
     /// target is finished once.
     async fn finish_target(

@@ -292,7 +292,8 @@ impl PostStore for SqliteStore {
             }
         };
         let done = sqlx::query(
-            "UPDATE post_targets SET status = ?3, platform_post_id = ?4, url = ?5, \
+            "UPDATE post_targets SET status = ?3, attempts = attempts + CASE WHEN ?3 = 'published' \
+             THEN 0 ELSE 1 END, platform_post_id = ?4, url = ?5, \
              progress = COALESCE(?6, progress), last_error = CASE WHEN ?3 = 'published' \
              THEN NULL ELSE ?7 END, published_at = ?8, locked_by = NULL, locked_until = NULL, \
              updated_at = ?9 WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",

@@ -393,6 +393,17 @@ async fn cancel_retry_publish_now_and_summary(store: Arc<dyn Store>) {
             row("x", "published")
         ]
     );
+    // A final failure counts as an attempt; a publication does not.
+    let attempts = |t: Option<switchboard_store::posts::PostTarget>| t.unwrap().attempts;
+    assert_eq!(
+        attempts(store.get_target(&by("linkedin")).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        attempts(store.get_target(&by("pinterest")).await.unwrap()),
+        1
+    );
+    assert_eq!(attempts(store.get_target(&by("x")).await.unwrap()), 0);
     // Retry: only the failed one, due now, attempts reset; unknown is never retried.
     assert_eq!(store.retry_targets(&p.id, at(500)).await.unwrap(), 1);
     let li = store.get_target(&by("linkedin")).await.unwrap().unwrap();

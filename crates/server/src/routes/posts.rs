@@ -1,16 +1,34 @@
-//! Posts. For now `POST /v1/posts/validate`: the verdict on a post for each of its targets,
-//! with every violation listed, without storing anything. [`verdict`] is the check that
-//! `POST /v1/posts` runs before storing (it answers 422 with the same `targets` when invalid).
+//! Posts: validation, scheduling, and the state of each target.
+//!
+//! - `POST /v1/posts/validate`: the verdict on a post for each of its targets, with every
+//!   violation listed, without storing anything. [`verdict`] is the check that `POST /v1/posts`
+//!   runs before storing (it answers 422 with the same `targets` when invalid).
+//! - `POST /v1/posts` → 201 the stored post with one target per connection (a Facebook
+//!   connection: one per selected Page), due at `publish_at` resolved in `time_zone`, or at
+//!   `scheduling_options.start_time` when given. `workers::publish` publishes due targets.
+//! - `GET /v1/posts?campaign_id=&status=&platform=&from=&to=&limit=`, `GET /v1/posts/{id}`.
+//! - `POST /v1/posts/{id}/publish` (scheduled targets due now), `/cancel` (scheduled targets
+//!   only), `/retry` (failed targets only: never published, cancelled or unknown ones).
+//! - `GET /v1/posts/summary`: target counts by status and by platform.
+//!
+//! Another workspace's post is 404.
 
-use axum::extract::State;
-use axum::routing::post;
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
-use switchboard_core::post::PostRequest;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_core::post::{PostRequest, PublishAt};
 use switchboard_core::post_rules::{self, TargetVerdict, Verdict, Violation};
+use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostTarget};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, WorkspaceAuth};
+use crate::routes::facebook_pages::uses_pages;
 use crate::AppState;
 
 /// The verdict on `req` for each of its targets, in `connection_ids` order: each id resolved to
@@ -91,7 +109,311 @@ pub async fn validate(
     Ok(Json(verdict(&state, &auth.workspace_id, &req).await?))
 }
 
+/// The API view of a target: never its progress (it may hold upload URLs).
+fn target_json(t: &PostTarget) -> Value {
+    json!({
+        "id": t.id,
+        "connection_id": t.connection_id,
+        "page_id": t.page_id,
+        "platform": t.platform,
+        "status": t.status,
+        "due_at": t.due_at,
+        "attempts": t.attempts,
+        "next_attempt_at": (t.status == "scheduled" || t.status == "publishing").then_some(t.next_attempt_at),
+        "platform_post_id": t.platform_post_id,
+        "url": t.url,
+        "diagnosis": t.last_error,
+        "published_at": t.published_at,
+        "updated_at": t.updated_at,
+    })
+}
+
+/// The API view of a post with its targets: `{id, campaign_id, content, publish_at, time_zone,
+/// created_at, status, counts: {status: n}, targets: [...]}`; `status` is derived from the
+/// targets' ([`post_status`]).
+fn post_json(p: &Post, targets: &[PostTarget]) -> Value {
+    let mut counts = BTreeMap::<&str, u64>::new();
+    for t in targets {
+        *counts.entry(t.status.as_str()).or_default() += 1;
+    }
+    json!({
+        "id": p.id,
+        "campaign_id": p.campaign_id,
+        "content": p.content,
+        "publish_at": p.publish_at,
+        "time_zone": p.time_zone,
+        "created_at": p.created_at,
+        "status": post_status(targets.iter().map(|t| t.status.as_str())),
+        "counts": counts,
+        "targets": targets.iter().map(target_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `POST /v1/posts` with the body of `/v1/posts/validate` → 201 the stored post (see
+/// [`post_json`]).
+///
+/// Errors: 401; 422 `validation-error` for the request-level problems of [`verdict`], or, when a
+/// target breaks a platform rule, with `field` the first violation and `targets` the whole
+/// verdict; 422 `validation-error` on `connection_ids[i]` for a Facebook connection with no
+/// selected Page. Nothing is stored on error.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    ApiJson(req): ApiJson<PostRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let v = verdict(&state, &auth.workspace_id, &req).await?;
+    if !v.valid {
+        let first = v
+            .targets
+            .iter()
+            .flat_map(|t| t.violations.iter())
+            .next()
+            .map(|x| (x.field.clone(), x.message.clone()))
+            .unwrap_or_else(|| ("connection_ids".into(), "a target is not valid".into()));
+        return Err(ApiError::validation(&first.0, first.1).with("targets", json!(v.targets)));
+    }
+    let now = state.now();
+    let due = match &req.scheduling_options {
+        Some(opts) => opts
+            .start_time
+            .resolve(opts.time_zone.as_ref().or(req.time_zone.as_ref()), now)
+            .map_err(|m| ApiError::validation("scheduling_options.start_time", m))?,
+        None => req
+            .due_at(now)
+            .map_err(|v| ApiError::validation(&v.field, v.message))?,
+    };
+    let mut targets = Vec::new();
+    for (i, id) in req.connection_ids.iter().enumerate() {
+        let conn = state
+            .store()
+            .get_connection(&auth.workspace_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection"))?;
+        if uses_pages(&state, &conn) {
+            let pages = state.store().list_pages(&conn.id).await?;
+            let chosen: Vec<_> = pages.into_iter().filter(|p| p.selected).collect();
+            if chosen.is_empty() {
+                return Err(ApiError::validation(
+                    &format!("connection_ids[{i}]"),
+                    format!(
+                        "Facebook connection {id} has no selected Page to publish to; choose Pages with POST /v1/connections/{id}/pages"
+                    ),
+                ));
+            }
+            for p in chosen {
+                targets.push(NewTarget {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    connection_id: conn.id.clone(),
+                    page_id: Some(p.page_id),
+                    platform: conn.platform.clone(),
+                });
+            }
+        } else {
+            targets.push(NewTarget {
+                id: uuid::Uuid::now_v7().to_string(),
+                connection_id: conn.id.clone(),
+                page_id: None,
+                platform: conn.platform.clone(),
+            });
+        }
+    }
+    let post = Post {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: auth.workspace_id.clone(),
+        campaign_id: req.campaign_id.clone(),
+        content: serde_json::to_value(&req.content)
+            .map_err(|e| ApiError::internal("encoding the post content", &e))?,
+        publish_at: due,
+        time_zone: req
+            .scheduling_options
+            .as_ref()
+            .and_then(|o| o.time_zone)
+            .or(req.time_zone)
+            .map(|z| z.0.name().to_string()),
+        created_at: now,
+    };
+    state.store().create_post(&post, &targets).await?;
+    let stored = state.store().list_targets(&post.id).await?;
+    Ok((StatusCode::CREATED, Json(post_json(&post, &stored))))
+}
+
+/// Query of `GET /v1/posts`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Only this campaign.
+    pub campaign_id: Option<String>,
+    /// Only posts with a target in this status.
+    pub status: Option<String>,
+    /// Only posts with a target on this platform.
+    pub platform: Option<String>,
+    /// Due at or after (RFC 3339, or a `publish_at`-style value read in UTC).
+    pub from: Option<String>,
+    /// Due before.
+    pub to: Option<String>,
+    /// At most this many (default 50, at most 200).
+    pub limit: Option<u32>,
+}
+
+fn instant(
+    field: &str,
+    value: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<DateTime<Utc>>> {
+    value
+        .map(|v| {
+            v.parse::<PublishAt>()
+                .and_then(|p| p.resolve(None, now))
+                .map_err(|m| ApiError::validation(field, m))
+        })
+        .transpose()
+}
+
+/// `GET /v1/posts` → `{data: [post]}`, latest `publish_at` first.
+///
+/// Errors: 401; 422 on `status` (not a target status), `from`/`to` (not a date-time).
+pub async fn list(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(s) = &q.status {
+        if !switchboard_store::posts::TARGET_STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                format!(
+                    "{s:?} is not a target status; one of {}",
+                    switchboard_store::posts::TARGET_STATUSES.join(", ")
+                ),
+            ));
+        }
+    }
+    let now = state.now();
+    let filter = PostFilter {
+        campaign_id: q.campaign_id,
+        status: q.status,
+        platform: q.platform,
+        from: instant("from", q.from.as_deref(), now)?,
+        to: instant("to", q.to.as_deref(), now)?,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    let posts = state
+        .store()
+        .list_posts(&auth.workspace_id, &filter)
+        .await?;
+    let mut data = Vec::with_capacity(posts.len());
+    for p in &posts {
+        let targets = state.store().list_targets(&p.id).await?;
+        data.push(post_json(p, &targets));
+    }
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn load(state: &AppState, workspace_id: &str, id: &str) -> ApiResult<Post> {
+    state
+        .store()
+        .get_post(workspace_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("post"))
+}
+
+async fn answer(state: &AppState, post: &Post, changed: Option<u64>) -> ApiResult<Json<Value>> {
+    let targets = state.store().list_targets(&post.id).await?;
+    let mut v = post_json(post, &targets);
+    if let Some(n) = changed {
+        v["changed"] = json!(n);
+    }
+    Ok(Json(v))
+}
+
+/// `GET /v1/posts/{id}` → the post with its targets (status, platform post id and URL,
+/// diagnosis). Errors: 401; 404 (also for another workspace's post).
+pub async fn get_one(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let post = load(&state, &auth.workspace_id, &id).await?;
+    answer(&state, &post, None).await
+}
+
+/// `POST /v1/posts/{id}/publish` → the post, its `scheduled` targets now due, `changed` their
+/// count. Errors: 401; 404.
+pub async fn publish_now(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let post = load(&state, &auth.workspace_id, &id).await?;
+    let n = state
+        .store()
+        .publish_targets_now(&post.id, state.now())
+        .await?;
+    answer(&state, &post, Some(n)).await
+}
+
+/// `POST /v1/posts/{id}/cancel` → the post, its `scheduled` targets `cancelled` (a target
+/// already publishing, published or final is left as it is), `changed` their count.
+/// Errors: 401; 404.
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let post = load(&state, &auth.workspace_id, &id).await?;
+    let n = state.store().cancel_targets(&post.id, state.now()).await?;
+    answer(&state, &post, Some(n)).await
+}
+
+/// `POST /v1/posts/{id}/retry` → the post, its `failed` targets `scheduled` again and due now
+/// (published, cancelled and `unknown` targets are never retried), `changed` their count.
+/// Errors: 401; 404.
+pub async fn retry(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let post = load(&state, &auth.workspace_id, &id).await?;
+    let n = state.store().retry_targets(&post.id, state.now()).await?;
+    answer(&state, &post, Some(n)).await
+}
+
+/// `GET /v1/posts/summary` → `{total, by_status: {status: n}, by_platform: {platform:
+/// {status: n}}}` over the workspace's targets (every status listed, zeros included).
+pub async fn summary(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiResult<Json<Value>> {
+    let rows = state.store().target_summary(&auth.workspace_id).await?;
+    let zero = || {
+        switchboard_store::posts::TARGET_STATUSES
+            .iter()
+            .map(|s| (s.to_string(), 0_u64))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let mut by_status = zero();
+    let mut by_platform = BTreeMap::<String, BTreeMap<String, u64>>::new();
+    let mut total = 0;
+    for r in rows {
+        total += r.count;
+        *by_status.entry(r.status.clone()).or_default() += r.count;
+        *by_platform
+            .entry(r.platform)
+            .or_insert_with(zero)
+            .entry(r.status)
+            .or_default() += r.count;
+    }
+    Ok(Json(json!({
+        "total": total,
+        "by_status": by_status,
+        "by_platform": by_platform,
+    })))
+}
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/posts/validate", post(validate))
+    Router::new()
+        .route("/v1/posts/validate", post(validate))
+        .route("/v1/posts", post(create).get(list))
+        .route("/v1/posts/summary", get(summary))
+        .route("/v1/posts/{id}", get(get_one))
+        .route("/v1/posts/{id}/publish", post(publish_now))
+        .route("/v1/posts/{id}/cancel", post(cancel))
+        .route("/v1/posts/{id}/retry", post(retry))
 }

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::AppState;
 
+pub mod publish;
 pub mod refresh;
 pub mod webhooks;
 
@@ -25,7 +26,7 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
     }
     let period = Duration::from_millis(state.config().worker_interval_ms.max(10));
     let beats = state.heartbeats().clone();
-    beats.expect(&["refresh", "webhooks"], period);
+    beats.expect(&["refresh", "webhooks", "publish"], period);
     let s = state.clone();
     let mut handles = vec![spawn_loop(
         "refresh",
@@ -38,9 +39,20 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
         },
     )];
     let s = state.clone();
-    handles.push(spawn_loop("webhooks", period, shutdown, beats, move || {
+    handles.push(spawn_loop(
+        "webhooks",
+        period,
+        shutdown.clone(),
+        beats.clone(),
+        move || {
+            let s = s.clone();
+            async move { webhooks::tick(&s).await }
+        },
+    ));
+    let s = state.clone();
+    handles.push(spawn_loop("publish", period, shutdown, beats, move || {
         let s = s.clone();
-        async move { webhooks::tick(&s).await }
+        async move { publish::tick(&s).await }
     }));
     handles
 }

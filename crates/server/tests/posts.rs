@@ -1,0 +1,569 @@
+//! Posts end to end: `POST /v1/posts`, the publishing dispatcher (`workers::publish::tick`,
+//! driven by hand with the moved clock), and the post endpoints, against the sandbox's X.
+//! "Published once" is checked at the sandbox (`/__sandbox/published`, `published_by_account`).
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use switchboard_server::workers::publish::tick;
+
+const ADA: &str = "1580000000000000001";
+const GRACE: &str = "1580000000000000002";
+
+async fn connection(app: &TestApp, account: &str) -> String {
+    app.connect_as("twitter", Some(account)).await["id"]
+        .as_str()
+        .expect("connection id")
+        .to_string()
+}
+
+/// Creates a post; returns its JSON (201 asserted).
+async fn create(app: &TestApp, body: Value) -> Value {
+    let (s, v) = app.post("/v1/posts", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v
+}
+
+async fn post(app: &TestApp, id: &str) -> Value {
+    let (s, v) = app.get(&format!("/v1/posts/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+async fn published_items(app: &TestApp) -> Vec<Value> {
+    let v: Value = app
+        .http
+        .get(format!(
+            "{}/__sandbox/published?platform=twitter",
+            app.sandbox
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn published_by(stats: &Value, account: &str) -> u64 {
+    stats["platforms"]["twitter"]["published_by_account"][account]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn statuses(post: &Value) -> Vec<String> {
+    post["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_text_post_to_x_is_published_exactly_once_with_its_url() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let created = create(
+        &app,
+        json!({"content": {"text": "Hello from Switchboard", "hashtags": ["launch"]}, "connection_ids": [x], "campaign_id": "spring"}),
+    )
+    .await;
+    assert_eq!(created["status"], "scheduled");
+    assert_eq!(created["targets"][0]["platform"], "twitter");
+    assert_eq!(created["targets"][0]["connection_id"], x.as_str());
+    let id = created["id"].as_str().unwrap();
+
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, id).await;
+    assert_eq!(p["status"], "published", "{p}");
+    let t = &p["targets"][0];
+    let tweet = t["platform_post_id"].as_str().expect("tweet id");
+    assert!(
+        t["url"].as_str().expect("url").ends_with(tweet),
+        "the URL points at the tweet: {t}"
+    );
+    assert_eq!(t["diagnosis"], Value::Null);
+
+    // Ticking again publishes nothing more.
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    app.clock.advance(Duration::hours(3));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    let items = published_items(&app).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["text"], "Hello from Switchboard\n\n#launch");
+    assert_eq!(items[0]["id"], tweet);
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 1);
+
+    // The event log says so.
+    let events = app
+        .state
+        .store()
+        .list_events(&app.workspace_id, 50)
+        .await
+        .unwrap();
+    let ev = events
+        .iter()
+        .find(|e| e.kind == "post.published")
+        .expect("post.published event");
+    assert_eq!(ev.payload["platform_post_id"], tweet);
+
+    // Listing and the summary agree.
+    let (s, list) = app
+        .get("/v1/posts?campaign_id=spring&status=published&platform=twitter")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let (_, list) = app.get("/v1/posts?campaign_id=autumn").await;
+    assert_eq!(list["data"], json!([]));
+    let (s, summary) = app.get("/v1/posts/summary").await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(summary["total"], 1);
+    assert_eq!(summary["by_status"]["published"], 1);
+    assert_eq!(summary["by_platform"]["twitter"]["published"], 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_post_waits_for_its_time_in_its_time_zone() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    // One hour from now, written as a local time in New York.
+    let zone: switchboard_core::post::IanaTimeZone = "America/New_York".parse().unwrap();
+    let due = (app.state.now() + Duration::hours(1))
+        .with_timezone(&zone.0)
+        .naive_local()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let created = create(
+        &app,
+        json!({"content": {"text": "Later"}, "connection_ids": [x], "publish_at": due, "time_zone": "America/New_York"}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["time_zone"], "America/New_York");
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    app.clock.advance(Duration::minutes(59));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert!(published_items(&app).await.is_empty());
+    assert_eq!(post(&app, id).await["status"], "scheduled");
+    app.clock.advance(Duration::minutes(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    assert_eq!(post(&app, id).await["status"], "published");
+    assert_eq!(published_items(&app).await.len(), 1);
+
+    // A post listed by time range.
+    let from = (app.state.now() - Duration::minutes(5)).to_rfc3339();
+    let (s, list) = app
+        .get(&format!("/v1/posts?from={}", urlencode(&from)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let (s, bad) = app.get("/v1/posts?from=yesterday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["field"], "from");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn cancel_stops_scheduled_targets_and_publish_now_brings_them_forward() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let later = (app.state.now() + Duration::hours(2)).to_rfc3339();
+    let a = create(
+        &app,
+        json!({"content": {"text": "Cancelled"}, "connection_ids": [x], "publish_at": later}),
+    )
+    .await;
+    let b = create(
+        &app,
+        json!({"content": {"text": "Brought forward"}, "connection_ids": [x], "publish_at": later}),
+    )
+    .await;
+    let (s, v) = app
+        .post(
+            &format!("/v1/posts/{}/cancel", a["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["changed"].as_u64(), v["status"].as_str()),
+        (Some(1), Some("cancelled"))
+    );
+    let (s, v) = app
+        .post(
+            &format!("/v1/posts/{}/publish", b["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["changed"], 1);
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        post(&app, b["id"].as_str().unwrap()).await["status"],
+        "published"
+    );
+    // Cancelling a published post changes nothing.
+    let (_, v) = app
+        .post(
+            &format!("/v1/posts/{}/cancel", b["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (v["changed"].as_u64(), v["status"].as_str()),
+        (Some(0), Some("published"))
+    );
+    app.clock.advance(Duration::hours(3));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    let items = published_items(&app).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["text"], "Brought forward");
+}
+
+#[tokio::test]
+async fn one_permanent_failure_leaves_the_others_published_and_retry_reruns_only_it() {
+    let app = TestApp::spawn().await;
+    let ada = connection(&app, "x-ada").await;
+    let grace = connection(&app, "x-grace").await;
+    // X's answer to an over-long text (PLATFORMS.md §1: 403 problem), forced past validation.
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 403, "times": 1,
+        "body": json!({"title": "Forbidden", "type": "https://api.x.com/2/problems/invalid-request",
+                 "detail": "Your Tweet text is too long.", "status": 403}).to_string()
+    }))
+    .await;
+    let created = create(
+        &app,
+        json!({"content": {"text": "Two accounts"}, "connection_ids": [ada, grace]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 2);
+    let p = post(&app, &id).await;
+    let mut st = statuses(&p);
+    st.sort();
+    assert_eq!(st, ["failed", "published"], "{p}");
+    assert_eq!(p["status"], "partially_published");
+    let failed = p["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "failed")
+        .unwrap()
+        .clone();
+    assert_eq!(failed["diagnosis"]["http_status"], 403, "{failed}");
+    assert_eq!(failed["diagnosis"]["retryable"], false);
+    assert_eq!(failed["attempts"], 1, "a permanent failure is tried once");
+    let (_, summary) = app.get("/v1/posts/summary").await;
+    assert_eq!(
+        summary["by_platform"]["twitter"]["published"], 1,
+        "{summary}"
+    );
+    assert_eq!(summary["by_platform"]["twitter"]["failed"], 1);
+    assert_eq!(summary["total"], 2);
+    let events = app
+        .state
+        .store()
+        .list_events(&app.workspace_id, 50)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.kind == "post.failed"));
+
+    // Nothing happens by itself.
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+
+    let (s, v) = app.post(&format!("/v1/posts/{id}/retry"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["changed"], 1, "only the failed target");
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(statuses(&p), ["published", "published"], "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 1);
+    assert_eq!(published_by(&stats, GRACE), 1);
+    let (_, v) = app.post(&format!("/v1/posts/{id}/retry"), json!({})).await;
+    assert_eq!(v["changed"], 0);
+}
+
+#[tokio::test]
+async fn a_503_is_retried_after_a_back_off_then_published_once() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 1,
+        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
+    }))
+    .await;
+    let id = create(
+        &app,
+        json!({"content": {"text": "Retry me"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    let t = &p["targets"][0];
+    assert_eq!(t["status"], "scheduled", "{p}");
+    assert_eq!(t["attempts"], 1);
+    assert_eq!(t["diagnosis"]["http_status"], 503);
+    assert_eq!(tick(&app.state).await.unwrap(), 0, "backing off");
+    app.clock.advance(Duration::seconds(31));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    assert_eq!(published_items(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn transient_failures_stop_after_three_attempts() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 10,
+        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
+    }))
+    .await;
+    let id = create(
+        &app,
+        json!({"content": {"text": "Never"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut handled = 0;
+    for _ in 0..10 {
+        handled += tick(&app.state).await.unwrap();
+        app.clock.advance(Duration::minutes(10));
+    }
+    assert_eq!(handled, 3, "three tries, then it stops");
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "failed", "{p}");
+    assert_eq!(p["targets"][0]["attempts"], 3);
+    let faults_served = app.sandbox_stats().await["platforms"]["twitter"]["faults_served"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(faults_served, 3);
+}
+
+#[tokio::test]
+async fn a_timeout_on_the_publish_call_is_unknown_and_never_retried() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    // The test stack's HTTP timeout is 2 s: X answers too late.
+    app.fault(json!({"platform": "twitter", "endpoint": "publish", "delay_ms": 3500, "times": 1}))
+        .await;
+    let id = create(
+        &app,
+        json!({"content": {"text": "Did it?"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "unknown", "{p}");
+    assert_eq!(p["status"], "unknown");
+    assert!(p["targets"][0]["diagnosis"].is_object());
+    let events = app
+        .state
+        .store()
+        .list_events(&app.workspace_id, 50)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.kind == "post.unknown"));
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0, "never retried");
+    let (_, v) = app.post(&format!("/v1/posts/{id}/retry"), json!({})).await;
+    assert_eq!(v["changed"], 0, "retry leaves unknown targets alone");
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert!(published_items(&app).await.len() <= 1);
+}
+
+#[tokio::test]
+async fn invalid_posts_are_refused_with_every_target_verdict_and_other_workspaces_see_404() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let (s, v) = app
+        .post(
+            "/v1/posts",
+            json!({"content": {"text": "a".repeat(281)}, "connection_ids": [x]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        v["type"].as_str().map(|t| t.ends_with("validation-error")),
+        Some(true),
+        "{v}"
+    );
+    assert_eq!(v["targets"][0]["valid"], false);
+    let (_, list) = app.get("/v1/posts").await;
+    assert_eq!(list["data"], json!([]), "nothing stored");
+
+    let id = create(
+        &app,
+        json!({"content": {"text": "Mine"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, other_key) =
+        switchboard_server::create_workspace(app.state.store().as_ref(), "other", app.state.now())
+            .await
+            .unwrap();
+    for (method, path) in [
+        ("GET", format!("/v1/posts/{id}")),
+        ("POST", format!("/v1/posts/{id}/cancel")),
+        ("POST", format!("/v1/posts/{id}/publish")),
+        ("POST", format!("/v1/posts/{id}/retry")),
+    ] {
+        let url = format!("{}{path}", app.api);
+        let req = if method == "GET" {
+            app.http.get(url)
+        } else {
+            app.http.post(url).json(&json!({}))
+        };
+        let r = req.bearer_auth(&other_key).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert_eq!(post(&app, &id).await["status"], "scheduled");
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_publish_each_target_once() {
+    let a = TestApp::spawn_with(Setup {
+        db: Db::Postgres,
+        ..Setup::default()
+    })
+    .await;
+    let b = TestApp::spawn_with(Setup {
+        db: Db::Url(a.database_url.clone()),
+        sandbox_url: Some((a.sandbox.clone(), a.clock.clone())),
+        ..Setup::default()
+    })
+    .await;
+    let ada = connection(&a, "x-ada").await;
+    let grace = connection(&a, "x-grace").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let v = create(
+            &a,
+            json!({"content": {"text": format!("Post number {i}")}, "connection_ids": [ada, grace]}),
+        )
+        .await;
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let (ra, rb) = tokio::join!(tick(&a.state), tick(&b.state));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let (ra2, rb2) = tokio::join!(tick(&a.state), tick(&b.state));
+    assert_eq!(
+        ra + rb + ra2.unwrap() + rb2.unwrap(),
+        12,
+        "each target handled once"
+    );
+    for id in &ids {
+        assert_eq!(post(&a, id).await["status"], "published");
+    }
+    let stats = a.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 6);
+    assert_eq!(published_by(&stats, GRACE), 6);
+    assert_eq!(published_items(&a).await.len(), 12);
+}
+
+#[tokio::test]
+async fn a_target_resumes_from_its_stored_progress_without_a_second_upload() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let image = format!("{}/__sandbox/media/photo.jpg", app.sandbox);
+    let created = create(
+        &app,
+        json!({"content": {"text": "With a picture", "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}]}, "connection_ids": [x]}),
+    )
+    .await;
+    let post_id = created["id"].as_str().unwrap().to_string();
+    let target_id = created["targets"][0]["id"].as_str().unwrap().to_string();
+
+    // An instance claims the target, uploads the image (first step), stores the progress, and
+    // dies before the next step.
+    let store = app.state.store().clone();
+    let now = app.state.now();
+    let claimed = store
+        .claim_due_targets("crashed-instance", now + Duration::seconds(120), now, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let (s, tok) = app.get(&format!("/v1/connections/{x}/token")).await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    let token = SecretString::from(tok["access_token"].as_str().unwrap().to_string());
+    let content: switchboard_core::post::PostContent =
+        serde_json::from_value(created["content"].clone()).unwrap();
+    let publisher = switchboard_publish::publisher_for("twitter").unwrap();
+    let spec = app.state.catalog().get("twitter").unwrap();
+    let target = switchboard_publish::Target {
+        spec,
+        access_token: &token,
+        account_id: ADA,
+        content: &content,
+    };
+    let step = publisher
+        .step(app.state.oauth().http(), &target, &Value::Null)
+        .await
+        .unwrap();
+    let switchboard_publish::Step::Continue { progress, .. } = step else {
+        panic!("an image post takes more than one step: {step:?}");
+    };
+    assert!(store
+        .save_progress(
+            &target_id,
+            "crashed-instance",
+            &progress,
+            now + Duration::seconds(120),
+            now
+        )
+        .await
+        .unwrap());
+    let uploads = |s: &Value| {
+        s["platforms"]["twitter"]["upload_calls"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = uploads(&app.sandbox_stats().await);
+    assert!(before >= 1, "the image was uploaded");
+
+    // While the lease runs nobody touches it; once it expires, this instance resumes.
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    app.clock.advance(Duration::seconds(121));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &post_id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(uploads(&stats), before, "no second upload");
+    assert_eq!(published_by(&stats, ADA), 1);
+    let items = published_items(&app).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]["media"].as_array().map(Vec::len),
+        Some(1),
+        "{items:?}"
+    );
+    // The crashed instance's late write does nothing.
+    assert!(!store
+        .save_progress(&target_id, "crashed-instance", &json!({}), now, now)
+        .await
+        .unwrap());
+}
