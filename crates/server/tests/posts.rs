@@ -567,3 +567,117 @@ async fn a_target_resumes_from_its_stored_progress_without_a_second_upload() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_before_publishing() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    // X access tokens live 2 h (PLATFORMS.md §1).
+    app.clock.advance(Duration::hours(3));
+    let id = create(
+        &app,
+        json!({"content": {"text": "Fresh token"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(stats["platforms"]["twitter"]["refreshes"], 1, "{stats}");
+    assert_eq!(published_by(&stats, ADA), 1);
+}
+
+#[tokio::test]
+async fn a_facebook_connection_publishes_to_each_selected_page() {
+    const ENGINES: &str = "102000000000001";
+    const BAKERY: &str = "102000000000002";
+    let app = TestApp::spawn().await;
+    let fb = app.connect("facebook").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = app
+        .post(
+            &format!("/v1/connections/{fb}/pages"),
+            json!({"page_ids": [ENGINES, BAKERY]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let x = connection(&app, "x-ada").await;
+    let created = create(
+        &app,
+        json!({"content": {"text": "To both Pages and X"}, "connection_ids": [fb, x]}),
+    )
+    .await;
+    let targets = created["targets"].as_array().unwrap();
+    let pages: Vec<_> = targets.iter().map(|t| t["page_id"].clone()).collect();
+    assert_eq!(pages, [json!(ENGINES), json!(BAKERY), Value::Null]);
+    assert_eq!(tick(&app.state).await.unwrap(), 3);
+    let p = post(&app, created["id"].as_str().unwrap()).await;
+    assert_eq!(statuses(&p), ["published", "published", "published"], "{p}");
+    for t in p["targets"].as_array().unwrap() {
+        assert!(t["platform_post_id"].is_string(), "{t}");
+    }
+    let stats = app.sandbox_stats().await;
+    let fb_by = &stats["platforms"]["facebook"]["published_by_account"];
+    assert_eq!(
+        (fb_by[ENGINES].as_u64(), fb_by[BAKERY].as_u64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    assert_eq!(published_by(&stats, ADA), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_pinterest_board_fails_that_target_alone_and_retry_reruns_only_it() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let pin = app.connect_as("pinterest", Some("pin-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let image = format!("{}/__sandbox/media/cake.jpg", app.sandbox);
+    let created = create(
+        &app,
+        json!({"content": {
+            "text": "Fresh bread",
+            "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}],
+            "overrides": {"pinterest": {"board_id": "1150000000000999999", "title": "Bread"}}
+        }, "connection_ids": [x, pin]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    for _ in 0..5 {
+        tick(&app.state).await.unwrap();
+        app.clock.advance(Duration::seconds(10));
+    }
+    let p = post(&app, &id).await;
+    assert_eq!(statuses(&p), ["published", "failed"], "{p}");
+    assert_eq!(p["targets"][1]["diagnosis"]["http_status"], 404, "{p}");
+    let (_, summary) = app.get("/v1/posts/summary").await;
+    assert_eq!(
+        summary["by_platform"]["twitter"]["published"], 1,
+        "{summary}"
+    );
+    assert_eq!(summary["by_platform"]["pinterest"]["failed"], 1);
+
+    let (_, v) = app.post(&format!("/v1/posts/{id}/retry"), json!({})).await;
+    assert_eq!(v["changed"], 1);
+    assert_eq!(statuses(&v), ["published", "scheduled"]);
+    for _ in 0..5 {
+        tick(&app.state).await.unwrap();
+        app.clock.advance(Duration::seconds(10));
+    }
+    let p = post(&app, &id).await;
+    assert_eq!(statuses(&p), ["published", "failed"], "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(
+        published_by(&stats, ADA),
+        1,
+        "the X post was not published again"
+    );
+    assert_eq!(stats["platforms"]["pinterest"]["published"], 0);
+}
