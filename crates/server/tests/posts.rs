@@ -681,3 +681,51 @@ async fn an_unknown_pinterest_board_fails_that_target_alone_and_retry_reruns_onl
     );
     assert_eq!(stats["platforms"]["pinterest"]["published"], 0);
 }
+
+#[tokio::test]
+async fn a_batch_is_spread_over_time_by_scheduling_options() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let start = app.state.now() + Duration::hours(1);
+    let posts: Vec<Value> = (0..3)
+        .map(|i| json!({"content": {"text": format!("Drip {i}")}, "connection_ids": [x]}))
+        .collect();
+    // One invalid post refuses the whole batch, naming it.
+    let mut bad = posts.clone();
+    bad[1]["content"]["text"] = json!("b".repeat(300));
+    let (s, v) = app
+        .post("/v1/posts", json!({"posts": bad, "campaign_id": "drip"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["field"].as_str().unwrap().starts_with("posts[1]."), "{v}");
+    assert_eq!(v["posts"][0]["index"], 1);
+    assert_eq!(
+        app.get("/v1/posts").await.1["data"],
+        json!([]),
+        "nothing stored"
+    );
+
+    let (s, v) = app
+        .post(
+            "/v1/posts",
+            json!({"posts": posts, "campaign_id": "drip",
+                   "scheduling_options": {"interval_hours": 2, "start_time": start.to_rfc3339()}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    for (i, p) in data.iter().enumerate() {
+        let at: chrono::DateTime<chrono::Utc> =
+            serde_json::from_value(p["publish_at"].clone()).unwrap();
+        assert_eq!(at, start + Duration::hours(2 * i as i64), "{p}");
+        assert_eq!(p["campaign_id"], "drip");
+    }
+    let mut published = Vec::new();
+    for _ in 0..6 {
+        app.clock.advance(Duration::hours(1));
+        tick(&app.state).await.unwrap();
+        published.push(published_items(&app).await.len());
+    }
+    assert_eq!(published, [1, 1, 2, 2, 3, 3], "one post every two hours");
+}

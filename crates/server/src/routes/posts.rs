@@ -5,7 +5,9 @@
 //!   runs before storing (it answers 422 with the same `targets` when invalid).
 //! - `POST /v1/posts` → 201 the stored post with one target per connection (a Facebook
 //!   connection: one per selected Page), due at `publish_at` resolved in `time_zone`, or at
-//!   `scheduling_options.start_time` when given. `workers::publish` publishes due targets.
+//!   `scheduling_options.start_time` when given; a batch form `{"posts": [...],
+//!   "scheduling_options"}` spreads several posts over time. `workers::publish` publishes due
+//!   targets.
 //! - `GET /v1/posts?campaign_id=&status=&platform=&from=&to=&limit=`, `GET /v1/posts/{id}`.
 //! - `POST /v1/posts/{id}/publish` (scheduled targets due now), `/cancel` (scheduled targets
 //!   only), `/retry` (failed targets only: never published, cancelled or unknown ones).
@@ -22,7 +24,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchboard_core::post::{PostRequest, PublishAt};
+use switchboard_core::post::{PostRequest, PublishAt, SchedulingOptions};
 use switchboard_core::post_rules::{self, TargetVerdict, Verdict, Violation};
 use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostTarget};
 
@@ -149,19 +151,55 @@ fn post_json(p: &Post, targets: &[PostTarget]) -> Value {
     })
 }
 
-/// `POST /v1/posts` with the body of `/v1/posts/validate` → 201 the stored post (see
-/// [`post_json`]).
-///
-/// Errors: 401; 422 `validation-error` for the request-level problems of [`verdict`], or, when a
-/// target breaks a platform rule, with `field` the first violation and `targets` the whole
-/// verdict; 422 `validation-error` on `connection_ids[i]` for a Facebook connection with no
-/// selected Page. Nothing is stored on error.
-pub async fn create(
-    State(state): State<AppState>,
-    auth: WorkspaceAuth,
-    ApiJson(req): ApiJson<PostRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let v = verdict(&state, &auth.workspace_id, &req).await?;
+/// Body of the batch form of `POST /v1/posts`: several posts, spread over time by
+/// `scheduling_options` (the n-th post, counting from 0, is due at `start_time + n ×
+/// interval_hours`; each post's own `publish_at` is then ignored).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The posts, each with the body of the single form.
+    pub posts: Vec<PostRequest>,
+    /// Spreads the posts over time.
+    #[serde(default)]
+    pub scheduling_options: Option<SchedulingOptions>,
+    /// Campaign of every post that names none itself.
+    #[serde(default)]
+    pub campaign_id: Option<String>,
+}
+
+/// Deserializes a JSON value, naming the path at fault on error (as [`ApiJson`] does).
+fn parse<T: serde::de::DeserializeOwned>(value: Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = match inner.split('`').nth(1) {
+            Some(f) if inner.starts_with("missing field") && path == "." => f.to_string(),
+            Some(f) if inner.starts_with("missing field") => format!("{path}.{f}"),
+            _ => path,
+        };
+        ApiError::validation(&field, inner)
+    })
+}
+
+/// Prefixes the `field` of a validation error with `posts[i].` (batch form).
+fn in_batch(mut e: ApiError, i: usize) -> ApiError {
+    if let Some(Value::String(f)) = e.extra.get("field") {
+        let f = format!("posts[{i}].{f}");
+        e.extra.insert("field".into(), Value::String(f));
+    }
+    e
+}
+
+/// The validated post and its targets, ready to store; `Err` with the verdict's first
+/// violation and `targets` when a target breaks a platform rule.
+async fn plan(
+    state: &AppState,
+    workspace_id: &str,
+    req: &PostRequest,
+    due: Option<(DateTime<Utc>, Option<String>)>,
+    campaign_id: Option<&String>,
+) -> ApiResult<(Post, Vec<NewTarget>)> {
+    let v = verdict(state, workspace_id, req).await?;
     if !v.valid {
         let first = v
             .targets
@@ -173,23 +211,35 @@ pub async fn create(
         return Err(ApiError::validation(&first.0, first.1).with("targets", json!(v.targets)));
     }
     let now = state.now();
-    let due = match &req.scheduling_options {
-        Some(opts) => opts
-            .start_time
-            .resolve(opts.time_zone.as_ref().or(req.time_zone.as_ref()), now)
-            .map_err(|m| ApiError::validation("scheduling_options.start_time", m))?,
-        None => req
-            .due_at(now)
-            .map_err(|v| ApiError::validation(&v.field, v.message))?,
+    let (due, zone) = match due {
+        Some(d) => d,
+        None => {
+            let zone = req
+                .scheduling_options
+                .as_ref()
+                .and_then(|o| o.time_zone)
+                .or(req.time_zone)
+                .map(|z| z.0.name().to_string());
+            let due = match &req.scheduling_options {
+                Some(opts) => opts
+                    .start_time
+                    .resolve(opts.time_zone.as_ref().or(req.time_zone.as_ref()), now)
+                    .map_err(|m| ApiError::validation("scheduling_options.start_time", m))?,
+                None => req
+                    .due_at(now)
+                    .map_err(|v| ApiError::validation(&v.field, v.message))?,
+            };
+            (due, zone)
+        }
     };
     let mut targets = Vec::new();
     for (i, id) in req.connection_ids.iter().enumerate() {
         let conn = state
             .store()
-            .get_connection(&auth.workspace_id, id)
+            .get_connection(workspace_id, id)
             .await?
             .ok_or_else(|| ApiError::not_found("connection"))?;
-        if uses_pages(&state, &conn) {
+        if uses_pages(state, &conn) {
             let pages = state.store().list_pages(&conn.id).await?;
             let chosen: Vec<_> = pages.into_iter().filter(|p| p.selected).collect();
             if chosen.is_empty() {
@@ -219,22 +269,104 @@ pub async fn create(
     }
     let post = Post {
         id: uuid::Uuid::now_v7().to_string(),
-        workspace_id: auth.workspace_id.clone(),
-        campaign_id: req.campaign_id.clone(),
+        workspace_id: workspace_id.to_string(),
+        campaign_id: req.campaign_id.clone().or_else(|| campaign_id.cloned()),
         content: serde_json::to_value(&req.content)
             .map_err(|e| ApiError::internal("encoding the post content", &e))?,
         publish_at: due,
-        time_zone: req
-            .scheduling_options
-            .as_ref()
-            .and_then(|o| o.time_zone)
-            .or(req.time_zone)
-            .map(|z| z.0.name().to_string()),
+        time_zone: zone,
         created_at: now,
     };
-    state.store().create_post(&post, &targets).await?;
-    let stored = state.store().list_targets(&post.id).await?;
-    Ok((StatusCode::CREATED, Json(post_json(&post, &stored))))
+    Ok((post, targets))
+}
+
+/// `POST /v1/posts` → 201 the stored post (see [`post_json`]), with the body of
+/// `/v1/posts/validate`: due at `publish_at` resolved in `time_zone` ("now" when absent), or at
+/// `scheduling_options.start_time` when given. A Facebook connection gives one target per
+/// selected Page.
+///
+/// Batch form: `{"posts": [body, ...], "scheduling_options"?, "campaign_id"?}` ([`BatchRequest`])
+/// → 201 `{"data": [post, ...]}`; every post is validated before any is stored.
+///
+/// Errors: 401; 422 `validation-error` for the request-level problems of [`verdict`], or, when a
+/// target breaks a platform rule, with `field` the first violation and `targets` the whole
+/// verdict (batch: `field` prefixed `posts[i].`, and `posts: [{index, targets}]` for every
+/// invalid post); 422 on `connection_ids[i]` for a Facebook connection with no selected Page.
+/// Nothing is stored on error.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: WorkspaceAuth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if body.get("posts").is_none() {
+        let req: PostRequest = parse(body)?;
+        let (post, targets) = plan(&state, &auth.workspace_id, &req, None, None).await?;
+        state.store().create_post(&post, &targets).await?;
+        let stored = state.store().list_targets(&post.id).await?;
+        return Ok((StatusCode::CREATED, Json(post_json(&post, &stored))));
+    }
+    let batch: BatchRequest = parse(body)?;
+    if batch.posts.is_empty() {
+        return Err(ApiError::validation("posts", "give at least one post"));
+    }
+    let now = state.now();
+    let spread = match &batch.scheduling_options {
+        Some(opts) => {
+            if opts.interval_hours == 0 {
+                return Err(ApiError::validation(
+                    "scheduling_options.interval_hours",
+                    "interval_hours must be at least 1",
+                ));
+            }
+            let start = opts
+                .start_time
+                .resolve(opts.time_zone.as_ref(), now)
+                .map_err(|m| ApiError::validation("scheduling_options.start_time", m))?;
+            Some((
+                start,
+                opts.interval_hours,
+                opts.time_zone.map(|z| z.0.name().to_string()),
+            ))
+        }
+        None => None,
+    };
+    let mut planned = Vec::with_capacity(batch.posts.len());
+    let mut invalid = Vec::new();
+    let mut first_error = None;
+    for (i, req) in batch.posts.iter().enumerate() {
+        let due = spread.as_ref().map(|(start, hours, zone)| {
+            let offset = chrono::Duration::hours(i64::from(*hours) * i64::try_from(i).unwrap_or(0));
+            (*start + offset, zone.clone())
+        });
+        match plan(
+            &state,
+            &auth.workspace_id,
+            req,
+            due,
+            batch.campaign_id.as_ref(),
+        )
+        .await
+        {
+            Ok(p) => planned.push(p),
+            Err(e) => {
+                if let Some(t) = e.extra.get("targets") {
+                    invalid.push(json!({"index": i, "targets": t}));
+                }
+                first_error.get_or_insert_with(|| in_batch(e, i));
+            }
+        }
+    }
+    if let Some(mut e) = first_error {
+        e.extra.remove("targets");
+        return Err(e.with("posts", json!(invalid)));
+    }
+    let mut data = Vec::with_capacity(planned.len());
+    for (post, targets) in &planned {
+        state.store().create_post(post, targets).await?;
+        let stored = state.store().list_targets(&post.id).await?;
+        data.push(post_json(post, &stored));
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "data": data }))))
 }
 
 /// Query of `GET /v1/posts`.
