@@ -729,3 +729,46 @@ async fn a_batch_is_spread_over_time_by_scheduling_options() {
     }
     assert_eq!(published, [1, 1, 2, 2, 3, 3], "one post every two hours");
 }
+
+#[tokio::test]
+async fn an_instagram_post_waits_for_its_container_between_ticks_and_publishes_once() {
+    let app = TestApp::spawn().await;
+    let ig = app.connect("instagram").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let image = format!("{}/__sandbox/media/cake.jpg", app.sandbox);
+    let created = create(
+        &app,
+        json!({"content": {"text": "Crumb shot", "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}]},
+               "connection_ids": [ig]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    // First tick: the container is created and still IN_PROGRESS, so the target waits.
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "publishing", "{p}");
+    assert_eq!(
+        tick(&app.state).await.unwrap(),
+        0,
+        "waiting, not busy-polling"
+    );
+    let mut ticks = 0;
+    while post(&app, &id).await["targets"][0]["status"] == "publishing" && ticks < 20 {
+        app.clock.advance(Duration::seconds(5));
+        tick(&app.state).await.unwrap();
+        ticks += 1;
+    }
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    assert!(p["targets"][0]["url"].is_string(), "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(stats["platforms"]["instagram"]["published"], 1, "{stats}");
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        app.sandbox_stats().await["platforms"]["instagram"]["published"],
+        1
+    );
+}

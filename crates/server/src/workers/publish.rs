@@ -13,14 +13,16 @@
 //!    [`PublishError::Failed`] retryable → back-off with jitter, at least the platform's
 //!    `retry_after_secs`, at most [`PublishSettings::max_attempts`] tries, then `failed`;
 //!    non-retryable → `failed` at once (event `post.failed`); [`PublishError::Unknown`] (sent, no
-//!    answer) → [`Publisher::check`] once; still unknown → `unknown` (event `post.unknown`),
-//!    never retried (PLATFORMS.md, lessons: "must not be retried blindly").
+//!    answer) → [`Publisher::check`] once: published → `published`; the platform says where it
+//!    stands → go on from there; it says it refused → `failed`; still unknown → `unknown`
+//!    (event `post.unknown`), never retried (PLATFORMS.md, lessons: "must not be retried
+//!    blindly").
 //!
 //! Every state change is conditional in the store (`PostStore`): a target is finished once, and a
 //! `published` one is never published again, whatever other instances do.
 //!
-//! Outbound publishing calls are limited per platform and process
-//! ([`PublishSettings::per_platform`] at once).
+//! Outbound publishing is limited per platform and per account in each process
+//! ([`PublishSettings::per_platform`], [`PublishSettings::per_account`] targets at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -54,8 +56,12 @@ pub struct PublishSettings {
     /// First back-off after a transient failure (default 30 s); doubles per attempt, capped at
     /// one hour, with jitter (half fixed, half random).
     pub base_backoff: StdDuration,
-    /// Publishing calls in flight at once per platform in this process (default 8).
+    /// Targets publishing at once per platform in this process (default 8).
     pub per_platform: usize,
+    /// Targets publishing at once per account (connection, or Facebook Page) in this process
+    /// (default 1: one account's posts go out one after the other, as platforms' per-user
+    /// limits expect).
+    pub per_account: usize,
     /// Steps done for one target within one claim before it is released for the next tick
     /// (default 64), so that a publisher that never finishes cannot hold a worker.
     pub max_steps_per_claim: u32,
@@ -69,6 +75,7 @@ impl Default for PublishSettings {
             batch: 100,
             base_backoff: StdDuration::from_secs(30),
             per_platform: 8,
+            per_account: 1,
             max_steps_per_claim: 64,
         }
     }
@@ -101,8 +108,20 @@ pub async fn tick_with(state: &AppState, settings: &PublishSettings) -> anyhow::
         let settings = settings.clone();
         let owner = owner.clone();
         set.spawn(async move {
-            let limit = platform_limit(&target.platform, settings.per_platform);
-            let Ok(_permit) = limit.acquire_owned().await else {
+            // The account first, so that a task waiting for its account holds no platform slot.
+            let account = format!(
+                "{}/{}/{}",
+                target.platform,
+                target.connection_id,
+                target.page_id.as_deref().unwrap_or("")
+            );
+            let Ok(_account) = limit(&account, settings.per_account).acquire_owned().await else {
+                return;
+            };
+            let Ok(_platform) = limit(&target.platform, settings.per_platform)
+                .acquire_owned()
+                .await
+            else {
                 return;
             };
             let id = target.id.clone();
@@ -128,14 +147,16 @@ fn lease(settings: &PublishSettings) -> Duration {
     Duration::from_std(settings.lease).unwrap_or(Duration::seconds(120))
 }
 
-/// The semaphore limiting publishing calls to `platform` in this process.
-fn platform_limit(platform: &str, permits: usize) -> Arc<Semaphore> {
+/// The semaphore of `key` (a platform id, or `platform/connection/page` for an account) in this
+/// process, created with `permits` on first use. Entries are small and keyed by accounts that
+/// publish, so the map is not pruned.
+fn limit(key: &str, permits: usize) -> Arc<Semaphore> {
     static LIMITS: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
     let mut map = LIMITS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    map.entry(platform.to_string())
+    map.entry(key.to_string())
         .or_insert_with(|| Arc::new(Semaphore::new(permits.max(1))))
         .clone()
 }
@@ -332,6 +353,10 @@ async fn publish_target(
                                 .await?;
                         }
                         Ok(())
+                    }
+                    // The platform says it did not publish, for a reason retrying cannot fix.
+                    Err(PublishError::Failed(f)) if !f.retryable => {
+                        fail(state, owner, &target, &f).await
                     }
                     Ok(None) | Err(_) => unknown(state, owner, &target, &d).await,
                 };
