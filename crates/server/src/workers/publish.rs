@@ -275,6 +275,23 @@ async fn publish_target(
 ) -> anyhow::Result<()> {
     let store = state.store();
     let platform = target.platform.clone();
+    // The claim may have waited for its account's or platform's turn: renew the lease (and
+    // check it is still ours) before any platform call, so that a lease that ran out meanwhile
+    // cannot lead two holders to publish.
+    let now = state.now();
+    if !store
+        .save_progress(
+            &target.id,
+            owner,
+            &target.progress,
+            now + lease(settings),
+            now,
+        )
+        .await?
+    {
+        tracing::warn!(target_id = %target.id, "lease lost before publishing; another holder has it");
+        return Ok(());
+    }
     let post = store
         .get_post(&target.workspace_id, &target.post_id)
         .await?;
