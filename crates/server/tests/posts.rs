@@ -772,3 +772,43 @@ async fn an_instagram_post_waits_for_its_container_between_ticks_and_publishes_o
         1
     );
 }
+
+#[tokio::test]
+async fn the_dispatcher_runs_inside_serve_and_shows_in_readiness() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            c.workers = true;
+            c.worker_interval_ms = 20;
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let x = connection(&app, "x-ada").await;
+    let id = create(
+        &app,
+        json!({"content": {"text": "By the loop"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Wait for the background loop (not for time: the clock does not move).
+    let mut status = Value::Null;
+    for _ in 0..400 {
+        status = post(&app, &id).await["status"].clone();
+        if status == "published" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, "published");
+    assert_eq!(published_items(&app).await.len(), 1);
+    let r = app
+        .http
+        .get(format!("{}/readyz", app.api))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["checks"]["workers"]["publish"]["ok"], true, "{v}");
+}
