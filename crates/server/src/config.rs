@@ -164,6 +164,7 @@ pub struct FileConfig {
     expiry_warning_secs: Option<u64>,
     workers: Option<bool>,
     worker_interval_ms: Option<u64>,
+    publish_max_attempts: Option<u32>,
     #[serde(default)]
     refresh_buffer_secs: BTreeMap<String, u64>,
     #[serde(default)]
@@ -204,6 +205,9 @@ pub struct Config {
     pub workers: bool,
     /// Pause between two ticks of a worker, milliseconds (default 1000).
     pub worker_interval_ms: u64,
+    /// Tries of a post target that keeps failing for a transient reason before it is `failed`
+    /// (default 3, at least 1; `workers::publish`).
+    pub publish_max_attempts: u32,
     /// Per-platform refresh buffer, seconds: refresh when the access token expires within it.
     /// Default: a quarter of the platform's documented access lifetime, at most 2 hours.
     pub refresh_buffer_secs: BTreeMap<String, u64>,
@@ -230,6 +234,7 @@ impl Default for Config {
             expiry_warning_secs: 86_400,
             workers: true,
             worker_interval_ms: 1000,
+            publish_max_attempts: 3,
             refresh_buffer_secs: BTreeMap::new(),
             platforms: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -368,6 +373,10 @@ impl Config {
             None => fc.workers.unwrap_or(true),
         };
         c.worker_interval_ms = fc.worker_interval_ms.unwrap_or(c.worker_interval_ms);
+        c.publish_max_attempts = fc
+            .publish_max_attempts
+            .unwrap_or(c.publish_max_attempts)
+            .max(1);
         c.refresh_buffer_secs = fc.refresh_buffer_secs;
         url::Url::parse(&c.public_url)
             .map_err(|e| invalid("public_url", format!("{:?}: {e}", c.public_url)))?;

@@ -360,6 +360,38 @@ async fn transient_failures_stop_after_three_attempts() {
 }
 
 #[tokio::test]
+async fn the_attempt_bound_is_configurable() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| c.publish_max_attempts = 1),
+        ..Setup::default()
+    })
+    .await;
+    let x = connection(&app, "x-ada").await;
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 5,
+        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
+    }))
+    .await;
+    let id = create(
+        &app,
+        json!({"content": {"text": "Once"}, "connection_ids": [x]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "failed", "{p}");
+    assert_eq!(
+        p["targets"][0]["diagnosis"]["retryable"], true,
+        "transient, but out of tries"
+    );
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn a_timeout_on_the_publish_call_is_unknown_and_never_retried() {
     let app = TestApp::spawn().await;
     let x = connection(&app, "x-ada").await;

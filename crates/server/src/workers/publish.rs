@@ -43,7 +43,8 @@ use crate::events::{self, kind};
 use crate::routes::facebook_pages::page_context;
 use crate::AppState;
 
-/// How the dispatcher works. [`tick`] uses [`PublishSettings::default`].
+/// How the dispatcher works. [`tick`] uses [`PublishSettings::default`] with the configured
+/// `publish_max_attempts`.
 #[derive(Debug, Clone)]
 pub struct PublishSettings {
     /// Tries of a target that fails for a transient reason, the first included (default 3).
@@ -81,13 +82,18 @@ impl Default for PublishSettings {
     }
 }
 
-/// One dispatcher round with the default settings: claims the due targets and publishes them.
-/// Returns how many targets were handled.
+/// One dispatcher round: claims the due targets and publishes them, with the default settings
+/// but `max_attempts` from the configuration (`publish_max_attempts`). Returns how many targets
+/// were handled.
 ///
 /// # Errors
 /// Store failures while claiming. Failures of single targets are recorded on the target.
 pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
-    tick_with(state, &PublishSettings::default()).await
+    let settings = PublishSettings {
+        max_attempts: state.config().publish_max_attempts.max(1),
+        ..PublishSettings::default()
+    };
+    tick_with(state, &settings).await
 }
 
 /// [`tick`] with explicit settings.
