@@ -230,8 +230,15 @@ async fn credentials(
             .store()
             .get_page(&conn.id, page_id)
             .await
-            .ok()
-            .flatten();
+            .map_err(|e| {
+                let mut d = own_diagnosis(
+                    platform,
+                    Category::PlatformUnavailable,
+                    format!("the database could not be read: {e}"),
+                );
+                d.retryable = true;
+                d
+            })?;
         let sealed = page
             .as_ref()
             .filter(|p| p.selected)
