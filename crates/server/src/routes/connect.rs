@@ -592,7 +592,11 @@ fn render(state: &AppState, outcome: Outcome, wants_json: bool) -> Response {
         }
         (Err(e), false, None) => {
             let status = e.status;
-            (status, crate::routes::callback_page::failed(&platform_name, &e)).into_response()
+            (
+                status,
+                crate::routes::callback_page::failed(&platform_name, &e),
+            )
+                .into_response()
         }
     }
 }
