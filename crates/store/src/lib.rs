@@ -23,6 +23,7 @@ pub mod postgres;
 mod postgres_bulk;
 mod postgres_pages;
 mod postgres_posts;
+mod postgres_sync;
 mod postgres_webhooks;
 pub mod posts;
 pub mod refresh_queue;
@@ -30,7 +31,9 @@ pub mod sqlite;
 mod sqlite_bulk;
 mod sqlite_pages;
 mod sqlite_posts;
+mod sqlite_sync;
 mod sqlite_webhooks;
+pub mod sync;
 pub mod testing;
 pub mod webhooks;
 
@@ -232,6 +235,7 @@ pub trait Store:
     + pages::PageStore
     + posts::PostStore
     + refresh_queue::RefreshQueue
+    + sync::SyncStore
     + webhooks::WebhookStore
     + webhooks::AuditStore
     + Send
