@@ -164,7 +164,9 @@ pub struct FileConfig {
     expiry_warning_secs: Option<u64>,
     workers: Option<bool>,
     worker_interval_ms: Option<u64>,
+    sync_interval_secs: Option<u64>,
     publish_max_attempts: Option<u32>,
+    publish_lease_secs: Option<u64>,
     #[serde(default)]
     refresh_buffer_secs: BTreeMap<String, u64>,
     #[serde(default)]
@@ -205,9 +207,16 @@ pub struct Config {
     pub workers: bool,
     /// Pause between two ticks of a worker, milliseconds (default 1000).
     pub worker_interval_ms: u64,
+    /// Metrics sync: a workspace with published posts gets a sync job when its last one is
+    /// older than this, seconds (default 900, at least 60; `workers::sync`).
+    pub sync_interval_secs: u64,
     /// Tries of a post target that keeps failing for a transient reason before it is `failed`
     /// (default 3, at least 1; `workers::publish`).
     pub publish_max_attempts: u32,
+    /// How long the dispatcher's claim of a post target lasts without news from its holder,
+    /// seconds (default 120, at least 1; `workers::publish`). A crashed instance's targets are
+    /// resumed by another once it runs out.
+    pub publish_lease_secs: u64,
     /// Per-platform refresh buffer, seconds: refresh when the access token expires within it.
     /// Default: a quarter of the platform's documented access lifetime, at most 2 hours.
     pub refresh_buffer_secs: BTreeMap<String, u64>,
@@ -234,7 +243,9 @@ impl Default for Config {
             expiry_warning_secs: 86_400,
             workers: true,
             worker_interval_ms: 1000,
+            sync_interval_secs: 900,
             publish_max_attempts: 3,
+            publish_lease_secs: 120,
             refresh_buffer_secs: BTreeMap::new(),
             platforms: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -373,9 +384,17 @@ impl Config {
             None => fc.workers.unwrap_or(true),
         };
         c.worker_interval_ms = fc.worker_interval_ms.unwrap_or(c.worker_interval_ms);
+        c.sync_interval_secs = fc
+            .sync_interval_secs
+            .unwrap_or(c.sync_interval_secs)
+            .max(60);
         c.publish_max_attempts = fc
             .publish_max_attempts
             .unwrap_or(c.publish_max_attempts)
+            .max(1);
+        c.publish_lease_secs = fc
+            .publish_lease_secs
+            .unwrap_or(c.publish_lease_secs)
             .max(1);
         c.refresh_buffer_secs = fc.refresh_buffer_secs;
         url::Url::parse(&c.public_url)

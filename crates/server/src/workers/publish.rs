@@ -44,7 +44,7 @@ use crate::routes::facebook_pages::page_context;
 use crate::AppState;
 
 /// How the dispatcher works. [`tick`] uses [`PublishSettings::default`] with the configured
-/// `publish_max_attempts`.
+/// `publish_max_attempts` and `publish_lease_secs`.
 #[derive(Debug, Clone)]
 pub struct PublishSettings {
     /// Tries of a target that fails for a transient reason, the first included (default 3).
@@ -83,14 +83,15 @@ impl Default for PublishSettings {
 }
 
 /// One dispatcher round: claims the due targets and publishes them, with the default settings
-/// but `max_attempts` from the configuration (`publish_max_attempts`). Returns how many targets
-/// were handled.
+/// but `max_attempts` and `lease` from the configuration (`publish_max_attempts`,
+/// `publish_lease_secs`). Returns how many targets were handled.
 ///
 /// # Errors
 /// Store failures while claiming. Failures of single targets are recorded on the target.
 pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
     let settings = PublishSettings {
         max_attempts: state.config().publish_max_attempts.max(1),
+        lease: StdDuration::from_secs(state.config().publish_lease_secs.max(1)),
         ..PublishSettings::default()
     };
     tick_with(state, &settings).await
@@ -193,8 +194,9 @@ fn diagnosis_json(d: &Diagnosis) -> Value {
     serde_json::to_value(d).unwrap_or_else(|_| json!({"cause": d.cause}))
 }
 
-/// A token to publish with and the account to publish to, or the reason there is none.
-async fn credentials(
+/// A token to publish with and the account to publish to, or the reason there is none (also
+/// used by `workers::sync` to read metrics).
+pub(crate) async fn credentials(
     state: &AppState,
     target: &PostTarget,
 ) -> Result<(SecretString, String), Diagnosis> {

@@ -1,0 +1,412 @@
+//! Crash safety with real processes: one `switchboard sandbox` (it outlives the servers: it
+//! holds what was published) and a `switchboard serve` on a SQLite file that publishes about a
+//! hundred targets over X (text, and images: media upload), LinkedIn (text, and image upload),
+//! Instagram (container, status poll, `media_publish`) and Pinterest (image pin on a board). The
+//! posts fall due one after the other over seven seconds; the server is killed with SIGKILL
+//! (`Child::kill`) at random points (100–1,500 ms apart), five times, each time restarted on
+//! the same database, then left to finish.
+//!
+//! Then every target is checked through `GET /v1/posts/{id}`: `published` with a platform post id
+//! that the sandbox published exactly once (`/__sandbox/published`), and the sandbox published
+//! nothing else (`published_by_account` agrees with the published targets per account); or
+//! `failed` with a diagnosis; or `unknown`. None is left `scheduled` or `publishing`.
+//!
+//! The server runs its workers every 50 ms with a 2-second publishing lease
+//! (`worker_interval_ms`, `publish_lease_secs` in its configuration file), so that the
+//! restarted process resumes a killed one's claims within seconds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+const KEYS: &str = "ktest:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// Posts created; each goes to X and LinkedIn, every other one (with an image) also to
+/// Instagram, every eighth also to Pinterest.
+const POSTS: usize = 40;
+const KILLS: usize = 5;
+/// A board of the sandbox's `pin-ada` account.
+const BOARD: &str = "1150000000000100001";
+
+/// A child process killed (SIGKILL) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A small xorshift generator: the run's random kill points, reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_sandbox() -> (Proc, String) {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("ready line");
+    // Keep reading: a closed pipe would end the sandbox at its next line of output.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (Proc(child), url)
+}
+
+fn start_server(port: u16, database_url: &str, sandbox: &str, config: &Path) -> Proc {
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+            "--sandbox-url",
+            sandbox,
+            "--config",
+            config.to_str().expect("utf-8 path"),
+        ])
+        .env("SWITCHBOARD_KEYS", KEYS)
+        .env("SWITCHBOARD_WORKERS", "1")
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    Proc(child)
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
+/// Connects the sandbox account `account` of `platform`; returns the connection id.
+async fn connect(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    platform: &str,
+    account: &str,
+) -> String {
+    let start: Value = http
+        .post(format!("{base}/v1/connect/{platform}"))
+        .bearer_auth(key)
+        .json(&json!({"owner": "crash"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = start["authorization_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{start}"));
+    let r = http
+        .get(url)
+        .header("X-Sandbox-Consent", "allow")
+        .header("X-Sandbox-Account", account)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{platform}: {}", r.status());
+    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    // A browser drops the fragment (Instagram appends `#_`).
+    let callback = callback.split('#').next().unwrap_or_default();
+    let conn: Value = http
+        .get(callback)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    conn["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{platform} connection: {conn}"))
+        .to_string()
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, key: Option<&str>) -> Value {
+    let mut req = http.get(url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let r = req.send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Every target of every post, as `GET /v1/posts/{id}` shows it.
+async fn targets(http: &reqwest::Client, base: &str, key: &str, posts: &[String]) -> Vec<Value> {
+    let mut all = Vec::new();
+    for id in posts {
+        let p = get_json(http, &format!("{base}/v1/posts/{id}"), Some(key)).await;
+        all.extend(p["targets"].as_array().cloned().unwrap_or_default());
+    }
+    all
+}
+
+fn pending(targets: &[Value]) -> usize {
+    targets
+        .iter()
+        .filter(|t| matches!(t["status"].as_str(), Some("scheduled" | "publishing")))
+        .count()
+}
+
+#[tokio::test]
+async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(&config, "worker_interval_ms = 50\npublish_lease_secs = 2\n").unwrap();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    println!("kill-point seed: {seed}");
+    let mut rng = Rng(seed);
+    let started = Instant::now();
+
+    let (_sandbox, sandbox) = start_sandbox();
+    let out = Command::new(BIN)
+        .args([
+            "workspace",
+            "create",
+            "crash",
+            "--database-url",
+            &database_url,
+        ])
+        .env("SWITCHBOARD_KEYS", KEYS)
+        .output()
+        .expect("workspace create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key:"))
+        .map(str::trim)
+        .expect("api key printed")
+        .to_string();
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start_server(port, &database_url, &sandbox, &config);
+    wait_healthy(&http, &base).await;
+
+    let x = [
+        connect(&http, &base, &key, "twitter", "x-ada").await,
+        connect(&http, &base, &key, "twitter", "x-grace").await,
+    ];
+    let li = [
+        connect(&http, &base, &key, "linkedin", "li-ada").await,
+        connect(&http, &base, &key, "linkedin", "li-grace").await,
+    ];
+    let ig = connect(&http, &base, &key, "instagram", "ig-business").await;
+    let pin = connect(&http, &base, &key, "pinterest", "pin-ada").await;
+
+    // The posts, due one after the other over seven seconds (150 ms apart from one second on),
+    // so that the kills land while the dispatcher is at work.
+    let image = format!("{sandbox}/__sandbox/media/photo.jpg");
+    let first_due = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let mut posts = Vec::new();
+    for i in 0..POSTS {
+        let due = (first_due + chrono::Duration::milliseconds(150 * i as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut content =
+            json!({"text": format!("Crash-safety post number {i}: still here after the restart")});
+        let mut ids = vec![x[i % 2].clone(), li[i % 2].clone()];
+        if i % 2 == 0 {
+            content["media"] = json!([{"url": image, "kind": "image", "mime_type": "image/jpeg"}]);
+            ids.push(ig.clone());
+        }
+        if i % 8 == 0 {
+            content["overrides"] =
+                json!({"pinterest": {"board_id": BOARD, "title": format!("Pin {i}")}});
+            ids.push(pin.clone());
+        }
+        let r = http
+            .post(format!("{base}/v1/posts"))
+            .bearer_auth(&key)
+            .json(&json!({"content": content, "connection_ids": ids, "publish_at": due}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{v}");
+        posts.push(v["id"].as_str().unwrap().to_string());
+    }
+    let total = targets(&http, &base, &key, &posts).await.len();
+    assert_eq!(total, POSTS * 2 + POSTS / 2 + POSTS / 8);
+
+    // Kill at random points, restart on the same database.
+    let mut pending_at_kill = Vec::new();
+    for _ in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(rng.between(100, 1500))).await;
+        server.0.kill().expect("SIGKILL");
+        let _ = server.0.wait();
+        server = start_server(port, &database_url, &sandbox, &config);
+        wait_healthy(&http, &base).await;
+        pending_at_kill.push(pending(&targets(&http, &base, &key, &posts).await));
+    }
+    println!("targets still pending after each restart: {pending_at_kill:?}");
+    // The first three kills come at most 3 × (1.5 s + a restart) after the posts were created,
+    // before the last ones are due: they interrupted work.
+    assert!(
+        pending_at_kill[..3].iter().all(|&n| n > 0),
+        "a kill came after everything was done: {pending_at_kill:?}"
+    );
+
+    // Let the last server finish (a killed holder's lease runs out after 2 s).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let all = loop {
+        let all = targets(&http, &base, &key, &posts).await;
+        if pending(&all) == 0 {
+            break all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "targets left pending: {:?}",
+            all.iter()
+                .filter(|t| matches!(t["status"].as_str(), Some("scheduled" | "publishing")))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drop(server);
+
+    let items = get_json(&http, &format!("{sandbox}/__sandbox/published"), None).await;
+    let items = items["items"].as_array().cloned().unwrap_or_default();
+    let mut at_sandbox: HashMap<(String, String), usize> = HashMap::new();
+    for it in &items {
+        let k = (
+            it["platform"].as_str().unwrap_or_default().to_string(),
+            it["id"].as_str().unwrap_or_default().to_string(),
+        );
+        *at_sandbox.entry(k).or_default() += 1;
+    }
+    let stats = get_json(&http, &format!("{sandbox}/__sandbox/stats"), None).await;
+
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut published_by_account: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for t in &all {
+        let status = t["status"].as_str().unwrap_or_default().to_string();
+        *by_status.entry(status.clone()).or_default() += 1;
+        let platform = t["platform"].as_str().unwrap_or_default().to_string();
+        match status.as_str() {
+            "published" => {
+                let pid = t["platform_post_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("published without a post id: {t}"))
+                    .to_string();
+                let k = (platform, pid);
+                assert_eq!(
+                    at_sandbox.get(&k).copied(),
+                    Some(1),
+                    "published exactly once at the sandbox: {t}"
+                );
+                let account = items
+                    .iter()
+                    .find(|i| i["platform"] == k.0.as_str() && i["id"] == k.1.as_str())
+                    .and_then(|i| i["account_id"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                *published_by_account.entry((k.0, account)).or_default() += 1;
+            }
+            "failed" | "unknown" => {
+                assert!(
+                    t["diagnosis"].is_object(),
+                    "a {status} target carries its reason: {t}"
+                );
+            }
+            other => panic!("target ended {other}: {t}"),
+        }
+    }
+    println!(
+        "{total} targets after {KILLS} kills in {:.1} s: {by_status:?}",
+        started.elapsed().as_secs_f64()
+    );
+    // Nothing else was published: per account, the sandbox's count is the published targets'.
+    let mut at_sandbox_by_account: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (platform, p) in stats["platforms"].as_object().cloned().unwrap_or_default() {
+        for (account, n) in p["published_by_account"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let n = n.as_u64().unwrap_or(0);
+            if n > 0 {
+                at_sandbox_by_account.insert((platform.clone(), account), n);
+            }
+        }
+    }
+    assert_eq!(
+        at_sandbox_by_account, published_by_account,
+        "the sandbox published exactly the published targets, once each"
+    );
+    assert!(
+        by_status.get("published").copied().unwrap_or(0) >= total * 9 / 10,
+        "most targets are published (the sandbox has no faults here): {by_status:?}"
+    );
+}
