@@ -1,22 +1,39 @@
 //! `switchboard demo`: the main job end to end on one machine. Starts the sandbox and the server
-//! on loopback with an embedded SQLite database, creates a workspace, connects one account on each
-//! of the seven platforms by driving the real redirect flow (HTTP, cookies, consent page), prints
-//! the connections, and keeps serving until interrupted (`--exit` stops after the table).
+//! (with its workers, the publishing dispatcher among them) on loopback with an embedded SQLite
+//! database, creates a workspace, connects one account on each of the seven platforms by driving
+//! the real redirect flow (HTTP, cookies, consent page), chooses the Facebook Pages, prints the
+//! connections, schedules one post per connection with the media its platform requires, waits
+//! (at most [`PUBLISH_WAIT`]) for the dispatcher to finish every target, prints each target's
+//! outcome and link, checks at the sandbox that each was published exactly once, and keeps
+//! serving until interrupted (`--exit` stops there: exit status 0 only when every platform was
+//! connected and published exactly once).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{json, Value};
 use switchboard_core::catalog::BUILTIN_IDS;
 use switchboard_core::SystemClock;
 use switchboard_server::{AppState, Config};
 use tokio::net::TcpListener;
 
 use crate::browser::Browser;
+
+/// How long the demo waits for the dispatcher to finish every target (the slowest sandbox step,
+/// TikTok's processing, takes 10 s).
+const PUBLISH_WAIT: Duration = Duration::from_secs(60);
+/// Target statuses the dispatcher does not leave by itself.
+const FINAL_STATUSES: [&str; 4] = ["published", "failed", "unknown", "cancelled"];
+/// Size of the demo's sample image, bytes.
+const IMAGE_BYTES: u64 = 200_000;
+/// Size of the demo's sample video, bytes: small, so that TikTok takes it as one chunk (under
+/// 5 MiB, PLATFORMS.md §5) and YouTube's resumable upload is a few 256 KiB chunks.
+const VIDEO_BYTES: u64 = 1_048_576;
 
 /// A running sandbox and server pair on loopback, shared by the demo and the benchmark.
 pub struct Stack {
@@ -179,12 +196,41 @@ impl Stack {
         Ok(ids.len())
     }
 
+    /// `GET {api_url}{path}` with the workspace key; the JSON body of a 2xx answer.
+    ///
+    /// # Errors
+    /// Transport failures, and any other status (with the problem's `detail`).
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let resp = self
+            .api()?
+            .get(format!("{}{path}", self.api_url))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("GET {path}: {status} {}", body["detail"]);
+        }
+        Ok(body)
+    }
+
+    /// `GET {sandbox_url}{path}` (the sandbox's control endpoints); the JSON body.
+    pub async fn sandbox_get(&self, path: &str) -> anyhow::Result<Value> {
+        let resp = reqwest::get(format!("{}{path}", self.sandbox_url)).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            anyhow::bail!("sandbox GET {path}: {status}");
+        }
+        Ok(resp.json().await?)
+    }
+
     /// Stops both servers.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
     }
 }
 
+/// Runs the demo; see the module documentation for the stages.
 pub async fn run(
     exit: bool,
     listen: Option<SocketAddr>,
@@ -196,6 +242,56 @@ pub async fn run(
     println!("  API      {}", stack.api_url);
     println!("  sandbox  {}", stack.sandbox_url);
     println!();
+    let failures = connect_all(&stack).await;
+    let connections = print_connections(&stack).await?;
+    let connected = connections
+        .iter()
+        .filter(|c| {
+            c["status"]
+                .as_str()
+                .is_some_and(|s| s == "healthy" || s == "expiring_soon")
+        })
+        .count();
+    println!();
+    println!("{connected} of {} platforms connected.", BUILTIN_IDS.len());
+
+    println!();
+    println!("Scheduling one post per connection, due now...");
+    let post_ids = schedule_posts(&stack, &connections).await;
+    let targets = wait_for_targets(&stack, &post_ids).await?;
+    print_outcomes(&targets);
+    let verdict = verify_published_once(&stack, &targets).await;
+    println!();
+    match &verdict {
+        Ok(n) => println!("Published exactly once at the sandbox: all {n} platforms."),
+        Err(e) => println!("Not every platform published exactly once: {e:#}"),
+    }
+
+    let all = failures.is_empty() && connected == BUILTIN_IDS.len() && verdict.is_ok();
+    let code = if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    if exit {
+        stack.stop();
+        return Ok(code);
+    }
+    println!();
+    println!("Try the API:");
+    println!(
+        "  curl -H 'Authorization: Bearer {}' {}/v1/posts",
+        stack.api_key, stack.api_url
+    );
+    println!("Press Ctrl-C to stop.");
+    crate::shutdown_signal().await;
+    stack.stop();
+    Ok(code)
+}
+
+/// Connects one account per built-in platform through its consent page, then chooses the
+/// Facebook Pages. Prints a line per platform; returns the platforms that failed.
+async fn connect_all(stack: &Stack) -> Vec<&'static str> {
     println!("Connecting one account on each platform through its consent page...");
     let mut failures = Vec::new();
     for platform in BUILTIN_IDS {
@@ -222,21 +318,14 @@ pub async fn run(
             }
         }
     }
-    let list: Value = stack
-        .api()?
-        .get(format!("{}/v1/connections", stack.api_url))
-        .send()
-        .await?
-        .json()
-        .await?;
+    failures
+}
+
+/// Prints the workspace's connections as a table; returns them (`GET /v1/connections` items).
+async fn print_connections(stack: &Stack) -> anyhow::Result<Vec<Value>> {
+    let list = stack.get("/v1/connections").await?;
     let rows = list["data"].as_array().cloned().unwrap_or_default();
-    let platforms: Value = stack
-        .api()?
-        .get(format!("{}/v1/platforms", stack.api_url))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let platforms = stack.get("/v1/platforms").await?;
     let renewal = |platform: &str, has_refresh: bool| -> &'static str {
         let kind = platforms["data"]
             .as_array()
@@ -273,39 +362,224 @@ pub async fn run(
             ),
         );
     }
-    let connected = rows
-        .iter()
-        .filter(|c| {
-            c["status"]
-                .as_str()
-                .is_some_and(|s| s == "healthy" || s == "expiring_soon")
-        })
-        .count();
-    println!();
-    println!("{connected} of {} platforms connected.", BUILTIN_IDS.len());
-    let all = failures.is_empty() && connected == BUILTIN_IDS.len();
-    if exit {
-        stack.stop();
-        return Ok(if all {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+    Ok(rows)
+}
+
+/// Creates one post per connection (`POST /v1/posts`, due now, campaign `demo`) with the content
+/// its platform requires; prints a line per platform. Returns the ids of the posts created.
+async fn schedule_posts(stack: &Stack, connections: &[Value]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for c in connections {
+        let platform = c["platform"].as_str().unwrap_or_default();
+        let Some(connection_id) = c["id"].as_str() else {
+            continue;
+        };
+        let created = match demo_content(stack, platform, connection_id).await {
+            Ok(content) => create_post(stack, connection_id, content).await,
+            Err(e) => Err(e),
+        };
+        match created {
+            Ok(post) => {
+                let n = post["targets"].as_array().map_or(0, Vec::len);
+                println!("  ✓ {platform}: post {} ({n} target(s))", post["id"]);
+                if let Some(id) = post["id"].as_str() {
+                    ids.push(id.to_string());
+                }
+            }
+            Err(e) => println!("  ✗ {platform}: {e:#}"),
+        }
     }
-    println!();
-    println!("Try the API:");
+    ids
+}
+
+/// The demo post's `content` for a connection on `platform`: text and hashtags, a JPEG image or
+/// an MP4 video from the sandbox's media endpoint, and the overrides the platform needs
+/// (PLATFORMS.md: Instagram needs an image or video, TikTok and YouTube a video, YouTube a
+/// title, Pinterest a board, read from the connected account's boards).
+async fn demo_content(stack: &Stack, platform: &str, connection_id: &str) -> anyhow::Result<Value> {
+    let image = json!({
+        "url": format!("{}/__sandbox/media/demo-{platform}.jpg?bytes={IMAGE_BYTES}", stack.sandbox_url),
+        "kind": "image",
+        "mime_type": "image/jpeg",
+        "size_bytes": IMAGE_BYTES,
+        "alt_text": "The Switchboard demo's sample picture",
+    });
+    let video = json!({
+        "url": format!("{}/__sandbox/media/demo-{platform}.mp4?bytes={VIDEO_BYTES}", stack.sandbox_url),
+        "kind": "video",
+        "mime_type": "video/mp4",
+        "size_bytes": VIDEO_BYTES,
+    });
+    let (media, overrides) = match platform {
+        "tiktok" => (
+            video,
+            json!({"tiktok": {"privacy_level": "SELF_ONLY", "title": "Switchboard demo"}}),
+        ),
+        "youtube" => (
+            video,
+            json!({"youtube": {"title": "Switchboard demo", "privacy_status": "private"}}),
+        ),
+        "pinterest" => {
+            let board = first_pinterest_board(stack, connection_id).await?;
+            (
+                image,
+                json!({"pinterest": {"board_id": board, "title": "Switchboard demo"}}),
+            )
+        }
+        _ => (image, json!({})),
+    };
+    Ok(json!({
+        "text": format!("Hello from the Switchboard demo on {platform}."),
+        "hashtags": ["switchboard"],
+        "media": [media],
+        "overrides": overrides,
+    }))
+}
+
+/// The id of the first board of the Pinterest account behind `connection_id`, read from
+/// Pinterest (the sandbox's `GET /v5/boards`) with the connection's token.
+///
+/// # Errors
+/// The token or the boards cannot be read, or the account has no board.
+async fn first_pinterest_board(stack: &Stack, connection_id: &str) -> anyhow::Result<String> {
+    let token = stack
+        .get(&format!("/v1/connections/{connection_id}/token"))
+        .await?;
+    let access_token = token["access_token"]
+        .as_str()
+        .context("no access_token for the Pinterest connection")?;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api.pinterest.com/v5/boards", stack.sandbox_url))
+        .bearer_auth(access_token)
+        .send()
+        .await?;
+    let status = resp.status();
+    let boards: Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("reading Pinterest boards: {status} {}", boards["message"]);
+    }
+    boards["items"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .context("the Pinterest account has no board to pin to")
+}
+
+/// `POST /v1/posts` of `content` to one connection, due now; the created post.
+async fn create_post(stack: &Stack, connection_id: &str, content: Value) -> anyhow::Result<Value> {
+    let resp = stack
+        .api()?
+        .post(format!("{}/v1/posts", stack.api_url))
+        .json(&json!({
+            "content": content,
+            "connection_ids": [connection_id],
+            "publish_at": "now",
+            "campaign_id": "demo",
+        }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let violations = body["violations"].to_string();
+        anyhow::bail!("{status} {} {violations}", body["detail"]);
+    }
+    Ok(body)
+}
+
+/// Polls `GET /v1/posts/{id}` every half second until every target of every post is in a final
+/// status or [`PUBLISH_WAIT`] has passed; returns the targets as last read (in post order).
+async fn wait_for_targets(stack: &Stack, post_ids: &[String]) -> anyhow::Result<Vec<Value>> {
     println!(
-        "  curl -H 'Authorization: Bearer {}' {}/v1/connections",
-        stack.api_key, stack.api_url
+        "Waiting for the dispatcher (at most {} s)...",
+        PUBLISH_WAIT.as_secs()
     );
-    println!("Press Ctrl-C to stop.");
-    crate::shutdown_signal().await;
-    stack.stop();
-    Ok(if all {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let started = tokio::time::Instant::now();
+    loop {
+        let mut targets = Vec::new();
+        for id in post_ids {
+            let post = stack.get(&format!("/v1/posts/{id}")).await?;
+            targets.extend(post["targets"].as_array().cloned().unwrap_or_default());
+        }
+        let done = targets
+            .iter()
+            .all(|t| FINAL_STATUSES.contains(&t["status"].as_str().unwrap_or_default()));
+        if done || started.elapsed() >= PUBLISH_WAIT {
+            println!("  after {:.1} s", started.elapsed().as_secs_f64());
+            return Ok(targets);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Prints one row per target: platform, status, and the link (or the diagnosis of a failure).
+fn print_outcomes(targets: &[Value]) {
+    println!();
+    println!("{:<10} {:<10} LINK", "PLATFORM", "OUTCOME");
+    for t in targets {
+        let status = t["status"].as_str().unwrap_or_default();
+        let link = match status {
+            "published" => t["url"].as_str().unwrap_or("(no link)").to_string(),
+            _ => t["diagnosis"]["message"]
+                .as_str()
+                .or_else(|| t["diagnosis"]["summary"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| t["diagnosis"].to_string()),
+        };
+        println!(
+            "{:<10} {:<10} {link}",
+            t["platform"].as_str().unwrap_or_default(),
+            status
+        );
+    }
+}
+
+/// Checks that every built-in platform has targets, all `published`, and that the sandbox saw
+/// each published exactly once: for each platform, `GET /__sandbox/stats` counts one publication
+/// per account across as many accounts as there are targets (a Facebook Page is an account),
+/// and `GET /__sandbox/published` lists that many items. Returns how many platforms
+/// passed.
+///
+/// # Errors
+/// The first platform that does not pass, and why.
+async fn verify_published_once(stack: &Stack, targets: &[Value]) -> anyhow::Result<usize> {
+    let stats = stack.sandbox_get("/__sandbox/stats").await?;
+    let items = stack.sandbox_get("/__sandbox/published").await?;
+    let items = items["items"].as_array().cloned().unwrap_or_default();
+    for platform in BUILTIN_IDS {
+        let mine: Vec<&Value> = targets
+            .iter()
+            .filter(|t| t["platform"] == *platform)
+            .collect();
+        if mine.is_empty() {
+            anyhow::bail!("{platform}: no target");
+        }
+        if let Some(t) = mine.iter().find(|t| t["status"] != "published") {
+            anyhow::bail!("{platform}: a target is {}", t["status"]);
+        }
+        let by_account = stats["platforms"][platform]["published_by_account"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        if let Some((account, n)) = by_account.iter().find(|(_, n)| n.as_u64() != Some(1)) {
+            anyhow::bail!("{platform}: account {account} published {n} times");
+        }
+        if by_account.len() != mine.len() {
+            anyhow::bail!(
+                "{platform}: {} target(s) published, the sandbox counts {} publication(s)",
+                mine.len(),
+                by_account.len()
+            );
+        }
+        let published = items.iter().filter(|i| i["platform"] == *platform).count();
+        if published != mine.len() {
+            anyhow::bail!(
+                "{platform}: {} target(s) published, the sandbox lists {} item(s)",
+                mine.len(),
+                published
+            );
+        }
+    }
+    Ok(BUILTIN_IDS.len())
 }
 
 fn truncate(s: &str, n: usize) -> String {
