@@ -511,7 +511,8 @@ async fn wait_for_targets(stack: &Stack, post_ids: &[String]) -> anyhow::Result<
     }
 }
 
-/// Prints one row per target: platform, status, and the link (or the diagnosis of a failure).
+/// Prints one row per target: platform, status, and the link, or for a target that was not
+/// published the cause from its diagnosis.
 fn print_outcomes(targets: &[Value]) {
     println!();
     println!("{:<10} {:<10} LINK", "PLATFORM", "OUTCOME");
@@ -519,11 +520,16 @@ fn print_outcomes(targets: &[Value]) {
         let status = t["status"].as_str().unwrap_or_default();
         let link = match status {
             "published" => t["url"].as_str().unwrap_or("(no link)").to_string(),
-            _ => t["diagnosis"]["message"]
+            _ => t["diagnosis"]["cause"]
                 .as_str()
-                .or_else(|| t["diagnosis"]["summary"].as_str())
                 .map(str::to_string)
-                .unwrap_or_else(|| t["diagnosis"].to_string()),
+                .unwrap_or_else(|| {
+                    if FINAL_STATUSES.contains(&status) {
+                        String::new()
+                    } else {
+                        format!("(not finished after {} s)", PUBLISH_WAIT.as_secs())
+                    }
+                }),
         };
         println!(
             "{:<10} {:<10} {link}",
