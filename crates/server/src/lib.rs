@@ -295,6 +295,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::routes())
         .merge(routes::audit::routes())
         .merge(routes::posts::routes())
+        .merge(routes::sync::routes())
         .fallback(routes::probes::not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         // The span names the path, never the query: callbacks carry `code` and `state` there.

@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod platforms;
 pub mod posts;
 pub mod probes;
+pub mod sync;
 pub mod troubleshoot;
 pub mod validate;
 pub mod webhooks;

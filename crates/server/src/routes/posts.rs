@@ -458,14 +458,27 @@ async fn answer(state: &AppState, post: &Post, changed: Option<u64>) -> ApiResul
 }
 
 /// `GET /v1/posts/{id}` → the post with its targets (status, platform post id and URL,
-/// diagnosis). Errors: 401; 404 (also for another workspace's post).
+/// diagnosis, and `metrics`: the latest `{fetched_at, values}` the sync read, or `null`).
+/// Errors: 401; 404 (also for another workspace's post).
 pub async fn get_one(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let post = load(&state, &auth.workspace_id, &id).await?;
-    answer(&state, &post, None).await
+    let Json(mut v) = answer(&state, &post, None).await?;
+    // Each target's latest metrics (`workers::sync`), `null` before its first sync.
+    let snapshots = state.store().latest_post_snapshots(&post.id).await?;
+    if let Some(targets) = v["targets"].as_array_mut() {
+        for t in targets {
+            let latest = snapshots.iter().find(|s| t["id"] == s.target_id.as_str());
+            t["metrics"] = latest.map_or(
+                Value::Null,
+                |s| json!({"fetched_at": s.fetched_at, "values": s.metrics}),
+            );
+        }
+    }
+    Ok(Json(v))
 }
 
 /// `POST /v1/posts/{id}/publish` → the post, its `scheduled` targets now due, `changed` their

@@ -16,6 +16,7 @@ use crate::AppState;
 
 pub mod publish;
 pub mod refresh;
+pub mod sync;
 pub mod webhooks;
 
 /// Starts every worker unless `config.workers` is off. They stop when `shutdown` turns true or
@@ -26,7 +27,7 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
     }
     let period = Duration::from_millis(state.config().worker_interval_ms.max(10));
     let beats = state.heartbeats().clone();
-    beats.expect(&["refresh", "webhooks", "publish"], period);
+    beats.expect(&["refresh", "webhooks", "publish", "sync"], period);
     let s = state.clone();
     let mut handles = vec![spawn_loop(
         "refresh",
@@ -50,9 +51,20 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
         },
     ));
     let s = state.clone();
-    handles.push(spawn_loop("publish", period, shutdown, beats, move || {
+    handles.push(spawn_loop(
+        "publish",
+        period,
+        shutdown.clone(),
+        beats.clone(),
+        move || {
+            let s = s.clone();
+            async move { publish::tick(&s).await }
+        },
+    ));
+    let s = state.clone();
+    handles.push(spawn_loop("sync", period, shutdown, beats, move || {
         let s = s.clone();
-        async move { publish::tick(&s).await }
+        async move { sync::tick(&s).await }
     }));
     handles
 }
