@@ -311,3 +311,59 @@ async fn two_instances_on_postgres_run_a_job_once() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_job_left_by_a_crashed_holder_is_taken_over_and_skips_the_targets_done() {
+    use switchboard_store::sync::{MetricSnapshot, SyncStep};
+    let app = TestApp::spawn().await;
+    let (post_id, x, li) = published_post(&app).await;
+    let queued = trigger(&app).await;
+    let job_id = queued["id"].as_str().unwrap().to_string();
+    // Another instance claims the job, reads X, and dies.
+    let store = app.state.store();
+    let now = app.state.now();
+    let held = store
+        .claim_sync_job("dead:sync", now + Duration::seconds(120), now)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(held.id, job_id);
+    assert!(store
+        .set_sync_total(&job_id, "dead:sync", 2, now + Duration::seconds(120))
+        .await
+        .unwrap());
+    let snapshot = MetricSnapshot {
+        id: uuid::Uuid::now_v7().to_string(),
+        job_id: job_id.clone(),
+        workspace_id: app.workspace_id.clone(),
+        target_id: x.clone(),
+        platform: "twitter".into(),
+        fetched_at: now,
+        metrics: json!({"impressions": 7}),
+    };
+    assert!(store
+        .record_sync_step(
+            &job_id,
+            "dead:sync",
+            &SyncStep::Read(snapshot),
+            now + Duration::seconds(120)
+        )
+        .await
+        .unwrap());
+    let mid = job(&app, &job_id).await;
+    assert_eq!(mid["status"], "running");
+    assert_eq!(mid["percent"], 50, "{mid}");
+    assert_eq!(sync::tick(&app.state).await.unwrap(), 0, "still held");
+
+    app.clock.advance(Duration::minutes(3));
+    assert_eq!(sync::tick(&app.state).await.unwrap(), 1, "taken over");
+    let done = job(&app, &job_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["steps_done"], 2, "X was not read twice: {done}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(metrics_calls(&stats, "twitter"), 0, "{stats}");
+    assert_eq!(metrics_calls(&stats, "linkedin"), 1, "{stats}");
+    let p = post(&app, &post_id).await;
+    assert_eq!(target_metrics(&p, &x)["values"]["impressions"], 7);
+    assert!(target_metrics(&p, &li)["values"].is_object());
+}
