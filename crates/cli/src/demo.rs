@@ -4,8 +4,9 @@
 //! the real redirect flow (HTTP, cookies, consent page), chooses the Facebook Pages, prints the
 //! connections, schedules one post per connection with the media its platform requires, waits
 //! (at most [`PUBLISH_WAIT`]) for the dispatcher to finish every target, prints each target's
-//! outcome and link, checks at the sandbox that each was published exactly once, and keeps
-//! serving until interrupted (`--exit` stops there: exit status 0 only when every platform was
+//! outcome and link, checks at the sandbox that each was published exactly once, runs the
+//! analytics sync (`POST /v1/sync`) and prints what it read, and keeps serving until
+//! interrupted (`--exit` stops there: exit status 0 only when every platform was
 //! connected and published exactly once).
 
 use std::net::SocketAddr;
@@ -27,6 +28,8 @@ use crate::browser::Browser;
 /// How long the demo waits for the dispatcher to finish every target (the slowest sandbox step,
 /// TikTok's processing, takes 10 s).
 const PUBLISH_WAIT: Duration = Duration::from_secs(60);
+/// How long the demo waits for the analytics sync job to end.
+const SYNC_WAIT: Duration = Duration::from_secs(30);
 /// Target statuses the dispatcher does not leave by itself.
 const FINAL_STATUSES: [&str; 4] = ["published", "failed", "unknown", "cancelled"];
 /// Size of the demo's sample image, bytes.
@@ -265,6 +268,9 @@ pub async fn run(
     match &verdict {
         Ok(n) => println!("Published exactly once at the sandbox: all {n} platforms."),
         Err(e) => println!("Not every platform published exactly once: {e:#}"),
+    }
+    if let Err(e) = sync_analytics(&stack).await {
+        println!("  ✗ sync: {e:#}");
     }
 
     let all = failures.is_empty() && connected == BUILTIN_IDS.len() && verdict.is_ok();
@@ -586,6 +592,64 @@ async fn verify_published_once(stack: &Stack, targets: &[Value]) -> anyhow::Resu
         }
     }
     Ok(BUILTIN_IDS.len())
+}
+
+/// Runs the analytics sync now (`POST /v1/sync`) and polls `GET /v1/sync/jobs/{id}` every half
+/// second until the job ends or [`SYNC_WAIT`] has passed; prints the job's outcome, the metric
+/// totals it read, and each platform's sync status (`GET /v1/sync/status`). Returns whether the
+/// job ended `succeeded`.
+///
+/// # Errors
+/// API failures.
+async fn sync_analytics(stack: &Stack) -> anyhow::Result<bool> {
+    println!();
+    println!("Syncing analytics (at most {} s)...", SYNC_WAIT.as_secs());
+    let resp = stack
+        .api()?
+        .post(format!("{}/v1/sync", stack.api_url))
+        .send()
+        .await?;
+    let status = resp.status();
+    let queued: Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("POST /v1/sync: {status} {}", queued["detail"]);
+    }
+    let id = queued["id"].as_str().context("no job id")?.to_string();
+    let started = tokio::time::Instant::now();
+    let job = loop {
+        let job = stack.get(&format!("/v1/sync/jobs/{id}")).await?;
+        if !job["finished_at"].is_null() || started.elapsed() >= SYNC_WAIT {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!(
+        "  job {}: {} ({} of {} targets read) after {:.1} s",
+        id,
+        job["status"].as_str().unwrap_or_default(),
+        job["steps_done"],
+        job["steps_total"],
+        started.elapsed().as_secs_f64()
+    );
+    let totals: Vec<String> = job["totals"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(metric, n)| format!("{metric} {n}"))
+        .collect();
+    println!("  metrics read, summed: {}", totals.join(", "));
+    let status = stack.get("/v1/sync/status").await?;
+    println!();
+    println!("{:<10} {:<10} MESSAGE", "PLATFORM", "SYNC");
+    for p in status["platforms"].as_array().into_iter().flatten() {
+        println!(
+            "{:<10} {:<10} {}",
+            p["platform"].as_str().unwrap_or_default(),
+            p["status"].as_str().unwrap_or_default(),
+            p["message"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(job["status"] == "succeeded")
 }
 
 fn truncate(s: &str, n: usize) -> String {

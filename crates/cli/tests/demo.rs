@@ -1,7 +1,7 @@
 //! `switchboard demo --exit` as a person runs it: the built binary connects the seven
 //! platforms, has one post per connection published by the server's own dispatcher, and exits
 //! 0 only when the sandbox saw each published exactly once. The outcome table it prints lists
-//! every platform as published, with a link.
+//! every platform as published, with a link, and the analytics sync then reads every target.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -64,5 +64,17 @@ fn the_demo_publishes_to_all_seven_platforms_exactly_once() {
     assert!(
         stdout.contains("Published exactly once at the sandbox: all 7 platforms."),
         "{stdout}"
+    );
+    // Then the analytics sync reads the metrics of every published target.
+    let sync = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("job ") && l.contains("targets read"))
+        .unwrap_or_else(|| panic!("no sync job line:\n{stdout}"));
+    let published = rows.len();
+    assert!(
+        sync.contains(&format!(
+            ": succeeded ({published} of {published} targets read)"
+        )),
+        "{sync}"
     );
 }
