@@ -5,10 +5,13 @@
 //!   same server.
 //! - `bench refresh`: N connections due at once, all refreshed by the refresh worker, against the
 //!   sandbox token endpoint's own refresh capacity.
+//! - `bench publish`: N post targets due at the same instant, all published by the publishing
+//!   dispatcher, against the sandbox publish endpoint's own capacity.
 //!
 //! The server, the sandbox and the load generator share the process and the machine, so the
 //! load generator's own cost is in both measurements alike.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,31 @@ pub enum BenchCommand {
     Token(BenchArgs),
     /// The refresh worker on N due connections against the sandbox's refresh capacity.
     Refresh(RefreshArgs),
+    /// The publishing dispatcher on N targets due at once against the sandbox's publish
+    /// capacity.
+    Publish(PublishArgs),
+}
+
+/// Options of `switchboard bench publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Post targets (one text post each) due at the same instant.
+    #[arg(long, default_value_t = 10_000)]
+    pub targets: u32,
+    /// Workspaces the targets are spread over; each holds one connection per sandbox LinkedIn
+    /// member (two), so the targets are spread over twice as many connections.
+    #[arg(long, default_value_t = 100)]
+    pub workspaces: u32,
+    /// Database URL (default: SQLite in a temporary directory). Use an empty PostgreSQL
+    /// database: the benchmark adds workspaces, connections and posts.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Posts sent straight to the sandbox to measure its capacity.
+    #[arg(long, default_value_t = 3_000)]
+    pub baseline_calls: u32,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `switchboard bench refresh`.
@@ -124,6 +152,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Token(a) => token(a).await,
         BenchCommand::Refresh(a) => refresh(a).await,
+        BenchCommand::Publish(a) => publish(a).await,
     }
 }
 
@@ -199,16 +228,18 @@ async fn token(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Grants minted at the sandbox: `(access_token, refresh_token)`.
+/// Grants minted at the sandbox for `account` (a sandbox account id such as `li-grace`; the
+/// platform's first account when `None`): `(access_token, refresh_token)`.
 async fn mint(
     stack: &Stack,
     platform: &str,
+    account: Option<&str>,
     count: u32,
     scopes: &[&str],
 ) -> anyhow::Result<Vec<(String, String)>> {
     let v: Value = reqwest::Client::new()
         .post(format!("{}/__sandbox/grants", stack.sandbox_url))
-        .json(&json!({"platform": platform, "count": count, "scopes": scopes}))
+        .json(&json!({"platform": platform, "account": account, "count": count, "scopes": scopes}))
         .send()
         .await?
         .error_for_status()?
@@ -247,24 +278,15 @@ async fn refresh(args: RefreshArgs) -> anyhow::Result<ExitCode> {
     let state = &stack.state;
 
     // Baseline: the sandbox's own refresh capacity, 32 clients sending refresh_token grants.
-    let grants = mint(&stack, "twitter", args.baseline_calls, &SCOPES).await?;
+    let grants = mint(&stack, "twitter", None, args.baseline_calls, &SCOPES).await?;
     let token_url = format!("{}/api.x.com/2/oauth2/token", stack.sandbox_url);
-    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(
-        grants.into_iter().map(|g| g.1).collect::<Vec<_>>(),
-    ));
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..32 {
-        let queue = queue.clone();
-        let url = token_url.clone();
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut ok = 0u64;
-            loop {
-                let Some(rt) = queue.lock().await.pop() else {
-                    break;
-                };
-                let r = client
+    let baseline_ok = drain(
+        grants.into_iter().map(|g| g.1).collect(),
+        move |client, rt| {
+            let url = token_url.clone();
+            async move {
+                client
                     .post(&url)
                     .basic_auth("sandbox-twitter-client", Some("sandbox-twitter-secret"))
                     .form(&[
@@ -272,54 +294,36 @@ async fn refresh(args: RefreshArgs) -> anyhow::Result<ExitCode> {
                         ("refresh_token", rt.as_str()),
                     ])
                     .send()
-                    .await;
-                if r.is_ok_and(|r| r.status().is_success()) {
-                    ok += 1;
-                }
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
             }
-            ok
-        }));
-    }
-    let mut baseline_ok = 0;
-    for t in tasks {
-        baseline_ok += t.await?;
-    }
+        },
+    )
+    .await?;
     let baseline_rps = baseline_ok as f64 / started.elapsed().as_secs_f64();
 
     // N connections whose tokens expire in 10 minutes: inside X's 30-minute buffer.
     let seed_started = Instant::now();
-    let grants = mint(&stack, "twitter", args.connections, &SCOPES).await?;
+    let grants = mint(&stack, "twitter", None, args.connections, &SCOPES).await?;
     let ws = state.store().create_workspace("bench", state.now()).await?;
     let now = state.now();
     for (i, (access, refresh)) in grants.iter().enumerate() {
-        let id = uuid_like(i);
-        let seal =
-            |field: &str, v: &str| state.keyring().seal(&format!("connection:{id}:{field}"), v);
-        let conn = switchboard_store::Connection {
-            id: id.clone(),
-            workspace_id: ws.id.clone(),
-            platform: "twitter".into(),
-            owner: format!("owner-{i}"),
-            account_id: format!("bench-{i}"),
-            account_name: None,
-            username: None,
-            avatar_url: None,
-            scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
-            status: "healthy".into(),
-            access_token_sealed: seal("access_token", access),
-            refresh_token_sealed: Some(seal("refresh_token", refresh)),
-            token_type: "Bearer".into(),
-            expires_at: Some(now + chrono::Duration::minutes(10)),
-            refresh_expires_at: None,
-            token_obtained_at: now - chrono::Duration::minutes(110),
-            last_refreshed_at: None,
-            last_error: None,
-            metadata: json!({}),
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        state.store().upsert_connection(&conn).await?;
+        seed_connection(
+            state,
+            &ws.id,
+            SeedConnection {
+                index: i,
+                platform: "twitter",
+                owner: format!("owner-{i}"),
+                account_id: format!("bench-{i}"),
+                scopes: &SCOPES,
+                access,
+                refresh,
+                expires_at: now + chrono::Duration::minutes(10),
+                obtained_at: now - chrono::Duration::minutes(110),
+            },
+        )
+        .await?;
     }
     let seed_secs = seed_started.elapsed().as_secs_f64();
 
@@ -371,4 +375,375 @@ async fn refresh(args: RefreshArgs) -> anyhow::Result<ExitCode> {
 /// A stable UUID-shaped id for seeded connection `i`.
 fn uuid_like(i: usize) -> String {
     format!("00000000-0000-7000-8000-{i:012}")
+}
+
+/// Sends every item of `items` with `call`, from 32 clients at once (each sends its next item
+/// when the previous answers); returns how many calls succeeded.
+async fn drain<T, F, Fut>(items: Vec<T>, call: F) -> anyhow::Result<u64>
+where
+    T: Send + 'static,
+    F: Fn(reqwest::Client, T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(items));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let queue = queue.clone();
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut ok = 0u64;
+            loop {
+                let Some(item) = queue.lock().await.pop() else {
+                    break;
+                };
+                if call(client.clone(), item).await {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await?;
+    }
+    Ok(ok)
+}
+
+/// A connection to seed straight into the store (tokens minted at the sandbox).
+struct SeedConnection<'a> {
+    /// Its number: the connection id is [`uuid_like`]`(index)`.
+    index: usize,
+    platform: &'a str,
+    owner: String,
+    /// The platform's user id (LinkedIn: the member id of the author URN).
+    account_id: String,
+    scopes: &'a [&'a str],
+    access: &'a str,
+    refresh: &'a str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    obtained_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Stores a healthy connection with its tokens sealed; returns its id.
+async fn seed_connection(
+    state: &switchboard_server::AppState,
+    workspace_id: &str,
+    c: SeedConnection<'_>,
+) -> anyhow::Result<String> {
+    let id = uuid_like(c.index);
+    let seal = |field: &str, v: &str| state.keyring().seal(&format!("connection:{id}:{field}"), v);
+    let now = state.now();
+    let conn = switchboard_store::Connection {
+        id: id.clone(),
+        workspace_id: workspace_id.to_string(),
+        platform: c.platform.into(),
+        owner: c.owner,
+        account_id: c.account_id,
+        account_name: None,
+        username: None,
+        avatar_url: None,
+        scopes: c.scopes.iter().map(|s| s.to_string()).collect(),
+        status: "healthy".into(),
+        access_token_sealed: seal("access_token", c.access),
+        refresh_token_sealed: Some(seal("refresh_token", c.refresh)),
+        token_type: "Bearer".into(),
+        expires_at: Some(c.expires_at),
+        refresh_expires_at: None,
+        token_obtained_at: c.obtained_at,
+        last_refreshed_at: None,
+        last_error: None,
+        metadata: json!({}),
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store().upsert_connection(&conn).await?;
+    Ok(id)
+}
+
+/// The sandbox's LinkedIn members publishing in `bench publish`: `(sandbox account, member id)`.
+const LINKEDIN_MEMBERS: [(&str, &str); 2] = [("li-ada", "aDa1LoVe9x"), ("li-grace", "gRaCe2HoP7")];
+/// The scopes of the seeded LinkedIn connections (`w_member_social` publishes).
+const LINKEDIN_SCOPES: [&str; 4] = ["openid", "profile", "email", "w_member_social"];
+/// `LinkedIn-Version` of the baseline's direct calls: the one the LinkedIn publisher sends
+/// (`switchboard_publish::linkedin::LINKEDIN_VERSION`).
+const LINKEDIN_VERSION: &str = "202610";
+
+/// The sandbox's LinkedIn items: `(item id → times published, per member id)`.
+async fn linkedin_published(
+    stack: &Stack,
+) -> anyhow::Result<(HashMap<String, u64>, HashMap<String, u64>)> {
+    let v: Value = reqwest::get(format!(
+        "{}/__sandbox/published?platform=linkedin",
+        stack.sandbox_url
+    ))
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let mut by_id = HashMap::new();
+    for item in v["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let id = item["id"].as_str().unwrap_or_default().to_string();
+        *by_id.entry(id).or_insert(0) += 1;
+    }
+    let stats: Value = reqwest::get(format!("{}/__sandbox/stats", stack.sandbox_url))
+        .await?
+        .json()
+        .await?;
+    let by_account = stats["platforms"]["linkedin"]["published_by_account"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((by_id, by_account))
+}
+
+/// `bench publish`: LinkedIn text posts, because the sandbox's LinkedIn (like the platform,
+/// PLATFORMS.md §2) has no per-member post count limit, only a 24-hour duplicate check (every
+/// post's text is distinct here); X allows 100 posts per user per 24 hours and Instagram 50,
+/// and the sandbox has two accounts per platform. The targets are spread over `workspaces × 2`
+/// connections (one per LinkedIn member per workspace), so the dispatcher's one-at-a-time
+/// limit per connection is not what is measured.
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let stack = Stack::start_on(None, None, None, false, args.database_url.clone()).await?;
+    let state = &stack.state;
+    let targets = args.targets.max(1) as usize;
+    let workspaces = args.workspaces.clamp(1, args.targets.max(1)) as usize;
+
+    // Baseline: the sandbox's own publish capacity, 32 clients posting straight to
+    // `POST /rest/posts` with minted tokens of one member.
+    let (member_account, member_id) = LINKEDIN_MEMBERS[0];
+    let tokens = mint(
+        &stack,
+        "linkedin",
+        Some(member_account),
+        32,
+        &LINKEDIN_SCOPES,
+    )
+    .await?;
+    let url = format!("{}/api.linkedin.com/rest/posts", stack.sandbox_url);
+    let author = format!("urn:li:person:{member_id}");
+    let calls: Vec<(String, String)> = (0..args.baseline_calls as usize)
+        .map(|i| {
+            (
+                tokens[i % tokens.len().max(1)].0.clone(),
+                format!("Baseline post number {i}"),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let baseline_ok = drain(calls, move |client, (token, text)| {
+        let (url, author) = (url.clone(), author.clone());
+        async move {
+            client
+                .post(&url)
+                .bearer_auth(token)
+                .header("LinkedIn-Version", LINKEDIN_VERSION)
+                .header("X-Restli-Protocol-Version", "2.0.0")
+                .json(&json!({
+                    "author": author,
+                    "commentary": text,
+                    "visibility": "PUBLIC",
+                    "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+                    "lifecycleState": "PUBLISHED",
+                    "isReshareDisabledByAuthor": false,
+                }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await?;
+    let baseline_pps = baseline_ok as f64 / started.elapsed().as_secs_f64();
+    let (baseline_items, _) = linkedin_published(&stack).await?;
+
+    // Connections: one per member per workspace, each with its own minted token.
+    let seed_started = Instant::now();
+    let now = state.now();
+    let mut connections = Vec::new();
+    let mut grants = Vec::new();
+    for (account, _) in LINKEDIN_MEMBERS {
+        grants.push(
+            mint(
+                &stack,
+                "linkedin",
+                Some(account),
+                workspaces as u32,
+                &LINKEDIN_SCOPES,
+            )
+            .await?,
+        );
+    }
+    for w in 0..workspaces {
+        let ws = state
+            .store()
+            .create_workspace(&format!("bench-{w}"), now)
+            .await?;
+        for ((_, member_id), member_grants) in LINKEDIN_MEMBERS.iter().zip(&grants) {
+            let (access, refresh) = &member_grants[w];
+            let id = seed_connection(
+                state,
+                &ws.id,
+                SeedConnection {
+                    index: connections.len(),
+                    platform: "linkedin",
+                    owner: format!("owner-{w}"),
+                    account_id: member_id.to_string(),
+                    scopes: &LINKEDIN_SCOPES,
+                    access,
+                    refresh,
+                    expires_at: now + chrono::Duration::days(60),
+                    obtained_at: now,
+                },
+            )
+            .await?;
+            connections.push((ws.id.clone(), id));
+        }
+    }
+
+    // The posts, all due at one instant after the seeding: its length estimated from the
+    // first posts stored (far in the future, never due), with room to spare.
+    let store = state.store();
+    let calibrate = 100.min(targets);
+    let post = |i: usize, due: chrono::DateTime<chrono::Utc>| {
+        let (ws, conn) = &connections[i % connections.len()];
+        (
+            switchboard_store::posts::Post {
+                id: uuid_like(1_000_000 + i),
+                workspace_id: ws.clone(),
+                campaign_id: Some("bench".into()),
+                content: json!({"text": format!("Benchmark post number {i} of {targets}")}),
+                publish_at: due,
+                time_zone: None,
+                created_at: now,
+            },
+            vec![switchboard_store::posts::NewTarget {
+                id: uuid_like(2_000_000 + i),
+                connection_id: conn.clone(),
+                page_id: None,
+                platform: "linkedin".into(),
+            }],
+        )
+    };
+    let calibrating = Instant::now();
+    let far = now + chrono::Duration::days(365);
+    for i in 0..calibrate {
+        let (p, t) = post(targets + i, far);
+        store.create_post(&p, &t).await?;
+    }
+    let per_post = calibrating.elapsed() / calibrate as u32;
+    let room = per_post * targets as u32 * 2 + Duration::from_secs(1);
+    let due = state.now() + chrono::Duration::from_std(room)?;
+    for i in 0..targets {
+        let (p, t) = post(i, due);
+        store.create_post(&p, &t).await?;
+    }
+    let seed_secs = seed_started.elapsed().as_secs_f64();
+    let wait = (due - state.now()).to_std().unwrap_or_default();
+    let seed_overran = wait.is_zero();
+    tokio::time::sleep(wait).await;
+
+    // Dispatcher rounds back to back from the due instant until nothing is left to claim.
+    let started = Instant::now();
+    let mut handled = 0;
+    loop {
+        let n = switchboard_server::workers::publish::tick(state).await?;
+        if n == 0 {
+            break;
+        }
+        handled += n;
+    }
+    let secs = started.elapsed().as_secs_f64();
+
+    // Lateness and exactly-once, target by target.
+    let mut lateness = Histogram::<u64>::new_with_bounds(1, 3_600_000, 3)?;
+    let mut published = 0u64;
+    let mut statuses: std::collections::BTreeMap<String, u64> = Default::default();
+    let (items, by_account) = linkedin_published(&stack).await?;
+    let mut once_each = true;
+    let mut expected_by_member: HashMap<String, u64> = HashMap::new();
+    for i in 0..targets {
+        let Some(t) = store.get_target(&uuid_like(2_000_000 + i)).await? else {
+            once_each = false;
+            continue;
+        };
+        *statuses.entry(t.status.clone()).or_default() += 1;
+        if let (Some(at), Some(pid)) = (t.published_at, t.platform_post_id.as_deref()) {
+            published += 1;
+            let _ = lateness.record((at - t.due_at).num_milliseconds().max(1) as u64);
+            once_each &= items.get(pid) == Some(&1) && !baseline_items.contains_key(pid);
+        }
+        let member = LINKEDIN_MEMBERS[(i % connections.len()) % 2].1;
+        *expected_by_member.entry(member.to_string()).or_default() += 1;
+    }
+    let baseline_by_member = baseline_ok;
+    expected_by_member
+        .entry(member_id.to_string())
+        .and_modify(|n| *n += baseline_by_member)
+        .or_insert(baseline_by_member);
+    once_each &= published == targets as u64 && by_account == expected_by_member;
+    stack.stop();
+
+    let pps = published as f64 / secs;
+    let report = json!({
+        "database": state.store().backend(),
+        "targets": targets,
+        "connections": connections.len(),
+        "workspaces": workspaces,
+        "platform": "linkedin",
+        "seed_seconds": (seed_secs * 100.0).round() / 100.0,
+        "seeding_overran_due_instant": seed_overran,
+        "dispatcher": {
+            "handled": handled,
+            "statuses": statuses,
+            "seconds_until_all_published": (secs * 100.0).round() / 100.0,
+            "publishes_per_sec": pps.round(),
+            "lateness_p50_ms": lateness.value_at_quantile(0.50),
+            "lateness_p99_ms": lateness.value_at_quantile(0.99),
+            "lateness_max_ms": lateness.max(),
+        },
+        "sandbox_baseline": {"calls": args.baseline_calls, "ok": baseline_ok, "publishes_per_sec": baseline_pps.round()},
+        "ratio_dispatcher_over_sandbox": ((pps / baseline_pps) * 1000.0).round() / 1000.0,
+        "each_published_exactly_once": once_each,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{targets} LinkedIn targets due at the same instant over {} connections ({workspaces} workspaces), {} database",
+            connections.len(),
+            state.store().backend()
+        );
+        println!(
+            "seeded in {seed_secs:.2} s{}",
+            if seed_overran {
+                " (overran the due instant: lateness includes it)"
+            } else {
+                ""
+            }
+        );
+        println!("sandbox publish endpoint alone: {baseline_pps:.0} publishes/s ({baseline_ok} of {} calls ok, 32 clients)", args.baseline_calls);
+        println!("dispatcher:                     {pps:.0} publishes/s ({published} published in {secs:.2} s after the due instant)");
+        println!(
+            "lateness (published_at - due_at): p50 {} ms, p99 {} ms, max {} ms",
+            lateness.value_at_quantile(0.50),
+            lateness.value_at_quantile(0.99),
+            lateness.max()
+        );
+        println!("statuses: {statuses:?}");
+        println!("ratio dispatcher/sandbox: {:.3}", pps / baseline_pps);
+        println!("each target published exactly once: {once_each}");
+    }
+    Ok(
+        if once_each && baseline_ok == u64::from(args.baseline_calls) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
