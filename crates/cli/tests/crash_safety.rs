@@ -7,9 +7,16 @@
 //! the same database, then left to finish.
 //!
 //! Then every target is checked through `GET /v1/posts/{id}`: `published` with a platform post id
-//! that the sandbox published exactly once (`/__sandbox/published`), and the sandbox published
-//! nothing else (`published_by_account` agrees with the published targets per account); or
-//! `failed` with a diagnosis; or `unknown`. None is left `scheduled` or `publishing`.
+//! that the sandbox published exactly once (`/__sandbox/published`); or `failed` with a
+//! diagnosis; or `unknown`. None is left `scheduled` or `publishing`. Nothing was published
+//! twice: per account, the sandbox's `published_by_account` is the published targets' count,
+//! plus at most one per target that may have gone out unbeknown to Switchboard: `unknown`, or
+//! `failed` because the platform refused a re-sent call as a duplicate of the copy the killed
+//! process had sent (that copy is live: the target's status is then not the truth, see the
+//! printed count).
+//!
+//! Every publish call at the sandbox answers after 200 ms (a delay fault), so that kills land
+//! while claims are held and calls are in flight.
 //!
 //! The server runs its workers every 50 ms with a 2-second publishing lease
 //! (`worker_interval_ms`, `publish_lease_secs` in its configuration file), so that the
@@ -131,13 +138,14 @@ async fn wait_healthy(client: &reqwest::Client, base: &str) {
     panic!("{base} did not become healthy");
 }
 
-/// Connects the sandbox account `account` of `platform`; returns the connection id.
+/// Connects the sandbox account `account` of `platform`; returns the connection id and records
+/// the platform's user id of the connection in `accounts`.
 async fn connect(
     http: &reqwest::Client,
     base: &str,
     key: &str,
-    platform: &str,
-    account: &str,
+    (platform, account): (&str, &str),
+    accounts: &mut HashMap<String, String>,
 ) -> String {
     let start: Value = http
         .post(format!("{base}/v1/connect/{platform}"))
@@ -172,10 +180,15 @@ async fn connect(
         .json()
         .await
         .unwrap();
-    conn["id"]
+    let id = conn["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{platform} connection: {conn}"))
-        .to_string()
+        .to_string();
+    let user = conn["account"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{platform} account id: {conn}"));
+    accounts.insert(id.clone(), user.to_string());
+    id
 }
 
 async fn get_json(http: &reqwest::Client, url: &str, key: Option<&str>) -> Value {
@@ -254,16 +267,36 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
     let mut server = start_server(port, &database_url, &sandbox, &config);
     wait_healthy(&http, &base).await;
 
+    let mut accounts = HashMap::new();
     let x = [
-        connect(&http, &base, &key, "twitter", "x-ada").await,
-        connect(&http, &base, &key, "twitter", "x-grace").await,
+        connect(&http, &base, &key, ("twitter", "x-ada"), &mut accounts).await,
+        connect(&http, &base, &key, ("twitter", "x-grace"), &mut accounts).await,
     ];
     let li = [
-        connect(&http, &base, &key, "linkedin", "li-ada").await,
-        connect(&http, &base, &key, "linkedin", "li-grace").await,
+        connect(&http, &base, &key, ("linkedin", "li-ada"), &mut accounts).await,
+        connect(&http, &base, &key, ("linkedin", "li-grace"), &mut accounts).await,
     ];
-    let ig = connect(&http, &base, &key, "instagram", "ig-business").await;
-    let pin = connect(&http, &base, &key, "pinterest", "pin-ada").await;
+    let ig = connect(
+        &http,
+        &base,
+        &key,
+        ("instagram", "ig-business"),
+        &mut accounts,
+    )
+    .await;
+    let pin = connect(&http, &base, &key, ("pinterest", "pin-ada"), &mut accounts).await;
+
+    // Every publish call answers after 200 ms, so that a kill often lands while a claim is held
+    // and a call is in flight (sent, not yet answered).
+    for platform in ["twitter", "linkedin", "instagram", "pinterest"] {
+        let r = http
+            .post(format!("{sandbox}/__sandbox/faults"))
+            .json(&json!({"platform": platform, "endpoint": "publish", "delay_ms": 200, "times": 1000}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "fault: {}", r.status());
+    }
 
     // The posts, due one after the other over seven seconds (150 ms apart from one second on),
     // so that the kills land while the dispatcher is at work.
@@ -349,46 +382,58 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
     let stats = get_json(&http, &format!("{sandbox}/__sandbox/stats"), None).await;
 
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    // Per (platform, account): targets published, and targets that may have reached the
+    // platform without Switchboard knowing (`unknown`, or `failed` because the platform refused
+    // a second copy as a duplicate of the first: a restart re-sent a call the killed process had
+    // sent).
     let mut published_by_account: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut maybe_live_by_account: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut refused_as_duplicate = 0;
     for t in &all {
         let status = t["status"].as_str().unwrap_or_default().to_string();
         *by_status.entry(status.clone()).or_default() += 1;
         let platform = t["platform"].as_str().unwrap_or_default().to_string();
+        let account = accounts
+            .get(t["connection_id"].as_str().unwrap_or_default())
+            .cloned()
+            .unwrap_or_else(|| panic!("a target of an unknown connection: {t}"));
+        let key = (platform.clone(), account);
         match status.as_str() {
             "published" => {
                 let pid = t["platform_post_id"]
                     .as_str()
                     .unwrap_or_else(|| panic!("published without a post id: {t}"))
                     .to_string();
-                let k = (platform, pid);
                 assert_eq!(
-                    at_sandbox.get(&k).copied(),
+                    at_sandbox.get(&(platform, pid)).copied(),
                     Some(1),
                     "published exactly once at the sandbox: {t}"
                 );
-                let account = items
-                    .iter()
-                    .find(|i| i["platform"] == k.0.as_str() && i["id"] == k.1.as_str())
-                    .and_then(|i| i["account_id"].as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                *published_by_account.entry((k.0, account)).or_default() += 1;
+                *published_by_account.entry(key).or_default() += 1;
             }
             "failed" | "unknown" => {
                 assert!(
                     t["diagnosis"].is_object(),
                     "a {status} target carries its reason: {t}"
                 );
+                let duplicate = t["diagnosis"]["category"] == "duplicate_content";
+                if status == "unknown" || duplicate {
+                    *maybe_live_by_account.entry(key).or_default() += 1;
+                }
+                if duplicate {
+                    refused_as_duplicate += 1;
+                }
             }
             other => panic!("target ended {other}: {t}"),
         }
     }
     println!(
-        "{total} targets after {KILLS} kills in {:.1} s: {by_status:?}",
+        "{total} targets after {KILLS} kills in {:.1} s: {by_status:?} ({refused_as_duplicate} failed as a duplicate of the copy the killed process had sent)",
         started.elapsed().as_secs_f64()
     );
-    // Nothing else was published: per account, the sandbox's count is the published targets'.
-    let mut at_sandbox_by_account: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Nothing published twice: per account, the sandbox holds every published target's item and
+    // at most one more item per target that may have reached it.
+    let mut accounts_seen: Vec<(String, String)> = published_by_account.keys().cloned().collect();
     for (platform, p) in stats["platforms"].as_object().cloned().unwrap_or_default() {
         for (account, n) in p["published_by_account"]
             .as_object()
@@ -396,17 +441,25 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
             .unwrap_or_default()
         {
             let n = n.as_u64().unwrap_or(0);
-            if n > 0 {
-                at_sandbox_by_account.insert((platform.clone(), account), n);
-            }
+            let key = (platform.clone(), account);
+            let published = published_by_account.get(&key).copied().unwrap_or(0);
+            let maybe = maybe_live_by_account.get(&key).copied().unwrap_or(0);
+            assert!(
+                n >= published && n <= published + maybe,
+                "{key:?}: the sandbox published {n} items for {published} published targets and {maybe} that may have gone out: {:?}",
+                all.iter()
+                    .filter(|t| t["status"] != "published")
+                    .collect::<Vec<_>>()
+            );
+            accounts_seen.retain(|k| *k != key);
         }
     }
-    assert_eq!(
-        at_sandbox_by_account, published_by_account,
-        "the sandbox published exactly the published targets, once each"
+    assert!(
+        accounts_seen.is_empty(),
+        "published targets on accounts the sandbox has no items for: {accounts_seen:?}"
     );
     assert!(
         by_status.get("published").copied().unwrap_or(0) >= total * 9 / 10,
-        "most targets are published (the sandbox has no faults here): {by_status:?}"
+        "most targets are published (the sandbox has no failing faults here): {by_status:?}"
     );
 }
