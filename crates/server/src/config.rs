@@ -392,10 +392,7 @@ impl Config {
             .publish_max_attempts
             .unwrap_or(c.publish_max_attempts)
             .max(1);
-        c.publish_lease_secs = fc
-            .publish_lease_secs
-            .unwrap_or(c.publish_lease_secs)
-            .max(1);
+        c.publish_lease_secs = fc.publish_lease_secs.unwrap_or(c.publish_lease_secs).max(1);
         c.refresh_buffer_secs = fc.refresh_buffer_secs;
         url::Url::parse(&c.public_url)
             .map_err(|e| invalid("public_url", format!("{:?}: {e}", c.public_url)))?;
