@@ -23,31 +23,21 @@
 //! restarted process resumes a killed one's claims within seconds.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{free_port, start_sandbox, start_server, wait_healthy, Proc, BIN, KEYS};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-const KEYS: &str = "ktest:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+mod support;
+
 /// Posts created; each goes to X and LinkedIn, every other one (with an image) also to
 /// Instagram, every eighth also to Pinterest.
 const POSTS: usize = 40;
 const KILLS: usize = 5;
 /// A board of the sandbox's `pin-ada` account.
 const BOARD: &str = "1150000000000100001";
-
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A small xorshift generator: the run's random kill points, reproducible from the printed seed.
 struct Rng(u64);
@@ -66,76 +56,16 @@ impl Rng {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_sandbox() -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("ready line");
-    // Keep reading: a closed pipe would end the sandbox at its next line of output.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (Proc(child), url)
-}
-
-fn start_server(port: u16, database_url: &str, sandbox: &str, config: &Path) -> Proc {
-    let child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-            "--sandbox-url",
-            sandbox,
-            "--config",
-            config.to_str().expect("utf-8 path"),
-        ])
-        .env("SWITCHBOARD_KEYS", KEYS)
-        .env("SWITCHBOARD_WORKERS", "1")
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    Proc(child)
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{base} did not become healthy");
+/// A server with its workers on and the test's configuration file (short ticks and leases).
+fn serve(port: u16, database_url: &str, sandbox: &str, config: &Path) -> Proc {
+    let config = config.to_str().expect("utf-8 path");
+    start_server(
+        port,
+        database_url,
+        sandbox,
+        &["--config", config],
+        &[("SWITCHBOARD_WORKERS", "1")],
+    )
 }
 
 /// Connects the sandbox account `account` of `platform`; returns the connection id and records
@@ -233,7 +163,7 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
     let mut rng = Rng(seed);
     let started = Instant::now();
 
-    let (_sandbox, sandbox) = start_sandbox();
+    let (_sandbox, sandbox) = start_sandbox(&[]);
     let out = Command::new(BIN)
         .args([
             "workspace",
@@ -264,7 +194,7 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
         .unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(port, &database_url, &sandbox, &config);
+    let mut server = serve(port, &database_url, &sandbox, &config);
     wait_healthy(&http, &base).await;
 
     let mut accounts = HashMap::new();
@@ -339,7 +269,7 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
         tokio::time::sleep(Duration::from_millis(rng.between(100, 1500))).await;
         server.0.kill().expect("SIGKILL");
         let _ = server.0.wait();
-        server = start_server(port, &database_url, &sandbox, &config);
+        server = serve(port, &database_url, &sandbox, &config);
         wait_healthy(&http, &base).await;
         pending_at_kill.push(pending(&targets(&http, &base, &key, &posts).await));
     }

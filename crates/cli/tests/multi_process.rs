@@ -7,105 +7,18 @@
 //! due for an on-demand refresh in their last quarter (2 seconds), after six real seconds. The
 //! background workers are off (`SWITCHBOARD_WORKERS=0`): this is about reads racing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::{free_port, start_sandbox, start_server, wait_healthy, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-const KEYS: &str = "ktest:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_sandbox() -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--access-ttl",
-            "twitter=8",
-        ])
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("ready line");
-    // Keep reading: a closed pipe would end the sandbox at its next line of output.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (Proc(child), url)
-}
-
-fn start_server(port: u16, database_url: &str, sandbox: &str) -> Proc {
-    let child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-            "--sandbox-url",
-            sandbox,
-        ])
-        .env("SWITCHBOARD_KEYS", KEYS)
-        .env("SWITCHBOARD_WORKERS", "0")
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    Proc(child)
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} did not become healthy");
-}
+mod support;
 
 #[tokio::test]
 async fn two_server_processes_share_state_and_refresh_once() {
     let database_url = switchboard_store::testing::fresh_postgres_url().await;
-    let (_sandbox, sandbox) = start_sandbox();
+    let (_sandbox, sandbox) = start_sandbox(&["--access-ttl", "twitter=8"]);
 
     let out = Command::new(BIN)
         .args([
@@ -131,8 +44,20 @@ async fn two_server_processes_share_state_and_refresh_once() {
         .to_string();
 
     let (pa, pb) = (free_port(), free_port());
-    let _a = start_server(pa, &database_url, &sandbox);
-    let _b = start_server(pb, &database_url, &sandbox);
+    let _a = start_server(
+        pa,
+        &database_url,
+        &sandbox,
+        &[],
+        &[("SWITCHBOARD_WORKERS", "0")],
+    );
+    let _b = start_server(
+        pb,
+        &database_url,
+        &sandbox,
+        &[],
+        &[("SWITCHBOARD_WORKERS", "0")],
+    );
     let (a, b) = (
         format!("http://127.0.0.1:{pa}"),
         format!("http://127.0.0.1:{pb}"),
