@@ -28,6 +28,23 @@ async fn create(app: &TestApp, body: Value) -> Value {
     v
 }
 
+/// Creates a post; returns its id.
+async fn create_id(app: &TestApp, body: Value) -> String {
+    create(app, body).await["id"]
+        .as_str()
+        .expect("post id")
+        .to_string()
+}
+
+/// The next `times` publish calls to X answer 503 with X's problem body.
+async fn x_unavailable(app: &TestApp, times: u32) {
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 503, "times": times,
+        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
+    }))
+    .await;
+}
+
 async fn post(app: &TestApp, id: &str) -> Value {
     let (s, v) = app.get(&format!("/v1/posts/{id}")).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -300,19 +317,12 @@ async fn one_permanent_failure_leaves_the_others_published_and_retry_reruns_only
 async fn a_503_is_retried_after_a_back_off_then_published_once() {
     let app = TestApp::spawn().await;
     let x = connection(&app, "x-ada").await;
-    app.fault(json!({
-        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 1,
-        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
-    }))
-    .await;
-    let id = create(
+    x_unavailable(&app, 1).await;
+    let id = create_id(
         &app,
         json!({"content": {"text": "Retry me"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     assert_eq!(tick(&app.state).await.unwrap(), 1);
     let p = post(&app, &id).await;
     let t = &p["targets"][0];
@@ -331,19 +341,12 @@ async fn a_503_is_retried_after_a_back_off_then_published_once() {
 async fn transient_failures_stop_after_three_attempts() {
     let app = TestApp::spawn().await;
     let x = connection(&app, "x-ada").await;
-    app.fault(json!({
-        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 10,
-        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
-    }))
-    .await;
-    let id = create(
+    x_unavailable(&app, 10).await;
+    let id = create_id(
         &app,
         json!({"content": {"text": "Never"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     let mut handled = 0;
     for _ in 0..10 {
         handled += tick(&app.state).await.unwrap();
@@ -367,19 +370,12 @@ async fn the_attempt_bound_is_configurable() {
     })
     .await;
     let x = connection(&app, "x-ada").await;
-    app.fault(json!({
-        "platform": "twitter", "endpoint": "publish", "status": 503, "times": 5,
-        "body": json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}).to_string()
-    }))
-    .await;
-    let id = create(
+    x_unavailable(&app, 5).await;
+    let id = create_id(
         &app,
         json!({"content": {"text": "Once"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     assert_eq!(tick(&app.state).await.unwrap(), 1);
     let p = post(&app, &id).await;
     assert_eq!(p["targets"][0]["status"], "failed", "{p}");
@@ -398,14 +394,11 @@ async fn a_timeout_on_the_publish_call_is_unknown_and_never_retried() {
     // The test stack's HTTP timeout is 2 s: X answers too late.
     app.fault(json!({"platform": "twitter", "endpoint": "publish", "delay_ms": 3500, "times": 1}))
         .await;
-    let id = create(
+    let id = create_id(
         &app,
         json!({"content": {"text": "Did it?"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     assert_eq!(tick(&app.state).await.unwrap(), 1);
     let p = post(&app, &id).await;
     assert_eq!(p["targets"][0]["status"], "unknown", "{p}");
@@ -446,14 +439,11 @@ async fn invalid_posts_are_refused_with_every_target_verdict_and_other_workspace
     let (_, list) = app.get("/v1/posts").await;
     assert_eq!(list["data"], json!([]), "nothing stored");
 
-    let id = create(
+    let id = create_id(
         &app,
         json!({"content": {"text": "Mine"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     let (_, other_key) =
         switchboard_server::create_workspace(app.state.store().as_ref(), "other", app.state.now())
             .await
@@ -606,14 +596,11 @@ async fn an_expired_token_is_refreshed_before_publishing() {
     let x = connection(&app, "x-ada").await;
     // X access tokens live 2 h (PLATFORMS.md §1).
     app.clock.advance(Duration::hours(3));
-    let id = create(
+    let id = create_id(
         &app,
         json!({"content": {"text": "Fresh token"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     assert_eq!(tick(&app.state).await.unwrap(), 1);
     let p = post(&app, &id).await;
     assert_eq!(p["targets"][0]["status"], "published", "{p}");
@@ -816,14 +803,11 @@ async fn the_dispatcher_runs_inside_serve_and_shows_in_readiness() {
     })
     .await;
     let x = connection(&app, "x-ada").await;
-    let id = create(
+    let id = create_id(
         &app,
         json!({"content": {"text": "By the loop"}, "connection_ids": [x]}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
     // Wait for the background loop (not for time: the clock does not move).
     let mut status = Value::Null;
     for _ in 0..400 {
