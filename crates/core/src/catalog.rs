@@ -39,7 +39,7 @@ impl ClientAuth {
 }
 
 /// Whether the platform wants PKCE (RFC 7636) on the authorization code flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pkce {
     /// The platform rejects a flow without `code_challenge` (X, TikTok).
@@ -68,7 +68,7 @@ pub enum TokenRequest {
 }
 
 /// What the platform offers to keep a connection alive after the access token expires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshKind {
     /// No refresh token: the person must reconnect when the access token ends (Facebook user
@@ -225,7 +225,7 @@ pub struct TokenBehaviour {
 }
 
 /// A documentation page backing the catalog entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocLink {
     /// What the page is about.
     pub title: String,

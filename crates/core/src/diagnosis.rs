@@ -9,11 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 mod parse;
 
 /// What kind of failure it is. Stable names: API clients switch on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// The access token expired.
@@ -192,7 +193,7 @@ impl std::fmt::Display for Category {
 }
 
 /// How urgent a diagnosis is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// For information; nothing failed that matters.
@@ -204,7 +205,7 @@ pub enum Severity {
 }
 
 /// A failure explained: what it is, why it likely happened and the numbered steps to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Diagnosis {
     /// Stable category.
     pub category: Category,
@@ -282,7 +283,7 @@ impl Diagnosis {
 /// endpoint: Pinterest answers `{"code":2,"message":"Authentication failed."}` both for a bad
 /// access token on the API and for missing or wrong app credentials (HTTP Basic) on the token
 /// endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     /// Not known; the body alone decides.

@@ -12,23 +12,27 @@ use std::str::FromStr;
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone as _, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
 
 use crate::post_rules::Violation;
 
 /// Body of `POST /v1/posts` and `POST /v1/posts/validate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
     /// What to publish, shared by every target, with per-platform overrides.
     pub content: PostContent,
     /// The workspace connections to publish to; each becomes one target.
+    #[schema(min_items = 1)]
     pub connection_ids: Vec<String>,
     /// When to publish: `"now"` (the default when absent), an RFC 3339 instant, or a local
     /// date-time read in [`PostRequest::time_zone`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "2026-12-01T09:30:00")]
     pub publish_at: Option<PublishAt>,
     /// IANA time zone (`Europe/Paris`) for a local `publish_at`; UTC when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "Europe/Paris")]
     pub time_zone: Option<IanaTimeZone>,
     /// Groups posts of one campaign (free-form id chosen by the caller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +43,7 @@ pub struct PostRequest {
 }
 
 /// The content of a post.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostContent {
     /// The shared text (caption, message, description, depending on the platform).
@@ -58,7 +62,7 @@ pub struct PostContent {
 }
 
 /// The kind of a media item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     /// A still image (JPEG, PNG, WEBP...).
@@ -81,7 +85,7 @@ impl MediaKind {
 }
 
 /// One media item. What is not given is not checked (the publisher checks the fetched file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Media {
     /// Public URL of the file (Instagram and TikTok photos are pulled from it by the platform).
@@ -109,7 +113,7 @@ pub struct Media {
 }
 
 /// What one platform gets instead of (or beside) the shared content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformOverride {
     /// Replaces the shared text on this platform.
@@ -143,15 +147,18 @@ pub struct PlatformOverride {
 
 /// Spreads a batch of posts over time: the n-th post of the batch is due at
 /// `start_time + n × interval_hours`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulingOptions {
     /// Hours between two consecutive posts of the batch (at least 1).
+    #[schema(minimum = 1)]
     pub interval_hours: u32,
     /// When the first post is due, read like [`PostRequest::publish_at`].
+    #[schema(value_type = String, example = "2026-12-01T09:00:00")]
     pub start_time: PublishAt,
     /// IANA time zone for a local `start_time`; UTC when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "Europe/Paris")]
     pub time_zone: Option<IanaTimeZone>,
 }
 

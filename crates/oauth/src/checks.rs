@@ -29,7 +29,7 @@ use crate::http::RawResponse;
 use crate::{OAuthClient, OAuthError};
 
 /// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Fine.
@@ -41,7 +41,8 @@ pub enum CheckStatus {
 }
 
 /// One check of an account, as the validation report shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = AccountCheck)]
 pub struct Check {
     /// Stable name (`profile`, `account_eligible`, `access_token`, `refresh_token`, `scopes`).
     pub name: &'static str,

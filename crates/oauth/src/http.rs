@@ -1,6 +1,9 @@
-//! The one place platform HTTP calls go through: a reqwest client with redirects off and
-//! timeouts, a tracing span per call (method, host, path, status, duration; never the query,
-//! which may hold secrets on Meta and Instagram), and the mapping of failures to diagnoses.
+//! The one place platform HTTP calls go through (OAuth, profile, health, validation and
+//! publishing calls alike): a reqwest client with redirects off and timeouts, a tracing span per
+//! call (platform, call, method, host, path template, status, duration; never the query, which
+//! may hold secrets on Meta and Instagram, nor headers or bodies), a
+//! [`PLATFORM_CALL_DURATION`] histogram sample per call, and the mapping of failures to
+//! diagnoses.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +14,30 @@ use switchboard_core::PlatformSpec;
 use tracing::Instrument;
 
 use crate::OAuthError;
+
+/// The Prometheus histogram of platform call durations, seconds, labelled `platform`, `call`
+/// (`token`, `refresh`, `profile`, `publish`...), `host` and `status` (the HTTP status, or
+/// `error` when no answer came). Recorded through the `metrics` facade: a no-op until the server
+/// installs a recorder.
+pub const PLATFORM_CALL_DURATION: &str = "switchboard_platform_call_duration_seconds";
+
+/// The path of a platform URL as a template for logs: segments that look like ids (4 or more
+/// digits, 20 or more characters, or URNs and other encoded values) become `{id}`, so `/v19.0/1789000001/media_publish` reads `/v19.0/{id}/media_publish`. Never
+/// contains the query.
+pub fn path_template(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let digits = seg.chars().filter(char::is_ascii_digit).count();
+            let encoded = seg.contains(':') || seg.contains('%');
+            if digits >= 4 || seg.len() >= 20 || (encoded && seg.len() > 1) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
 
 /// A platform's answer, read whole.
 #[derive(Debug, Clone)]
@@ -134,7 +161,7 @@ impl PlatformHttp {
         })?;
         let method = req.method().clone();
         let host = req.url().host_str().unwrap_or_default().to_string();
-        let path = req.url().path().to_string();
+        let path = path_template(req.url().path());
         let span = tracing::info_span!(
             "platform_call",
             platform = %platform.id,
@@ -144,12 +171,35 @@ impl PlatformHttp {
             %path,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
+            error = tracing::field::Empty,
         );
         let started = Instant::now();
+        let observe = |status: Option<StatusCode>| {
+            let elapsed = started.elapsed();
+            let span = tracing::Span::current();
+            span.record("duration_ms", elapsed.as_millis() as u64);
+            let status = match status {
+                Some(s) => {
+                    span.record("status", s.as_u16());
+                    s.as_u16().to_string()
+                }
+                None => "error".to_string(),
+            };
+            metrics::histogram!(
+                PLATFORM_CALL_DURATION,
+                "platform" => platform.id.clone(),
+                "call" => what,
+                "host" => host.clone(),
+                "status" => status,
+            )
+            .record(elapsed.as_secs_f64());
+        };
         let timeout = self.timeout;
         let call = async {
             let resp = self.client.execute(req).await.map_err(|e| {
                 let msg = transport_message(&e, timeout);
+                tracing::Span::current().record("error", msg.as_str());
+                observe(None);
                 tracing::warn!(error = %msg, "platform call failed");
                 let err = OAuthError::network(platform, msg);
                 if e.is_connect() || e.is_builder() {
@@ -161,14 +211,13 @@ impl PlatformHttp {
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.map_err(|e| {
-                SendError::NoAnswer(OAuthError::network(
-                    platform,
-                    transport_message(&e, timeout),
-                ))
+                let msg = transport_message(&e, timeout);
+                tracing::Span::current().record("error", msg.as_str());
+                observe(None);
+                tracing::warn!(error = %msg, "platform call broke while reading the answer");
+                SendError::NoAnswer(OAuthError::network(platform, msg))
             })?;
-            let span = tracing::Span::current();
-            span.record("status", status.as_u16());
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            observe(Some(status));
             tracing::debug!("platform call answered");
             Ok(RawResponse {
                 status,
@@ -218,5 +267,30 @@ impl OAuthError {
             Diagnosis::network(&platform.id, message)
                 .with_docs(platform.docs.first().map(|d| d.url.as_str())),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_template;
+
+    #[test]
+    fn path_templates_hide_ids_and_keep_words() {
+        assert_eq!(path_template("/2/tweets"), "/2/tweets");
+        assert_eq!(
+            path_template("/v19.0/1789000001/media_publish"),
+            "/v19.0/{id}/media_publish"
+        );
+        assert_eq!(
+            path_template("/rest/posts/urn%3Ali%3Ashare%3A7"),
+            "/rest/posts/{id}"
+        );
+        assert_eq!(
+            path_template("/upload/AbCdEfGhIjKlMnOpQrStUvWx"),
+            "/upload/{id}"
+        );
+        assert_eq!(path_template("/v5/pins"), "/v5/pins");
+        assert_eq!(path_template("/2/oauth2/token"), "/2/oauth2/token");
+        assert_eq!(path_template("/v19.0/me/accounts"), "/v19.0/me/accounts");
     }
 }

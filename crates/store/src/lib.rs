@@ -18,19 +18,28 @@ use serde::{Deserialize, Serialize};
 
 pub mod bulk;
 mod codec;
+pub mod maintenance;
 pub mod pages;
 pub mod postgres;
 mod postgres_bulk;
+mod postgres_maintenance;
 mod postgres_pages;
 mod postgres_posts;
+mod postgres_queue_depth;
+mod postgres_rate_limits;
 mod postgres_sync;
 mod postgres_webhooks;
 pub mod posts;
+pub mod queue_depth;
+pub mod rate_limits;
 pub mod refresh_queue;
 pub mod sqlite;
 mod sqlite_bulk;
+mod sqlite_maintenance;
 mod sqlite_pages;
 mod sqlite_posts;
+mod sqlite_queue_depth;
+mod sqlite_rate_limits;
 mod sqlite_sync;
 mod sqlite_webhooks;
 pub mod sync;
@@ -232,8 +241,11 @@ pub struct Event {
 #[async_trait]
 pub trait Store:
     bulk::BulkStore
+    + maintenance::MaintenanceStore
     + pages::PageStore
     + posts::PostStore
+    + queue_depth::QueueDepthStore
+    + rate_limits::RateLimitStore
     + refresh_queue::RefreshQueue
     + sync::SyncStore
     + webhooks::WebhookStore
@@ -254,6 +266,23 @@ pub trait Store:
 
     /// Looks a workspace up.
     async fn get_workspace(&self, id: &str) -> StoreResult<Option<Workspace>>;
+
+    /// Workspaces, oldest first, at most `limit` (the dashboard's workspace picker for the
+    /// admin sign-in).
+    async fn list_workspaces(&self, limit: u32) -> StoreResult<Vec<Workspace>>;
+
+    /// Records that the dashboard session `session_hash` (SHA-256 hex of its id) was signed
+    /// out; kept until `expires_at`, when the session would have ended anyway. Also forgets the
+    /// records that expired before `now`. Recording the same session twice is fine.
+    async fn sign_out_session(
+        &self,
+        session_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Whether the dashboard session `session_hash` was signed out.
+    async fn is_signed_out(&self, session_hash: &str) -> StoreResult<bool>;
 
     /// Stores an API key by its SHA-256 hex digest.
     async fn create_api_key(

@@ -211,6 +211,45 @@ impl Store for PgStore {
             .transpose()
     }
 
+    async fn list_workspaces(&self, limit: u32) -> StoreResult<Vec<Workspace>> {
+        sqlx::query("SELECT id, name, created_at FROM workspaces ORDER BY created_at, id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(workspace_from_row)
+            .collect()
+    }
+
+    async fn sign_out_session(
+        &self,
+        session_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM dashboard_signed_out WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO dashboard_signed_out (session_hash, expires_at) VALUES ($1, $2)
+             ON CONFLICT (session_hash) DO NOTHING",
+        )
+        .bind(session_hash)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn is_signed_out(&self, session_hash: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM dashboard_signed_out WHERE session_hash = $1")
+            .bind(session_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Stores an API key with a fresh UUID v7 id. A `key_hash` already stored, or an unknown
     /// workspace, is a [`StoreError::Database`] (constraint violation).
     async fn create_api_key(

@@ -1,4 +1,5 @@
-//! [`PostStore`] for [`PgStore`] (tables of `migrations/postgres/0006_posts.sql`).
+//! [`PostStore`] for [`PgStore`] (tables of `migrations/postgres/0006_posts.sql`, the
+//! create-in-flight marker of `0008_publish_in_flight.sql`).
 //! Timestamps are `timestamptz`, JSON is `jsonb` (bound as text and cast). Claims take their
 //! rows with `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment never take the
 //! same target.
@@ -12,7 +13,8 @@ use sqlx::Row;
 use crate::codec::{from_json, from_json_opt};
 use crate::postgres::PgStore;
 use crate::posts::{
-    Deferral, NewTarget, Post, PostFilter, PostStore, PostTarget, SummaryRow, TargetOutcome,
+    CreateInFlight, Deferral, NewTarget, Post, PostFilter, PostStore, PostTarget, SummaryRow,
+    TargetOutcome,
 };
 use crate::StoreResult;
 
@@ -22,7 +24,7 @@ const POST_COLUMNS: &str = "p.id, p.workspace_id, p.campaign_id, p.content::text
 const TARGET_COLUMNS: &str = "id, post_id, workspace_id, position, connection_id, page_id, \
      platform, status, due_at, attempts, next_attempt_at, progress::text AS progress, \
      platform_post_id, url, last_error::text AS last_error, locked_by, locked_until, \
-     published_at, created_at, updated_at";
+     published_at, created_at, updated_at, create_attempt, create_sent_at";
 
 fn post_from_row(row: &PgRow) -> StoreResult<Post> {
     let content: String = row.try_get("content")?;
@@ -41,6 +43,8 @@ fn target_from_row(row: &PgRow) -> StoreResult<PostTarget> {
     let progress: String = row.try_get("progress")?;
     let error: Option<String> = row.try_get("last_error")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let create_attempt: Option<i64> = row.try_get("create_attempt")?;
+    let create_sent_at: Option<DateTime<Utc>> = row.try_get("create_sent_at")?;
     Ok(PostTarget {
         id: row.try_get("id")?,
         post_id: row.try_get("post_id")?,
@@ -62,6 +66,12 @@ fn target_from_row(row: &PgRow) -> StoreResult<PostTarget> {
         published_at: row.try_get("published_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        create_in_flight: create_attempt
+            .zip(create_sent_at)
+            .map(|(attempt, sent_at)| CreateInFlight {
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                sent_at,
+            }),
     })
 }
 
@@ -200,6 +210,49 @@ impl PostStore for PgStore {
         Ok(out)
     }
 
+    async fn renew_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE post_targets SET locked_until = $3, updated_at = $4 \
+             WHERE id = $1 AND locked_by = $2 AND status = 'publishing'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn mark_create_in_flight(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE post_targets SET create_attempt = $3, create_sent_at = $4, \
+             locked_until = $5, updated_at = $4 \
+             WHERE id = $1 AND locked_by = $2 AND status = 'publishing'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(i64::from(attempt))
+        .bind(now)
+        .bind(lease_until)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn save_progress(
         &self,
         id: &str,
@@ -209,7 +262,8 @@ impl PostStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE post_targets SET progress = $3::jsonb, locked_until = $4, updated_at = $5 \
+            "UPDATE post_targets SET progress = $3::jsonb, locked_until = $4, updated_at = $5, \
+             create_attempt = NULL, create_sent_at = NULL \
              WHERE id = $1 AND locked_by = $2 AND status = 'publishing'",
         )
         .bind(id)
@@ -230,14 +284,18 @@ impl PostStore for PgStore {
         next_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (status, bump, error) = match deferral {
-            Deferral::Wait => ("publishing", 0_i64, None),
-            Deferral::Retry(d) => ("scheduled", 1, Some(d.to_string())),
+        // The marker is cleared only by a retry (the platform certainly did not act).
+        let (status, bump, error, clear) = match deferral {
+            Deferral::Wait => ("publishing", 0_i64, None, false),
+            Deferral::Retry(d) => ("scheduled", 1, Some(d.to_string()), true),
+            Deferral::Recheck(d) => ("publishing", 1, Some(d.to_string()), false),
         };
         let done = sqlx::query(
             "UPDATE post_targets SET status = $3, attempts = attempts + $4, \
              last_error = COALESCE($5::jsonb, last_error), next_attempt_at = $6, \
-             locked_by = NULL, locked_until = NULL, updated_at = $7 \
+             locked_by = NULL, locked_until = NULL, updated_at = $7, \
+             create_attempt = CASE WHEN $8 THEN NULL ELSE create_attempt END, \
+             create_sent_at = CASE WHEN $8 THEN NULL ELSE create_sent_at END \
              WHERE id = $1 AND locked_by = $2 AND status = 'publishing'",
         )
         .bind(id)
@@ -247,6 +305,7 @@ impl PostStore for PgStore {
         .bind(error)
         .bind(next_attempt_at)
         .bind(now)
+        .bind(clear)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
@@ -279,7 +338,8 @@ impl PostStore for PgStore {
             "UPDATE post_targets SET status = $3, attempts = attempts + CASE WHEN $3 = 'published' \
              THEN 0 ELSE 1 END, platform_post_id = $4, url = $5, \
              progress = COALESCE($6::jsonb, progress), last_error = $7::jsonb, \
-             published_at = $8, locked_by = NULL, locked_until = NULL, updated_at = $9 \
+             published_at = $8, locked_by = NULL, locked_until = NULL, updated_at = $9, \
+             create_attempt = NULL, create_sent_at = NULL \
              WHERE id = $1 AND locked_by = $2 AND status = 'publishing'",
         )
         .bind(id)
@@ -312,7 +372,8 @@ impl PostStore for PgStore {
     async fn retry_targets(&self, post_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE post_targets SET status = 'scheduled', attempts = 0, next_attempt_at = $2, \
-             updated_at = $2 WHERE post_id = $1 AND status = 'failed'",
+             updated_at = $2, create_attempt = NULL, create_sent_at = NULL \
+             WHERE post_id = $1 AND status = 'failed'",
         )
         .bind(post_id)
         .bind(now)

@@ -14,6 +14,11 @@
 //! - `published` (with `platform_post_id`, `url`), `failed` (with `last_error`, a diagnosis),
 //!   `cancelled`, `unknown` (sent, no answer: never retried blindly).
 //!
+//! A target about to send a non-repeatable create call carries a **create-in-flight marker**
+//! ([`CreateInFlight`], migration `0008_publish_in_flight.sql`), stored before the call and
+//! cleared by the write that records its result, so that a holder resuming a crashed one's
+//! target knows the platform may already hold the item and asks it instead of sending again.
+//!
 //! Tables `posts` and `post_targets` (migration `0006_posts.sql`). A post's status is not
 //! stored: it is derived from its targets' ([`post_status`]), so it cannot drift from them.
 
@@ -125,6 +130,20 @@ pub struct PostTarget {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Set while a non-repeatable create call may have reached the platform without its result
+    /// being stored (see [`PostStore::mark_create_in_flight`]).
+    pub create_in_flight: Option<CreateInFlight>,
+}
+
+/// The marker of a non-repeatable create call (one that makes the item public) that was about
+/// to be sent: the platform may hold the item although the target does not say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateInFlight {
+    /// The attempt that sent it (1-based: the target's `attempts` + 1 at the time).
+    pub attempt: u32,
+    /// When the marker was stored, just before the call left (UTC). The item, if created, is
+    /// not older than this.
+    pub sent_at: DateTime<Utc>,
 }
 
 /// Filters for listing posts; `None` does not filter.
@@ -176,10 +195,16 @@ impl TargetOutcome {
 /// Why a claimed target is released before it ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Deferral {
-    /// Between two steps (a processing poll): stays `publishing`, progress kept.
+    /// Between two steps (a processing poll): stays `publishing`, progress and any
+    /// create-in-flight marker kept.
     Wait,
-    /// A transient failure: back to `scheduled`, one more attempt counted, the diagnosis kept.
+    /// A transient failure: back to `scheduled`, one more attempt counted, the diagnosis kept,
+    /// the create-in-flight marker cleared (the platform certainly did not act).
     Retry(Value),
+    /// Looking for an item whose create call may have been sent failed for a transient reason:
+    /// stays `publishing` with its create-in-flight marker (the next holder looks again, never
+    /// sends), one more attempt counted, the diagnosis kept.
+    Recheck(Value),
 }
 
 /// Count of targets in one status on one platform.
@@ -256,8 +281,33 @@ pub trait PostStore {
         limit: u32,
     ) -> StoreResult<Vec<PostTarget>>;
 
+    /// Extends the lease of a held `publishing` target, changing nothing else (the progress and
+    /// any create-in-flight marker stay). False when `owner` does not hold it.
+    async fn renew_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Stores the create-in-flight marker (`attempt`, `sent_at = now`) and extends the lease,
+    /// only while `owner` holds the target and it is `publishing`: called right before a
+    /// non-repeatable create call is sent, and the call is sent only when this returned true.
+    /// The marker stays until [`PostStore::save_progress`], a [`Deferral::Retry`] or
+    /// [`PostTarget`]'s end ([`PostStore::finish_target`]) records what came of the call.
+    async fn mark_create_in_flight(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Stores a step's progress and extends the lease, only while `owner` holds the target and
-    /// it is `publishing`. False when the lease was lost (do not go on).
+    /// it is `publishing`; clears the create-in-flight marker (the progress records the call's
+    /// result). False when the lease was lost (do not go on).
     async fn save_progress(
         &self,
         id: &str,
@@ -279,7 +329,7 @@ pub trait PostStore {
     ) -> StoreResult<bool>;
 
     /// Ends a held `publishing` target with `outcome` and releases it (a failure or an unknown
-    /// outcome counts one more attempt). Conditional on the
+    /// outcome counts one more attempt; the create-in-flight marker is cleared). Conditional on the
     /// target being `publishing` and held by `owner`: false otherwise (nothing changes), so a
     /// target is finished once.
     async fn finish_target(

@@ -1,4 +1,5 @@
-//! [`PostStore`] for [`SqliteStore`] (tables of `migrations/sqlite/0006_posts.sql`).
+//! [`PostStore`] for [`SqliteStore`] (tables of `migrations/sqlite/0006_posts.sql`, the
+//! create-in-flight marker of `0008_publish_in_flight.sql`).
 //! Timestamps are unix milliseconds, JSON is TEXT. SQLite has one writer at a time, so each
 //! claim is one `UPDATE ... RETURNING` and cannot overlap another.
 
@@ -10,7 +11,8 @@ use sqlx::Row;
 
 use crate::codec::{from_json, from_json_opt};
 use crate::posts::{
-    Deferral, NewTarget, Post, PostFilter, PostStore, PostTarget, SummaryRow, TargetOutcome,
+    CreateInFlight, Deferral, NewTarget, Post, PostFilter, PostStore, PostTarget, SummaryRow,
+    TargetOutcome,
 };
 use crate::sqlite::SqliteStore;
 use crate::{StoreError, StoreResult};
@@ -20,7 +22,8 @@ const POST_COLUMNS: &str =
 
 const TARGET_COLUMNS: &str = "id, post_id, workspace_id, position, connection_id, page_id, \
      platform, status, due_at, attempts, next_attempt_at, progress, platform_post_id, url, \
-     last_error, locked_by, locked_until, published_at, created_at, updated_at";
+     last_error, locked_by, locked_until, published_at, created_at, updated_at, \
+     create_attempt, create_sent_at";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -55,6 +58,11 @@ fn target_from_row(row: &SqliteRow) -> StoreResult<PostTarget> {
     let progress: String = row.try_get("progress")?;
     let error: Option<String> = row.try_get("last_error")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let create_attempt: Option<i64> = row.try_get("create_attempt")?;
+    let create_sent_at = opt_millis(
+        row.try_get("create_sent_at")?,
+        "post_targets.create_sent_at",
+    )?;
     Ok(PostTarget {
         id: row.try_get("id")?,
         post_id: row.try_get("post_id")?,
@@ -79,6 +87,12 @@ fn target_from_row(row: &SqliteRow) -> StoreResult<PostTarget> {
         published_at: opt_millis(row.try_get("published_at")?, "post_targets.published_at")?,
         created_at: from_millis(row.try_get("created_at")?, "post_targets.created_at")?,
         updated_at: from_millis(row.try_get("updated_at")?, "post_targets.updated_at")?,
+        create_in_flight: create_attempt
+            .zip(create_sent_at)
+            .map(|(attempt, sent_at)| CreateInFlight {
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                sent_at,
+            }),
     })
 }
 
@@ -216,6 +230,49 @@ impl PostStore for SqliteStore {
         Ok(out)
     }
 
+    async fn renew_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE post_targets SET locked_until = ?3, updated_at = ?4 \
+             WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn mark_create_in_flight(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE post_targets SET create_attempt = ?3, create_sent_at = ?4, \
+             locked_until = ?5, updated_at = ?4 \
+             WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(i64::from(attempt))
+        .bind(ms(now))
+        .bind(ms(lease_until))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn save_progress(
         &self,
         id: &str,
@@ -225,7 +282,8 @@ impl PostStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE post_targets SET progress = ?3, locked_until = ?4, updated_at = ?5 \
+            "UPDATE post_targets SET progress = ?3, locked_until = ?4, updated_at = ?5, \
+             create_attempt = NULL, create_sent_at = NULL \
              WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
         )
         .bind(id)
@@ -246,14 +304,18 @@ impl PostStore for SqliteStore {
         next_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (status, bump, error) = match deferral {
-            Deferral::Wait => ("publishing", 0_i64, None),
-            Deferral::Retry(d) => ("scheduled", 1, Some(d.to_string())),
+        // The marker is cleared only by a retry (the platform certainly did not act).
+        let (status, bump, error, clear) = match deferral {
+            Deferral::Wait => ("publishing", 0_i64, None, 0_i64),
+            Deferral::Retry(d) => ("scheduled", 1, Some(d.to_string()), 1),
+            Deferral::Recheck(d) => ("publishing", 1, Some(d.to_string()), 0),
         };
         let done = sqlx::query(
             "UPDATE post_targets SET status = ?3, attempts = attempts + ?4, \
              last_error = COALESCE(?5, last_error), next_attempt_at = ?6, locked_by = NULL, \
-             locked_until = NULL, updated_at = ?7 \
+             locked_until = NULL, updated_at = ?7, \
+             create_attempt = CASE WHEN ?8 = 1 THEN NULL ELSE create_attempt END, \
+             create_sent_at = CASE WHEN ?8 = 1 THEN NULL ELSE create_sent_at END \
              WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
         )
         .bind(id)
@@ -263,6 +325,7 @@ impl PostStore for SqliteStore {
         .bind(error)
         .bind(ms(next_attempt_at))
         .bind(ms(now))
+        .bind(clear)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
@@ -296,7 +359,7 @@ impl PostStore for SqliteStore {
              THEN 0 ELSE 1 END, platform_post_id = ?4, url = ?5, \
              progress = COALESCE(?6, progress), last_error = CASE WHEN ?3 = 'published' \
              THEN NULL ELSE ?7 END, published_at = ?8, locked_by = NULL, locked_until = NULL, \
-             updated_at = ?9 WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
+             updated_at = ?9, create_attempt = NULL, create_sent_at = NULL WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
         )
         .bind(id)
         .bind(owner)
@@ -328,7 +391,8 @@ impl PostStore for SqliteStore {
     async fn retry_targets(&self, post_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE post_targets SET status = 'scheduled', attempts = 0, next_attempt_at = ?2, \
-             updated_at = ?2 WHERE post_id = ?1 AND status = 'failed'",
+             updated_at = ?2, create_attempt = NULL, create_sent_at = NULL \
+             WHERE post_id = ?1 AND status = 'failed'",
         )
         .bind(post_id)
         .bind(ms(now))

@@ -131,7 +131,7 @@ pub struct ContentRules {
 }
 
 /// One thing wrong with a post for one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Violation {
     /// JSON path of the field at fault in the request (`content.text`,
     /// `content.overrides.youtube.title`, `content.media[2].size_bytes`, `connection_ids[1]`).
@@ -171,7 +171,7 @@ impl Violation {
 }
 
 /// The verdict for one target (one connection).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetVerdict {
     /// The connection id as given.
     pub connection_id: String,
@@ -196,7 +196,7 @@ impl TargetVerdict {
 }
 
 /// The verdict for a whole post: valid only when every target is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
     /// True when every target is valid.
     pub valid: bool,
