@@ -10,6 +10,7 @@
 //!   is [`PublishError::Unknown`] (the platform may have acted), one that never left is
 //!   `Failed` and retryable.
 
+use chrono::{DateTime, Duration, Utc};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -236,4 +237,31 @@ pub fn write_progress<T: Serialize>(t: &T) -> Progress {
 /// A non-negative integer of a JSON answer (`None` when absent or not a number).
 pub fn count(v: &Value, pointer: &str) -> Option<u64> {
     v.pointer(pointer).and_then(Value::as_u64)
+}
+
+/// Whether an item the platform says was created at `created` may come from a create call sent
+/// at `sent_at` (on the dispatcher's clock): not older than `sent_at` minus
+/// [`crate::CHECK_SKEW_SECS`]. `None` (no creation time given) is not taken as a match.
+pub fn created_since(created: Option<DateTime<Utc>>, sent_at: DateTime<Utc>) -> bool {
+    created.is_some_and(|c| c >= sent_at - Duration::seconds(crate::CHECK_SKEW_SECS))
+}
+
+/// An RFC 3339 time of a JSON answer (Facebook's `+0000` offsets accepted).
+pub fn time_of(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
+    let s = v.pointer(pointer)?.as_str()?;
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// For [`crate::Publisher::check`]s that look for an item in a list the platform serves: a
+/// refusal that retrying cannot fix (403 without the read permission, 404, 400) says nothing
+/// about the item, so it becomes `Unknown` ("could not look") rather than a `Failed` that would
+/// read as "the platform refused the post"; retryable failures stay `Failed`.
+pub fn cannot_look(e: PublishError) -> PublishError {
+    match e {
+        PublishError::Failed(d) if !d.retryable => PublishError::Unknown(d),
+        other => other,
+    }
 }

@@ -12,8 +12,15 @@
 //!   `{page}_{id}`.
 //!
 //! Facebook fetches the files from their public URLs itself; nothing is downloaded here.
+//!
+//! The call that makes the post public (`/feed`, a published `/photos`, `/videos`) is the
+//! non-repeatable create ([`Publisher::next_is_create`]). Whether a post whose creation got no
+//! answer exists is looked up in the Page's feed, `GET /{page-id}/feed?fields=id,message,
+//! created_time&limit=100` (newest first; photo and video posts appear there with their caption
+//! or description as `message`): the post with the message sent, created since the call.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -24,7 +31,7 @@ use switchboard_core::Category;
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
 /// The insights read by [`FacebookPublisher::metrics`] (`GET /{post-id}/insights?metric=`).
 pub const INSIGHT_METRICS: &str =
@@ -153,16 +160,81 @@ impl Publisher for FacebookPublisher {
         Ok(Step::Done(published(id, &p)))
     }
 
-    /// The sandbox serves no read of a Page's feed to look for a post whose creation got no
-    /// answer (and a Page may hold the same message legitimately), so this answers `Ok(None)`:
-    /// the target stays `unknown`.
+    /// The next step publishes: no post yet, and the unpublished photos of a several-photo post
+    /// are all uploaded.
+    fn next_is_create(&self, target: &Target<'_>, progress: &Progress) -> bool {
+        let media = target.content.media.len();
+        call::read_progress::<FacebookProgress>(target.spec, progress)
+            .is_ok_and(|p| p.post_id.is_none() && (media <= 1 || p.photo_ids.len() >= media))
+    }
+
+    /// Looks in the Page's feed (`GET /{page-id}/feed?limit=100`, newest first, following
+    /// `paging.cursors.after` while `paging.next` is set, at most [`crate::CHECK_MAX_PAGES`]
+    /// pages) for the newest post with the message that was sent (the caption or description
+    /// for a photo or video), created since `sent_at` (minus the skew) → done under its id; a
+    /// page reaching an older post, or the last page, without it → `NotFound`; the page cap
+    /// reached → `CannotTell`. (A Page refuses the same
+    /// message twice within a day, `#506`, so the message names one post in that window.)
     async fn check(
         &self,
-        _http: &PlatformHttp,
-        _target: &Target<'_>,
-        _progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        Ok(None)
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        let spec = target.spec;
+        let mut p: FacebookProgress = call::read_progress(spec, progress)?;
+        if let Some(id) = p.post_id.clone() {
+            return Ok(Checked::Found(Step::Done(published(id, &p))));
+        }
+        let message = platform_text(&spec.id, &spec.content, target.content).text;
+        let url = format!("{}/{}/feed", call::api_base(spec)?, target.account_id);
+        let mut after: Option<String> = None;
+        for _ in 0..crate::CHECK_MAX_PAGES {
+            let mut query = vec![
+                ("fields", "id,message,created_time".to_string()),
+                ("limit", "100".to_string()),
+            ];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let req = http
+                .request(Method::GET, &url)
+                .query(&query)
+                .bearer_auth(target.access_token.expose_secret());
+            let v = call::json(spec, call::send(http, spec, "page_feed", req).await?)
+                .map_err(call::cannot_look)?;
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            let found = data
+                .iter()
+                .filter(|post| post["message"].as_str().unwrap_or_default() == message)
+                .filter(|post| call::created_since(call::time_of(post, "/created_time"), sent_at))
+                .max_by_key(|post| call::time_of(post, "/created_time"))
+                .and_then(|post| post["id"].as_str().map(str::to_string));
+            if let Some(id) = found {
+                p.stage = "posted".into();
+                p.post_id = Some(id.clone());
+                return Ok(Checked::Found(Step::Done(published(id, &p))));
+            }
+            let reached_before = data.iter().any(|post| {
+                let c = call::time_of(post, "/created_time");
+                c.is_some() && !call::created_since(c, sent_at)
+            });
+            let next = v.pointer("/paging/next").and_then(Value::as_str).is_some();
+            match v.pointer("/paging/cursors/after").and_then(Value::as_str) {
+                _ if reached_before || !next => return Ok(Checked::NotFound),
+                Some(a) => after = Some(a.to_string()),
+                None => {
+                    return Ok(Checked::CannotTell(
+                        "the Page feed has a next page but no `after` cursor".into(),
+                    ))
+                }
+            }
+        }
+        Ok(Checked::CannotTell(format!(
+            "the Page posted more than {} pages of posts since the send",
+            crate::CHECK_MAX_PAGES
+        )))
     }
 
     /// `GET /{post-id}/insights?metric=`[`INSIGHT_METRICS`] (needs `read_insights`):

@@ -16,8 +16,11 @@
 //! public; it is sent once ([`call::send_once`]).
 //!
 //! A container already `PUBLISHED` whose media id was never received (the answer of
-//! `media_publish` was lost) is reported as published under the **container id**: Instagram
-//! does not say which media a container became, so the metrics of such a post cannot be read.
+//! `media_publish` was lost): Instagram does not say which media a container became, so the
+//! media is looked up among the user's own, `GET /{ig-user-id}/media?fields=id,caption,
+//! timestamp` (newest first), as the newest with the caption sent (published since the call
+//! when that is known). Found → published under its media id; otherwise under the **container
+//! id** (then the metrics of the post cannot be read).
 //! The URL is the media's `permalink` (one `GET /{media-id}?fields=permalink` after publishing;
 //! none when that read fails). Metrics come from `GET /{media-id}/insights`.
 
@@ -33,7 +36,7 @@ use switchboard_core::{Category, PlatformSpec};
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
 /// Wait between status reads of an image or carousel container (seconds; the processing of an
 /// image takes seconds).
@@ -177,6 +180,49 @@ impl InstagramPublisher {
         v["permalink"].as_str().map(str::to_string)
     }
 
+    /// A `PUBLISHED` container whose `media_publish` answer was lost: its media looked up among
+    /// the user's media (see the module docs), else the container id.
+    async fn published_container(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        p: &mut InstagramProgress,
+        container: String,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Step {
+        let caption = platform_text(&t.spec.id, &t.spec.content, t.content).text;
+        let found = async {
+            let base = call::api_base(t.spec).ok()?;
+            let req = http
+                .request(Method::GET, &format!("{base}/{}/media", t.account_id))
+                .query(&[("fields", "id,caption,timestamp"), ("limit", "100")])
+                .bearer_auth(t.access_token.expose_secret());
+            let v = call::json(
+                t.spec,
+                call::send(http, t.spec, "user_media", req).await.ok()?,
+            )
+            .ok()?;
+            v["data"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["caption"].as_str().unwrap_or_default() == caption)
+                .filter(|m| {
+                    since.is_none_or(|s| call::created_since(call::time_of(m, "/timestamp"), s))
+                })
+                .max_by_key(|m| call::time_of(m, "/timestamp"))
+                .and_then(|m| m["id"].as_str().map(str::to_string))
+        }
+        .await;
+        match found {
+            Some(media_id) => {
+                p.media_id = Some(media_id.clone());
+                p.permalink = self.permalink(http, t, &media_id).await;
+                Self::published(p, media_id, p.permalink.clone())
+            }
+            None => Self::published(p, container, None),
+        }
+    }
+
     fn published(p: &InstagramProgress, post_id: String, url: Option<String>) -> Step {
         Step::Done(Published {
             post_id,
@@ -274,7 +320,11 @@ impl Publisher for InstagramPublisher {
         let status = read_status(http, spec, token, &container).await?;
         match status.code.as_str() {
             "FINISHED" => {}
-            "PUBLISHED" => return Ok(Self::published(&p, container, None)),
+            "PUBLISHED" => {
+                return Ok(self
+                    .published_container(http, t, &mut p, container, None)
+                    .await)
+            }
             "IN_PROGRESS" => {
                 let secs = if media.iter().any(is_video) {
                     VIDEO_POLL_SECS
@@ -324,23 +374,36 @@ impl Publisher for InstagramPublisher {
         Ok(Self::published(&p, media_id, p.permalink.clone()))
     }
 
-    /// Reads the container's status after an unknown `media_publish`: `PUBLISHED` → done (under
-    /// the container id, see the module docs); `FINISHED` or `IN_PROGRESS` → not published, the
-    /// publication may go on; `ERROR`/`EXPIRED` → `Failed`.
+    /// The step that may send `media_publish` (a container exists, no media id yet). The
+    /// container's status is Instagram's own record of whether it was published, which
+    /// [`InstagramPublisher::check`] reads.
+    fn next_is_create(&self, t: &Target<'_>, progress: &Progress) -> bool {
+        call::read_progress::<InstagramProgress>(t.spec, progress)
+            .is_ok_and(|p| p.container.is_some() && p.media_id.is_none())
+    }
+
+    /// Reads the container's status after an unknown `media_publish` (or a resumed one):
+    /// `PUBLISHED` → done (under the container id, see the module docs); `FINISHED` or
+    /// `IN_PROGRESS` → not published, the publication may go on; `ERROR`/`EXPIRED` → `Failed`.
+    /// `sent_at` bounds the lookup of the media a `PUBLISHED` container became.
     async fn check(
         &self,
         http: &PlatformHttp,
         t: &Target<'_>,
         progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        let p: InstagramProgress = call::read_progress(t.spec, progress)?;
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Checked, PublishError> {
+        let mut p: InstagramProgress = call::read_progress(t.spec, progress)?;
         let Some(container) = p.container.clone() else {
-            return Ok(None);
+            return Ok(Checked::CannotTell("no container was stored".into()));
         };
         let status = read_status(http, t.spec, t.access_token.expose_secret(), &container).await?;
         match status.code.as_str() {
-            "PUBLISHED" => Ok(Some(Self::published(&p, container, None))),
-            "FINISHED" | "IN_PROGRESS" => Ok(Some(Step::Continue {
+            "PUBLISHED" => Ok(Checked::Found(
+                self.published_container(http, t, &mut p, container, Some(sent_at))
+                    .await,
+            )),
+            "FINISHED" | "IN_PROGRESS" => Ok(Checked::Found(Step::Continue {
                 progress: call::write_progress(&p),
                 wait: None,
             })),

@@ -11,6 +11,19 @@
 //! request was sent and no answer came) or certainly did not ([`PublishError::Failed`], with a
 //! diagnosis saying whether retrying can help). Only the publisher knows which calls are safe to
 //! repeat (status polls, chunk uploads with `Content-Range`) and which are not (creating a post).
+//!
+//! **Exactly once across crashes.** A process can die after a create call reached the platform
+//! and before its answer was stored. So the dispatcher asks [`Publisher::next_is_create`] before
+//! each step and, when the step is a non-repeatable create, durably stores a create-in-flight
+//! marker first. A target resumed with the marker set is never stepped again blindly: the
+//! dispatcher calls [`Publisher::check`], which looks for the item at the platform (a status the
+//! platform keeps for the call, or the account's recent items matched on the text sent and the
+//! time, paging back past the send time): found → published under the platform's id; not
+//! found (authoritatively, once the send can no longer be in flight) → sent again; cannot
+//! tell → `unknown`.
+//! Platforms with a real idempotency mechanism need no marker: a YouTube resumable session
+//! completes into one video however often its last chunk is sent, and a TikTok `FILE_UPLOAD`
+//! init publishes nothing until its chunks arrive.
 
 pub mod call;
 pub mod facebook;
@@ -24,6 +37,7 @@ pub mod youtube;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -136,18 +150,37 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
         progress: &Progress,
     ) -> Result<Step, PublishError>;
 
-    /// After [`PublishError::Unknown`], asks the platform whether the item was published, where
-    /// the platform lets a client check (`None`: it does not; the target stays `unknown`).
+    /// Whether the next [`Publisher::step`] from `progress` sends a **non-repeatable create**:
+    /// the call that makes the item public and that the platform would carry out a second time
+    /// if it were sent again (no idempotency key, no session that completes once). The
+    /// dispatcher stores a create-in-flight marker before such a step, and a target resumed with
+    /// the marker goes through [`Publisher::check`] instead of this step. Default: false.
+    fn next_is_create(&self, _target: &Target<'_>, _progress: &Progress) -> bool {
+        false
+    }
+
+    /// After [`PublishError::Unknown`], or when a target is resumed with a create-in-flight
+    /// marker (its create call may have reached the platform, see [`Publisher::next_is_create`]),
+    /// asks the platform whether the item exists. `progress` is the progress the create step
+    /// started from; `sent_at` when the call was (about to be) sent, on the dispatcher's clock:
+    /// an item created from it is not older (publishers allow [`CHECK_SKEW_SECS`] of clock skew).
+    ///
+    /// A check is **complete**: it pages back through the account's items (at most
+    /// [`CHECK_MAX_PAGES`] pages) until it reaches items created before `sent_at` minus the skew,
+    /// so that a busy account's newer items cannot hide the one looked for. See [`Checked`].
     ///
     /// # Errors
-    /// As [`Publisher::step`].
+    /// As [`Publisher::step`]; a non-retryable `Failed` means the platform says it refused.
     async fn check(
         &self,
         _http: &PlatformHttp,
         _target: &Target<'_>,
         _progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        Ok(None)
+        _sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        Ok(Checked::CannotTell(
+            "the platform gives the client no way to look for a post".into(),
+        ))
     }
 
     /// Metrics of a published item.
@@ -161,6 +194,29 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
         published: &Published,
     ) -> Result<Metrics, PublishError>;
 }
+
+/// What [`Publisher::check`] learnt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Checked {
+    /// Found: `Step::Done` published under the platform's id; `Step::Continue` the platform
+    /// says where the publication stands and that it is not public (Instagram's container
+    /// status), so it may go on from there.
+    Found(Step),
+    /// Authoritatively absent: the account's list was read back past `sent_at` minus the skew
+    /// and holds no such item. (The dispatcher still waits until the send can no longer be in
+    /// flight before acting on it.)
+    NotFound,
+    /// The client cannot tell: the page cap was reached, the token may not list, or the
+    /// platform cannot list at all. The reason, for the diagnosis.
+    CannotTell(String),
+}
+
+/// Pages [`Publisher::check`] reads at most before answering [`Checked::CannotTell`].
+pub const CHECK_MAX_PAGES: usize = 20;
+
+/// Seconds of clock skew [`Publisher::check`] allows between the dispatcher's `sent_at` and the
+/// platform's creation time of the item it looks for.
+pub const CHECK_SKEW_SECS: i64 = 120;
 
 /// The publisher of a platform, or `None` for platforms without one (custom providers).
 pub fn publisher_for(platform: &str) -> Option<&'static dyn Publisher> {

@@ -14,6 +14,13 @@
 //!   uploadToken, uploadedPartIds}`, then `GET /rest/videos/{urn}` every
 //!   [`VIDEO_POLL_SECS`] until `AVAILABLE`; then the post with `content.media.id`.
 //!
+//! `POST /rest/posts` is the non-repeatable create ([`Publisher::next_is_create`]; LinkedIn
+//! answers a second copy with 422 `DUPLICATE_POST`). Whether a post whose creation got no
+//! answer exists is looked up with the author finder `GET /rest/posts?q=author&author=&count=`
+//! (newest first): the post with the commentary sent, created since the call. The finder
+//! needs `r_member_social`, a restricted permission: request it as an extra scope when the app
+//! has it; without it LinkedIn answers 403 and such a target stays `unknown`.
+//!
 //! The commentary uses LinkedIn's "little" text format: the reserved characters
 //! `\ | { } @ [ ] ( ) < > # * _ ~` are escaped with a backslash (else LinkedIn may truncate the
 //! text silently), and appended hashtags are written as `{hashtag|\#|tag}` so they stay
@@ -22,6 +29,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -32,7 +40,7 @@ use switchboard_core::{Category, PlatformSpec};
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
 /// The `LinkedIn-Version` (`YYYYMM`) sent on every `/rest/` call. LinkedIn retires a monthly
 /// version about a year after its release (PLATFORMS.md §2; the sandbox answers 426
@@ -427,16 +435,82 @@ impl Publisher for LinkedInPublisher {
         Ok(Step::Done(published(urn, &p)))
     }
 
-    /// LinkedIn gives this client no list of a member's recent posts to look in (the member
-    /// post finder needs `r_member_social`, a closed permission, and the sandbox does not serve
-    /// it): `Ok(None)`, the target stays `unknown`.
+    /// The next step creates the post once every media item is uploaded.
+    fn next_is_create(&self, target: &Target<'_>, progress: &Progress) -> bool {
+        call::read_progress::<LinkedInProgress>(target.spec, progress)
+            .is_ok_and(|p| p.post_urn.is_none() && p.media_urns.len() >= target.content.media.len())
+    }
+
+    /// The author finder (`GET /rest/posts?q=author&author={person}&start&count=100&sortBy=CREATED`),
+    /// newest first, paged with `start` for at most [`crate::CHECK_MAX_PAGES`] pages: the newest
+    /// post with the commentary that was sent, created since `sent_at` (minus the skew) → done
+    /// under its URN; a page reaching a post created before that, or the last page, without it →
+    /// `NotFound`; the page cap reached → `CannotTell`.
+    ///
+    /// # Errors
+    /// `Failed` (retryable) when LinkedIn is unreachable or answers 5xx/429; `Unknown` when it
+    /// refuses the finder (403 without `r_member_social`): the client cannot look.
     async fn check(
         &self,
-        _http: &PlatformHttp,
-        _target: &Target<'_>,
-        _progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        Ok(None)
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        let spec = target.spec;
+        let mut p: LinkedInProgress = call::read_progress(spec, progress)?;
+        if let Some(urn) = p.post_urn.clone() {
+            return Ok(Checked::Found(Step::Done(published(urn, &p))));
+        }
+        let sent = commentary(spec, target.content);
+        let author = person(target);
+        const COUNT: usize = 100;
+        for page in 0..crate::CHECK_MAX_PAGES {
+            let start = (page * COUNT).to_string();
+            let req = rest(
+                http.request(
+                    Method::GET,
+                    &format!("{}/rest/posts", call::api_base(spec)?),
+                )
+                .query(&[
+                    ("q", "author"),
+                    ("author", author.as_str()),
+                    ("start", start.as_str()),
+                    ("count", "100"),
+                    ("sortBy", "CREATED"),
+                ]),
+                target,
+            );
+            let v = call::json(spec, call::send(http, spec, "find_posts", req).await?)
+                .map_err(call::cannot_look)?;
+            let elements = v["elements"].as_array().cloned().unwrap_or_default();
+            let created = |e: &Value| {
+                e["createdAt"]
+                    .as_i64()
+                    .and_then(DateTime::<Utc>::from_timestamp_millis)
+            };
+            let found = elements
+                .iter()
+                .filter(|e| e["commentary"].as_str() == Some(sent.as_str()))
+                .filter(|e| call::created_since(created(e), sent_at))
+                .max_by_key(|e| e["createdAt"].as_i64())
+                .and_then(|e| e["id"].as_str().map(str::to_string));
+            if let Some(urn) = found {
+                p.stage = "posted".into();
+                p.post_urn = Some(urn.clone());
+                return Ok(Checked::Found(Step::Done(published(urn, &p))));
+            }
+            let reached_before = elements
+                .iter()
+                .any(|e| !call::created_since(created(e), sent_at) && created(e).is_some());
+            if reached_before || elements.len() < COUNT {
+                return Ok(Checked::NotFound);
+            }
+        }
+        Ok(Checked::CannotTell(format!(
+            "the member posted more than {} pages of posts since the send",
+            crate::CHECK_MAX_PAGES
+        )))
     }
 
     /// `GET /rest/socialActions/{urn}`: `likesSummary.aggregatedTotalLikes` → likes,

@@ -13,10 +13,16 @@
 //!   content as cover, else `key_frame_time: 0`).
 //!
 //! Pinterest has no text-only Pins: content without media is refused before any call.
+//!
+//! `POST /v5/pins` is the non-repeatable create ([`Publisher::next_is_create`]). Whether a Pin
+//! whose creation got no answer exists is looked up on its board,
+//! `GET /v5/boards/{board_id}/pins?page_size=100` (newest first): the Pin with the title and
+//! description sent, created since the call.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -28,7 +34,7 @@ use switchboard_core::Category;
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
 /// Seconds between two reads of a processing video.
 pub const MEDIA_POLL_SECS: u64 = 5;
@@ -250,15 +256,100 @@ impl Publisher for PinterestPublisher {
         Ok(Step::Done(published(id, &p)))
     }
 
-    /// The sandbox serves no list of a board's Pins to look for a Pin whose creation got no
-    /// answer, so this answers `Ok(None)`: the target stays `unknown`.
+    /// The next step creates the Pin: no Pin yet and, for a video, the upload is ready.
+    fn next_is_create(&self, target: &Target<'_>, progress: &Progress) -> bool {
+        let video = target
+            .content
+            .media
+            .iter()
+            .any(|m| m.kind == MediaKind::Video);
+        call::read_progress::<PinterestProgress>(target.spec, progress).is_ok_and(|p| {
+            p.pin_id.is_none() && (!video || p.video.as_ref().is_some_and(|u| u.ready))
+        })
+    }
+
+    /// Looks on the board (`GET /v5/boards/{board_id}/pins?page_size=100`, newest first,
+    /// following `bookmark` for at most [`crate::CHECK_MAX_PAGES`] pages) for the newest Pin
+    /// with the title and description that were sent, created since `sent_at` (minus the skew;
+    /// Pinterest's `created_at` is UTC without an offset) → done under its id; a page reaching an
+    /// older Pin, or the last page, without it → `NotFound`; the page cap reached →
+    /// `CannotTell`; no board → `CannotTell`.
     async fn check(
         &self,
-        _http: &PlatformHttp,
-        _target: &Target<'_>,
-        _progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        Ok(None)
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        let spec = target.spec;
+        let mut p: PinterestProgress = call::read_progress(spec, progress)?;
+        if let Some(id) = p.pin_id.clone() {
+            return Ok(Checked::Found(Step::Done(published(id, &p))));
+        }
+        let content = target.content;
+        let over = content.overrides.get(&spec.id).cloned().unwrap_or_default();
+        let Some(board_id) = over.board_id.clone().filter(|b| !b.is_empty()) else {
+            return Ok(Checked::CannotTell(
+                "the Pin names no board to look on".into(),
+            ));
+        };
+        let description = over
+            .description
+            .clone()
+            .unwrap_or_else(|| platform_text(&spec.id, &spec.content, content).text);
+        let title = over.title.clone().unwrap_or_default();
+        let enc: String = url::form_urlencoded::byte_serialize(board_id.as_bytes()).collect();
+        let url = format!("{}/v5/boards/{enc}/pins", call::api_base(spec)?);
+        let created = |pin: &Value| {
+            pin["created_at"]
+                .as_str()
+                .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok())
+                .map(|n| n.and_utc())
+                .or_else(|| call::time_of(pin, "/created_at"))
+        };
+        let mut bookmark: Option<String> = None;
+        for _ in 0..crate::CHECK_MAX_PAGES {
+            let mut query = vec![("page_size", "100".to_string())];
+            if let Some(b) = &bookmark {
+                query.push(("bookmark", b.clone()));
+            }
+            let req = http
+                .request(Method::GET, &url)
+                .query(&query)
+                .bearer_auth(target.access_token.expose_secret());
+            let v = call::json(spec, call::send(http, spec, "board_pins", req).await?)
+                .map_err(call::cannot_look)?;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let found = items
+                .iter()
+                .filter(|pin| pin["description"].as_str().unwrap_or_default() == description)
+                .filter(|pin| pin["title"].as_str().unwrap_or_default() == title)
+                .filter(|pin| call::created_since(created(pin), sent_at))
+                .max_by_key(|pin| created(pin))
+                .and_then(|pin| Some((pin["id"].as_str()?.to_string(), pin.clone())));
+            if let Some((id, pin)) = found {
+                p.created_on = pin["created_at"]
+                    .as_str()
+                    .and_then(|s| s.get(..10))
+                    .map(str::to_string);
+                p.stage = "posted".into();
+                p.pin_id = Some(id.clone());
+                return Ok(Checked::Found(Step::Done(published(id, &p))));
+            }
+            let reached_before = items.iter().any(|pin| {
+                let c = created(pin);
+                c.is_some() && !call::created_since(c, sent_at)
+            });
+            match v["bookmark"].as_str().filter(|b| !b.is_empty()) {
+                _ if reached_before => return Ok(Checked::NotFound),
+                None => return Ok(Checked::NotFound),
+                Some(b) => bookmark = Some(b.to_string()),
+            }
+        }
+        Ok(Checked::CannotTell(format!(
+            "more than {} pages of Pins were saved to the board since the send",
+            crate::CHECK_MAX_PAGES
+        )))
     }
 
     /// `GET /v5/pins/{id}/analytics?start_date&end_date&metric_types=`[`METRIC_TYPES`] (needs

@@ -16,9 +16,19 @@
 //!    (chunks in order; each step downloads the media again and sends its slice, nothing but
 //!    offsets is kept in the progress). A chunk TikTok says is out of order (416, e.g. after a
 //!    lost answer) makes the step read `uploaded_bytes` from the status and go on from there.
+//!    An expired `upload_url` (403, after an hour) starts the upload over with a new init, at
+//!    most [`MAX_UPLOAD_RESTARTS`] times (the abandoned `publish_id` publishes nothing).
 //! 4. `POST /v2/post/publish/status/fetch/` until `PUBLISH_COMPLETE` (post id from
 //!    `publicaly_available_post_id`, sic) or `FAILED` (`fail_reason`). A completed publish
 //!    without a public post id is reported under its `publish_id` (no URL, no metrics).
+//!
+//! The pull inits (photos, `PULL_FROM_URL` video) are non-repeatable creates
+//! ([`Publisher::next_is_create`]): TikTok publishes from them alone. A `FILE_UPLOAD` init is
+//! not: it publishes nothing until its chunks arrive, and a lost one is simply opened again.
+//! Whether a pull whose `publish_id` never arrived was published is looked up in the creator's
+//! posts, `POST /v2/video/list/` (`video.list`, newest first): the post with the title (and for
+//! photos the description) sent, published since the call. One still processing is not listed
+//! yet, so it is not found (the target stays `unknown`).
 //!
 //! The URL is `https://www.tiktok.com/@{creator_username}/video/{post id}`. Metrics come from
 //! `POST /v2/video/query/` (scope `video.list`).
@@ -26,6 +36,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -36,7 +47,7 @@ use switchboard_core::{Category, Diagnosis, PlatformSpec};
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
 const MIB: u64 = 1024 * 1024;
 /// Smallest chunk; a video under this size is sent whole as one chunk (PLATFORMS.md §5:
@@ -114,7 +125,15 @@ pub struct TikTokProgress {
     /// Chunks TikTok acknowledged (206/201).
     #[serde(default)]
     pub chunks_sent: u64,
+    /// How many times an expired `upload_url` (403) made the upload start over with a new
+    /// init; at most [`MAX_UPLOAD_RESTARTS`].
+    #[serde(default)]
+    pub upload_restarts: u32,
 }
+
+/// Times a `FILE_UPLOAD` starts over after its `upload_url` expired (TikTok answers 403 once
+/// the URL is an hour old) before the target fails.
+pub const MAX_UPLOAD_RESTARTS: u32 = 2;
 
 /// The chunk plan TikTok accepts for a video of `size` bytes with a preferred chunk size:
 /// `(chunk_size, total_chunk_count)`. Under [`MIN_CHUNK_BYTES`] the video is one chunk of its
@@ -413,6 +432,16 @@ impl TikTokPublisher {
             )
             .body(chunk);
         let resp = call::send(http, spec, "upload_chunk", req).await?;
+        if resp.status.as_u16() == 403 && p.upload_restarts < MAX_UPLOAD_RESTARTS {
+            // The upload URL expired. A FILE_UPLOAD publishes nothing until all its chunks
+            // arrive, so the abandoned one never goes public: start over with a new init.
+            p.upload_restarts += 1;
+            p.publish_id = None;
+            p.upload_url = None;
+            p.source = None;
+            p.chunks_sent = 0;
+            return Ok(());
+        }
         if resp.status.as_u16() == 416 {
             // Not the chunk TikTok expects (a previous answer was lost): ask how far it got.
             let s = self.status(http, t, publish_id).await?;
@@ -459,7 +488,8 @@ impl Publisher for TikTokPublisher {
         };
         if p.source == Some(Source::File) && p.chunks_sent < p.chunks {
             self.put_chunk(http, t, &mut p, &publish_id).await?;
-            let wait = (p.chunks_sent == p.chunks).then(|| Duration::from_secs(POLL_SECS));
+            let wait = (p.publish_id.is_some() && p.chunks_sent == p.chunks)
+                .then(|| Duration::from_secs(POLL_SECS));
             return Ok(cont(&p, wait));
         }
         let s = self.status(http, t, &publish_id).await?;
@@ -490,6 +520,117 @@ impl Publisher for TikTokPublisher {
             }
             _ => Ok(cont(&p, Some(Duration::from_secs(POLL_SECS)))),
         }
+    }
+
+    /// The next step is a pull init (photos, or a video TikTok can fetch).
+    fn next_is_create(&self, t: &Target<'_>, progress: &Progress) -> bool {
+        let Ok(p) = call::read_progress::<TikTokProgress>(t.spec, progress) else {
+            return false;
+        };
+        if p.privacy_level.is_none() || p.publish_id.is_some() {
+            return false;
+        }
+        match t.content.media.iter().find(|m| m.kind == MediaKind::Video) {
+            Some(v) => pull_allowed(&v.url),
+            None => !t.content.media.is_empty(),
+        }
+    }
+
+    /// Looks in the creator's posts (`POST /v2/video/list/`, 20 per page, newest first, paged
+    /// with `cursor` while `has_more`, at most [`crate::CHECK_MAX_PAGES`] pages) for the newest
+    /// with the title sent (and, for photos, the description), published since `sent_at` minus
+    /// the skew → done under its id; a page reaching an older post, or the last page, without it
+    /// → `NotFound`; the page cap reached → `CannotTell`.
+    async fn check(
+        &self,
+        http: &PlatformHttp,
+        t: &Target<'_>,
+        progress: &Progress,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        let spec = t.spec;
+        let p: TikTokProgress = call::read_progress(spec, progress)?;
+        if p.publish_id.is_some() {
+            // The init's answer was stored: the status says where it stands.
+            return Ok(Checked::Found(Step::Continue {
+                progress: progress.clone(),
+                wait: None,
+            }));
+        }
+        let text = platform_text(&spec.id, &spec.content, t.content).text;
+        let over = t.content.overrides.get("tiktok");
+        let photos = !t.content.media.iter().any(|m| m.kind == MediaKind::Video);
+        let (title, description) = if photos {
+            (
+                over.and_then(|o| o.title.clone()).unwrap_or_default(),
+                Some(over.and_then(|o| o.description.clone()).unwrap_or(text)),
+            )
+        } else {
+            (text, None)
+        };
+        let base = call::api_base(spec)?;
+        let created = |v: &Value| {
+            v["create_time"]
+                .as_i64()
+                .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+        };
+        let mut cursor: Option<i64> = None;
+        for _ in 0..crate::CHECK_MAX_PAGES {
+            let mut body = json!({ "max_count": 20 });
+            if let Some(c) = cursor {
+                body["cursor"] = Value::from(c);
+            }
+            let req = http
+                .request(Method::POST, &format!("{base}/v2/video/list/"))
+                .query(&[("fields", "id,title,video_description,create_time")])
+                .bearer_auth(t.access_token.expose_secret())
+                .json(&body);
+            let d = data(spec, call::send(http, spec, "video_list", req).await?)
+                .map_err(call::cannot_look)?;
+            let videos = d["videos"].as_array().cloned().unwrap_or_default();
+            let found = videos
+                .iter()
+                .filter(|v| v["title"].as_str().unwrap_or_default() == title)
+                .filter(|v| {
+                    description.as_deref().is_none_or(|want| {
+                        v["video_description"].as_str().unwrap_or_default() == want
+                    })
+                })
+                .filter(|v| call::created_since(created(v), sent_at))
+                .max_by_key(|v| created(v))
+                .and_then(|v| {
+                    v["id"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| v["id"].as_u64().map(|n| n.to_string()))
+                });
+            if let Some(id) = found {
+                return Ok(Checked::Found(Step::Done(Published {
+                    url: post_url(&p, &id),
+                    post_id: id,
+                    progress: call::write_progress(&p),
+                })));
+            }
+            let reached_before = videos.iter().any(|v| {
+                let c = created(v);
+                c.is_some() && !call::created_since(c, sent_at)
+            });
+            if reached_before || !d["has_more"].as_bool().unwrap_or(false) {
+                return Ok(Checked::NotFound);
+            }
+            match d["cursor"].as_i64() {
+                Some(c) if cursor != Some(c) => cursor = Some(c),
+                _ => {
+                    return Ok(Checked::CannotTell(
+                        "TikTok said there are more posts but gave no new cursor".into(),
+                    ))
+                }
+            }
+        }
+        Ok(Checked::CannotTell(format!(
+            "the creator published more than {} pages of posts since the send",
+            crate::CHECK_MAX_PAGES
+        )))
     }
 
     async fn metrics(

@@ -10,6 +10,11 @@
 //!   `GET /2/media/upload?command=STATUS&media_id=` while `processing_info.state` is `pending` or
 //!   `in_progress`, waiting `check_after_secs` between polls; then the tweet.
 //!
+//! `POST /2/tweets` is the non-repeatable create ([`Publisher::next_is_create`]); whether a tweet
+//! whose creation got no answer exists is looked up in the author's timeline
+//! `GET /2/users/{id}/tweets?start_time&max_results=100&tweet.fields=created_at` (needs
+//! `tweet.read users.read`): the newest tweet with the text sent, created since the call.
+//!
 //! The text is [`switchboard_core::post_rules::platform_text`] (the override or the shared text
 //! with the hashtags appended). Each media step downloads the file from its public URL again (a
 //! step keeps no bytes between calls).
@@ -17,6 +22,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -28,7 +34,9 @@ use switchboard_core::Category;
 use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
-use crate::{Metrics, Progress, PublishError, Published, Publisher, Step, Target};
+use crate::{
+    Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target, CHECK_SKEW_SECS,
+};
 
 /// Bytes per `append` segment (1 MiB; X accepts segments up to 5 MB, PLATFORMS.md §1).
 pub const SEGMENT_BYTES: usize = 1024 * 1024;
@@ -270,16 +278,75 @@ impl Publisher for TwitterPublisher {
         Ok(Step::Done(published(id, &p)))
     }
 
-    /// X offers no way for this client to look for a tweet whose creation got no answer: the
-    /// sandbox (and the scopes Switchboard asks for) serve no user timeline
-    /// (`GET /2/users/{id}/tweets`), so this answers `Ok(None)` and the target stays `unknown`.
+    /// The next step creates the tweet once every media item is uploaded.
+    fn next_is_create(&self, target: &Target<'_>, progress: &Progress) -> bool {
+        call::read_progress::<XProgress>(target.spec, progress)
+            .is_ok_and(|p| p.tweet_id.is_none() && p.media_ids.len() >= target.content.media.len())
+    }
+
+    /// Looks in the author's timeline (`GET /2/users/{id}/tweets`, from `sent_at` minus the
+    /// skew, 100 per page, following `meta.next_token` as `pagination_token` for at most
+    /// [`crate::CHECK_MAX_PAGES`] pages) for the newest tweet with exactly the text that was
+    /// sent: found → done under its id; every page read and none → `NotFound`; the page cap
+    /// reached → `CannotTell`.
     async fn check(
         &self,
-        _http: &PlatformHttp,
-        _target: &Target<'_>,
-        _progress: &Progress,
-    ) -> Result<Option<Step>, PublishError> {
-        Ok(None)
+        http: &PlatformHttp,
+        target: &Target<'_>,
+        progress: &Progress,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Checked, PublishError> {
+        let spec = target.spec;
+        let mut p: XProgress = call::read_progress(spec, progress)?;
+        if let Some(id) = p.tweet_id.clone() {
+            return Ok(Checked::Found(Step::Done(published(id, &p))));
+        }
+        let text = platform_text(&spec.id, &spec.content, target.content).text;
+        let start = (sent_at - ChronoDuration::seconds(CHECK_SKEW_SECS))
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let url = format!(
+            "{}/2/users/{}/tweets",
+            call::api_base(spec)?,
+            target.account_id
+        );
+        let mut token: Option<String> = None;
+        for _ in 0..crate::CHECK_MAX_PAGES {
+            let mut query = vec![
+                ("start_time", start.clone()),
+                ("max_results", "100".to_string()),
+                ("tweet.fields", "created_at".to_string()),
+            ];
+            if let Some(t) = &token {
+                query.push(("pagination_token", t.clone()));
+            }
+            let req = http
+                .request(Method::GET, &url)
+                .query(&query)
+                .bearer_auth(target.access_token.expose_secret());
+            let v = call::json(spec, call::send(http, spec, "user_tweets", req).await?)
+                .map_err(call::cannot_look)?;
+            let found = v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["text"].as_str() == Some(text.as_str()))
+                .filter(|t| call::created_since(call::time_of(t, "/created_at"), sent_at))
+                .max_by_key(|t| call::time_of(t, "/created_at"))
+                .and_then(|t| t["id"].as_str().map(str::to_string));
+            if let Some(id) = found {
+                p.stage = "posted".into();
+                p.tweet_id = Some(id.clone());
+                return Ok(Checked::Found(Step::Done(published(id, &p))));
+            }
+            match v.pointer("/meta/next_token").and_then(Value::as_str) {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(Checked::NotFound),
+            }
+        }
+        Ok(Checked::CannotTell(format!(
+            "more than {} pages of the account's tweets were posted since the send",
+            crate::CHECK_MAX_PAGES
+        )))
     }
 
     /// `GET /2/tweets/{id}?tweet.fields=public_metrics`: `impression_count` → impressions,

@@ -15,6 +15,8 @@
 //!    308 with `Range: bytes=0-k` → the next offset is k+1; the last chunk's 200/201 carries the
 //!    video resource, whose `id` is the post id. A session completes into one video only, so
 //!    chunk PUTs are repeatable.
+//!    A session that expired (404/410 on a chunk) is replaced by a new one, from offset 0, at
+//!    most [`MAX_SESSION_RESTARTS`] times.
 //! 3. When YouTube disputes the offset of a chunk (400 after a lost answer or a resume), the
 //!    same step asks `PUT {session}` with `Content-Range: bytes */N` and goes on from the
 //!    offset it reports, or finishes if the video already exists.
@@ -82,7 +84,15 @@ pub struct YouTubeProgress {
     /// How many times the offset was asked for (`bytes */N`).
     #[serde(default)]
     pub offset_queries: u32,
+    /// How many times an expired session (404 on a chunk) made the upload start over with a
+    /// new session; at most [`MAX_SESSION_RESTARTS`].
+    #[serde(default)]
+    pub session_restarts: u32,
 }
+
+/// Times an upload opens a new resumable session after its session expired (Google answers 404
+/// for a session older than about a week) before the target fails.
+pub const MAX_SESSION_RESTARTS: u32 = 2;
 
 /// The next offset from a 308's `Range: bytes=0-k` (0 without one).
 fn next_offset(resp: &RawResponse) -> u64 {
@@ -252,6 +262,18 @@ impl Publisher for YouTubePublisher {
         let resp = call::send(http, spec, "upload_chunk", req).await?;
         match resp.status.as_u16() {
             200 | 201 => done(spec, &p, resp),
+            404 | 410 if p.session_restarts < MAX_SESSION_RESTARTS => {
+                // The session expired. An unfinished session never becomes a video, so opening
+                // a new one cannot publish twice.
+                p.session_restarts += 1;
+                p.session_uri = None;
+                p.offset = 0;
+                p.offset_queries = 0;
+                Ok(Step::Continue {
+                    progress: call::write_progress(&p),
+                    wait: None,
+                })
+            }
             308 => {
                 p.offset = next_offset(&resp);
                 Ok(Step::Continue {

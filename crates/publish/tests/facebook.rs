@@ -218,6 +218,57 @@ async fn timeout_on_create_is_unknown() {
 }
 
 #[tokio::test]
+async fn check_finds_feed_and_photo_posts_in_the_page_feed() {
+    let env = start().await;
+    let g = page(&env).await;
+    let spec = env.spec("facebook");
+    let sent_at = env.now();
+    let content = text("look in the feed");
+    let t = target(spec, &g, &g.account_id, &content);
+    assert!(FacebookPublisher.next_is_create(&t, &Value::Null));
+    assert_eq!(
+        check(&env, &FacebookPublisher, &t, &Value::Null, sent_at).await,
+        None
+    );
+    let (done, _) = drive(&env, &FacebookPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let mut photo = text("a captioned photo");
+    photo.media = vec![env.media("p.jpg", MediaKind::Image, 2000)];
+    let tp = target(spec, &g, &g.account_id, &photo);
+    let (photo_done, _) = drive(&env, &FacebookPublisher, &env.http, &tp, Value::Null)
+        .await
+        .unwrap();
+    for (t, want) in [(&t, &done), (&tp, &photo_done)] {
+        let Some(Step::Done(found)) =
+            check(&env, &FacebookPublisher, t, &Value::Null, sent_at).await
+        else {
+            panic!("the post exists");
+        };
+        assert_eq!(found.post_id, want.post_id);
+    }
+    let other = text("never posted");
+    assert_eq!(
+        check(
+            &env,
+            &FacebookPublisher,
+            &target(spec, &g, &g.account_id, &other),
+            &Value::Null,
+            sent_at
+        )
+        .await,
+        None
+    );
+    env.sandbox
+        .clock()
+        .advance(chrono::Duration::try_hours(1).unwrap());
+    assert_eq!(
+        check(&env, &FacebookPublisher, &t, &Value::Null, env.now()).await,
+        None
+    );
+}
+
+#[tokio::test]
 async fn insights_of_a_published_post() {
     let env = start().await;
     let g = page(&env).await;

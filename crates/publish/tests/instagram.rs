@@ -169,10 +169,10 @@ async fn resume_reuses_the_container_and_never_publishes_twice() {
         panic!("expected Done");
     };
     assert_eq!(
-        Some(again.post_id),
-        mid.container,
-        "reported under the container id"
+        again.post_id, done.post_id,
+        "reported under the media it became, found among the user's media"
     );
+    assert_ne!(Some(again.post_id), mid.container);
     assert_eq!(env.published("instagram").await.len(), 1);
     // And from the Done progress: the media id is kept.
     let Step::Done(third) = InstagramPublisher
@@ -290,10 +290,8 @@ async fn timeout_on_media_publish_is_unknown_then_check_reads_the_container() {
         other => panic!("expected Unknown, got {other:?}"),
     }
     // `check` reads the container: FINISHED, not published, so publishing may go on.
-    let checked = InstagramPublisher
-        .check(&env.http, &t, &progress)
+    let checked = check(&env, &InstagramPublisher, &t, &progress, chrono::Utc::now())
         .await
-        .unwrap()
         .expect("Instagram lets the client check a container");
     let Step::Continue { progress: next, .. } = checked else {
         panic!("expected Continue, got {checked:?}");
@@ -304,22 +302,33 @@ async fn timeout_on_media_publish_is_unknown_then_check_reads_the_container() {
         .unwrap();
     assert_eq!(env.published("instagram").await.len(), 1);
     // Checked again (as after an unknown answer of a publish that did happen): PUBLISHED.
-    let Some(Step::Done(done)) = InstagramPublisher
-        .check(&env.http, &t, &progress)
-        .await
-        .unwrap()
+    let Some(Step::Done(done)) =
+        check(&env, &InstagramPublisher, &t, &progress, chrono::Utc::now()).await
+    else {
+        panic!("expected Done");
+    };
+    // The media it became is found among the user's media (same caption, since the call).
+    let items = env.published("instagram").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], done.post_id.as_str());
+    assert!(done.url.is_some(), "{done:?}");
+    // A call sent long after any media with that caption: the container id stands in.
+    let later = env.now() + chrono::Duration::hours(2);
+    let Some(Step::Done(by_container)) =
+        check(&env, &InstagramPublisher, &t, &progress, later).await
     else {
         panic!("expected Done");
     };
     let mid: InstagramProgress = serde_json::from_value(progress.clone()).unwrap();
-    assert_eq!(Some(done.post_id), mid.container);
+    assert_eq!(Some(by_container.post_id), mid.container);
     assert_eq!(env.published("instagram").await.len(), 1);
-    // Without a container there is nothing to check.
-    assert!(InstagramPublisher
-        .check(&env.http, &t, &Value::Null)
-        .await
-        .unwrap()
-        .is_none());
+    // Without a container there is nothing to check: the client cannot tell.
+    assert!(matches!(
+        InstagramPublisher
+            .check(&env.http, &t, &Value::Null, chrono::Utc::now())
+            .await,
+        Ok(switchboard_publish::Checked::CannotTell(_))
+    ));
 }
 
 #[tokio::test]

@@ -180,13 +180,72 @@ async fn timeout_on_create_is_unknown() {
         Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
         other => panic!("expected Unknown, got {other:?}"),
     }
-    assert_eq!(
+    // Without `r_member_social` LinkedIn refuses the author finder: the client cannot look.
+    assert!(matches!(
         LinkedInPublisher
-            .check(&env.http, &t, &Value::Null)
-            .await
-            .unwrap(),
+            .check(&env.http, &t, &Value::Null, env.now())
+            .await,
+        Err(PublishError::Unknown(_))
+    ));
+}
+
+#[tokio::test]
+async fn check_finds_the_post_with_the_author_finder() {
+    let env = start().await;
+    let scopes = [SCOPES, &["r_member_social"]].concat();
+    let g = env.grant("linkedin", None, &scopes).await;
+    let other = env.grant("linkedin", Some("li-grace"), &scopes).await;
+    let content = text("find me (escaped) #here");
+    let spec = env.spec("linkedin");
+    let t = target(spec, &g, &g.account_id, &content);
+    let sent_at = env.now();
+    assert!(LinkedInPublisher.next_is_create(&t, &Value::Null));
+    assert_eq!(
+        check(&env, &LinkedInPublisher, &t, &Value::Null, sent_at).await,
+        None,
+        "nothing posted yet"
+    );
+    let (done, _) = drive(&env, &LinkedInPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let Some(Step::Done(found)) = check(&env, &LinkedInPublisher, &t, &Value::Null, sent_at).await
+    else {
+        panic!("the post exists");
+    };
+    assert_eq!(found.post_id, done.post_id);
+    assert_eq!(found.url, done.url);
+    let different = text("find me, not");
+    assert_eq!(
+        check(
+            &env,
+            &LinkedInPublisher,
+            &target(spec, &g, &g.account_id, &different),
+            &Value::Null,
+            sent_at
+        )
+        .await,
         None
     );
+    assert_eq!(
+        check(
+            &env,
+            &LinkedInPublisher,
+            &target(spec, &other, &other.account_id, &content),
+            &Value::Null,
+            sent_at
+        )
+        .await,
+        None
+    );
+    env.sandbox
+        .clock()
+        .advance(chrono::Duration::try_hours(1).unwrap());
+    assert_eq!(
+        check(&env, &LinkedInPublisher, &t, &Value::Null, env.now()).await,
+        None,
+        "a post older than the call is not its result"
+    );
+    assert!(!LinkedInPublisher.next_is_create(&t, &done.progress));
 }
 
 #[tokio::test]

@@ -202,6 +202,52 @@ async fn timeout_on_create_is_unknown() {
 }
 
 #[tokio::test]
+async fn check_finds_the_pin_on_its_board() {
+    let env = start().await;
+    let g = env.grant("pinterest", Some(ACCOUNT), SCOPES).await;
+    let mut content = text("pin to find");
+    content.media = vec![env.media("a.jpg", MediaKind::Image, 3000)];
+    let content = on_board(content, BOARD);
+    let spec = env.spec("pinterest");
+    let t = target(spec, &g, &g.account_id, &content);
+    let sent_at = env.now();
+    assert!(PinterestPublisher.next_is_create(&t, &Value::Null));
+    assert_eq!(
+        check(&env, &PinterestPublisher, &t, &Value::Null, sent_at).await,
+        None
+    );
+    let (done, _) = drive(&env, &PinterestPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let Some(Step::Done(found)) = check(&env, &PinterestPublisher, &t, &Value::Null, sent_at).await
+    else {
+        panic!("the Pin exists");
+    };
+    assert_eq!(found.post_id, done.post_id);
+    let mut other = text("another pin");
+    other.media = content.media.clone();
+    let other = on_board(other, BOARD);
+    assert_eq!(
+        check(
+            &env,
+            &PinterestPublisher,
+            &target(spec, &g, &g.account_id, &other),
+            &Value::Null,
+            sent_at
+        )
+        .await,
+        None
+    );
+    env.sandbox
+        .clock()
+        .advance(chrono::Duration::try_hours(1).unwrap());
+    assert_eq!(
+        check(&env, &PinterestPublisher, &t, &Value::Null, env.now()).await,
+        None
+    );
+}
+
+#[tokio::test]
 async fn analytics_of_a_pin() {
     let env = start().await;
     let g = env.grant("pinterest", Some(ACCOUNT), SCOPES).await;

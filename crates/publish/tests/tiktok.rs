@@ -282,23 +282,81 @@ async fn timeout_on_a_pull_init_is_unknown_but_on_an_upload_init_retryable() {
     };
     env.fault(json!({ "platform": "tiktok", "endpoint": "publish", "delay_ms": 1500, "times": 1 }))
         .await;
+    assert!(TikTokPublisher::STANDARD.next_is_create(&t, &progress));
+    let sent_at = env.now();
     match TikTokPublisher::STANDARD.step(&slow, &t, &progress).await {
         Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
         other => panic!("expected Unknown, got {other:?}"),
     }
-    // TikTok offers no way to find a publish whose id never arrived.
-    assert!(TikTokPublisher::STANDARD
-        .check(&env.http, &t, &progress)
-        .await
-        .unwrap()
-        .is_none());
+    // Whether the init reached TikTok shows in the creator's posts once processed.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    env.sandbox.clock().advance(chrono::Duration::minutes(10));
+    let checked = check(&env, &TikTokPublisher::STANDARD, &t, &progress, sent_at).await;
+    match (env.published("tiktok").await.first(), checked) {
+        (Some(item), Some(Step::Done(d))) => assert_eq!(item["id"], d.post_id.as_str()),
+        (None, None) => {}
+        (item, checked) => panic!("sandbox holds {item:?}, check said {checked:?}"),
+    }
 
     let content = video(&env, "clip.mp4", 100_000);
     let t = target(spec, &g, &g.account_id, &content);
+    // An upload init publishes nothing by itself: not a create.
+    assert!(!TikTokPublisher::STANDARD.next_is_create(&t, &progress));
     env.fault(json!({ "platform": "tiktok", "endpoint": "publish", "delay_ms": 1500, "times": 1 }))
         .await;
     let d = failed(TikTokPublisher::STANDARD.step(&slow, &t, &progress).await);
     assert!(d.retryable, "{d:?}");
+}
+
+#[tokio::test]
+async fn check_finds_a_processed_photo_post_by_title_and_description() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let spec = env.spec("tiktok");
+    let mut photos = text("photos to find");
+    photos.media = vec![env.media("a.jpg", MediaKind::Image, 10_000)];
+    let t = target(spec, &g, &g.account_id, &photos);
+    let Step::Continue { progress, .. } = TikTokPublisher::STANDARD
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap()
+    else {
+        panic!("expected Continue");
+    };
+    let sent_at = env.now();
+    assert_eq!(
+        check(&env, &TikTokPublisher::STANDARD, &t, &progress, sent_at).await,
+        None
+    );
+    let (done, _) = drive(
+        &env,
+        &TikTokPublisher::STANDARD,
+        &env.http,
+        &t,
+        progress.clone(),
+    )
+    .await
+    .unwrap();
+    let Some(Step::Done(found)) =
+        check(&env, &TikTokPublisher::STANDARD, &t, &progress, sent_at).await
+    else {
+        panic!("the post exists");
+    };
+    assert_eq!(found.post_id, done.post_id);
+    assert_eq!(found.url, done.url);
+    let mut other = text("other photos");
+    other.media = photos.media.clone();
+    assert_eq!(
+        check(
+            &env,
+            &TikTokPublisher::STANDARD,
+            &target(spec, &g, &g.account_id, &other),
+            &progress,
+            sent_at
+        )
+        .await,
+        None
+    );
 }
 
 #[tokio::test]
@@ -321,4 +379,34 @@ async fn video_metrics_after_publishing() {
         "{m:?}"
     );
     assert_eq!(m.raw["videos"][0]["id"], done.post_id.as_str());
+}
+
+#[tokio::test]
+async fn an_expired_upload_url_starts_the_upload_over_and_publishes_once() {
+    let env = start().await;
+    let g = env.grant("tiktok", None, SCOPES).await;
+    let content = video(&env, "clip.mp4", 100_000);
+    let t = target(env.spec("tiktok"), &g, &g.account_id, &content);
+    let p = TikTokPublisher::STANDARD;
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &Value::Null).await.unwrap() else {
+        panic!("creator_info");
+    };
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &progress).await.unwrap() else {
+        panic!("init");
+    };
+    let first = tp(&progress).publish_id.clone();
+    assert!(first.is_some());
+    // An hour later the upload URL answers 403: start over with a new init.
+    env.sandbox.clock().advance(chrono::Duration::seconds(3601));
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &progress).await.unwrap() else {
+        panic!("expected a restart");
+    };
+    let restarted = tp(&progress);
+    assert_eq!(
+        (restarted.publish_id.clone(), restarted.upload_restarts),
+        (None, 1)
+    );
+    let (done, _) = drive(&env, &p, &env.http, &t, progress).await.unwrap();
+    assert_ne!(tp(&done.progress).publish_id, first);
+    assert_eq!(env.published("tiktok").await.len(), 1);
 }

@@ -182,7 +182,7 @@ async fn rate_limit_and_unavailable_are_retryable_with_retry_after() {
 }
 
 #[tokio::test]
-async fn timeout_on_create_is_unknown_and_check_says_it_cannot_tell() {
+async fn timeout_on_create_is_unknown_and_check_reads_the_timeline() {
     let env = start().await;
     let g = env.grant("twitter", None, SCOPES).await;
     let content = text("slow answer");
@@ -192,18 +192,82 @@ async fn timeout_on_create_is_unknown_and_check_says_it_cannot_tell() {
     )
     .await;
     let http = env.http_with_timeout(Duration::from_millis(500));
+    assert!(TwitterPublisher.next_is_create(&t, &Value::Null));
+    let sent_at = env.now();
     let r = TwitterPublisher.step(&http, &t, &Value::Null).await;
     match r {
         Err(PublishError::Unknown(d)) => assert_eq!(d.category, Category::Network),
         other => panic!("expected Unknown, got {other:?}"),
     }
+    // The sandbox may finish the call its client gave up on: the check says what it holds.
+    let items = env.wait_published("twitter", 1).await;
+    let checked = check(&env, &TwitterPublisher, &t, &Value::Null, sent_at).await;
+    match (items.first(), checked) {
+        (Some(item), Some(Step::Done(d))) => {
+            assert_eq!(item["id"], d.post_id.as_str());
+            let p: XProgress = serde_json::from_value(d.progress).unwrap();
+            assert_eq!(p.tweet_id.as_deref(), Some(d.post_id.as_str()));
+        }
+        (None, None) => {}
+        (item, checked) => panic!("sandbox holds {item:?}, check said {checked:?}"),
+    }
+}
+
+#[tokio::test]
+async fn check_finds_the_tweet_with_the_text_sent_since_the_call_and_nothing_else() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let other = env.grant("twitter", Some("x-grace"), SCOPES).await;
+    let content = text("look for me");
+    let spec = env.spec("twitter");
+    let t = target(spec, &g, &g.account_id, &content);
+    let sent_at = env.now();
+    // Nothing posted yet: not found.
     assert_eq!(
-        TwitterPublisher
-            .check(&env.http, &t, &Value::Null)
-            .await
-            .unwrap(),
+        check(&env, &TwitterPublisher, &t, &Value::Null, sent_at).await,
         None
     );
+    let (done, _) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let Some(Step::Done(found)) = check(&env, &TwitterPublisher, &t, &Value::Null, sent_at).await
+    else {
+        panic!("the tweet exists");
+    };
+    assert_eq!(found.post_id, done.post_id);
+    assert_eq!(found.url, done.url);
+    // Another text, another account, or a call sent long after the tweet: not it.
+    let different = text("look for me, but different");
+    let td = target(spec, &g, &g.account_id, &different);
+    assert_eq!(
+        check(&env, &TwitterPublisher, &td, &Value::Null, sent_at).await,
+        None
+    );
+    let to = target(spec, &other, &other.account_id, &content);
+    assert_eq!(
+        check(&env, &TwitterPublisher, &to, &Value::Null, sent_at).await,
+        None
+    );
+    env.sandbox
+        .clock()
+        .advance(chrono::Duration::try_hours(1).unwrap());
+    assert_eq!(
+        check(&env, &TwitterPublisher, &t, &Value::Null, env.now()).await,
+        None
+    );
+    // A timeline read that X refuses (no `users.read`) says nothing about the tweet: Unknown.
+    let narrow = env
+        .grant("twitter", None, &["tweet.read", "tweet.write"])
+        .await;
+    let tn = target(spec, &narrow, &narrow.account_id, &content);
+    assert!(matches!(
+        TwitterPublisher
+            .check(&env.http, &tn, &Value::Null, sent_at)
+            .await,
+        Err(PublishError::Unknown(_))
+    ));
+    // Only the create step is announced as a create.
+    assert!(!TwitterPublisher.next_is_create(&t, &done.progress));
 }
 
 #[tokio::test]

@@ -217,3 +217,29 @@ async fn statistics_after_publishing() {
     assert!(m.likes.is_some() && m.comments.is_some(), "{m:?}");
     assert_eq!(m.raw["items"][0]["id"], done.post_id.as_str());
 }
+
+#[tokio::test]
+async fn an_expired_session_is_replaced_and_publishes_one_video() {
+    let env = start().await;
+    let g = env.grant("youtube", None, SCOPES).await;
+    let content = clip(&env);
+    let t = target(env.spec("youtube"), &g, &g.account_id, &content);
+    let p = small();
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &Value::Null).await.unwrap() else {
+        panic!("expected the session");
+    };
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &progress).await.unwrap() else {
+        panic!("expected a 308");
+    };
+    assert!(yp(&progress).offset > 0);
+    // A week later the session is gone (404): a new one, from the start, not a failure.
+    env.sandbox.clock().advance(chrono::Duration::days(8));
+    let Step::Continue { progress, .. } = p.step(&env.http, &t, &progress).await.unwrap() else {
+        panic!("expected a restart");
+    };
+    let restarted = yp(&progress);
+    assert_eq!(restarted.session_uri, None);
+    assert_eq!((restarted.offset, restarted.session_restarts), (0, 1));
+    drive(&env, &p, &env.http, &t, progress).await.unwrap();
+    assert_eq!(env.published("youtube").await.len(), 1);
+}

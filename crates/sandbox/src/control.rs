@@ -14,9 +14,17 @@
 //!   live on, as when a person loses their role on one Facebook Page.
 //! - `POST /__sandbox/reset`: forgets tokens, codes, consents, faults and stats (not the clock).
 //! - `POST /__sandbox/grants {"platform","account"?,"scopes"?,"count","access_ttl_secs"?}` →
-//!   `{"grants":[{"access_token","refresh_token","expires_in","account_id"}]}`: grants issued
-//!   directly to the platform's default client, as if `count` people had consented (benchmarks
-//!   seed thousands of connections with it; at most 20,000 per call).
+//!   `{"grants":[{"grant_id","access_token","refresh_token","expires_in","account_id"}]}`: grants
+//!   issued directly to the platform's default client, as if `count` people had consented
+//!   (benchmarks seed thousands of connections with it; at most 20,000 per call).
+//! - `GET /__sandbox/refreshes[?platform=]` → `{"grants":[{"grant_id","platform","account_id",
+//!   "refreshes","refused"}]}`: per grant whose refresh tokens were used, how many uses issued new
+//!   tokens and how many were refused (a rotated-away, expired or revoked refresh token of the
+//!   grant), so tests can prove each connection was refreshed once. `introspect` names a token's
+//!   `grant_id`.
+//! - `GET /__sandbox/issued` → `{"tokens":[...],"client_secrets":[...]}`: every token and code
+//!   this sandbox handed out since it started (resets included) and its apps' client secrets,
+//!   so log-capture tests can prove none of them reached a log.
 //! - `GET /__sandbox/published[?platform=]` → `{"items":[{id,platform,account_id,kind,text,media,
 //!   published_at}]}`: everything the platforms published, in order.
 //! - `GET /__sandbox/media/{name}.{jpg|jpeg|png|webp|gif|mp4|mov}[?bytes=N]`: a media file of
@@ -52,7 +60,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sandbox/invalidate", post(invalidate))
         .route("/__sandbox/reset", post(reset))
         .route("/__sandbox/grants", post(mint_grants))
+        .route("/__sandbox/refreshes", get(list_refreshes))
         .route("/__sandbox/published", get(list_published))
+        .route("/__sandbox/issued", get(list_issued))
         .route("/__sandbox/media/{file}", get(media_file))
         .route("/__sandbox/accounts", get(list_accounts))
         .route("/__sandbox/avatars/{file}", get(avatar))
@@ -223,6 +233,7 @@ async fn mint_grants(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             let access = d.issue(&grant, TokenKind::Access, Some(ttl), false, now);
             let refresh = d.issue(&grant, TokenKind::Refresh, None, false, now);
             json!({
+                "grant_id": grant.id,
                 "access_token": access.token,
                 "refresh_token": refresh.token,
                 "expires_in": ttl,
@@ -231,6 +242,29 @@ async fn mint_grants(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         })
         .collect();
     json(200, json!({ "grants": grants }))
+}
+
+async fn list_refreshes(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let platform = req.param("platform").map(str::to_string);
+    let grants: Vec<Value> = sb
+        .lock()
+        .refreshes(platform.as_deref())
+        .into_iter()
+        .map(|(g, n)| {
+            json!({
+                "grant_id": g.id,
+                "platform": g.platform,
+                "account_id": g.account.user_id,
+                "refreshes": n.refreshes,
+                "refused": n.refused,
+            })
+        })
+        .collect();
+    json(200, json!({ "grants": grants }))
+}
+
+async fn list_issued(State(sb): State<Arc<Shared>>) -> Response {
+    json(200, sb.issued_json())
 }
 
 async fn list_published(State(sb): State<Arc<Shared>>, req: Req) -> Response {

@@ -51,6 +51,7 @@ pub mod accounts;
 mod consent;
 mod control;
 mod http;
+pub mod leaks;
 mod platforms;
 mod state;
 
@@ -212,6 +213,17 @@ impl Sandbox {
     /// count every media-upload step and metrics read that was not answered by a fault.
     pub fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
+    }
+
+    /// Every secret this sandbox issued or holds, as `GET /__sandbox/issued` lists them: its
+    /// tokens and codes (since it started, resets included) and its apps' client secrets.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let v = self.shared.issued_json();
+        ["tokens", "client_secrets"]
+            .iter()
+            .flat_map(|k| v[*k].as_array().cloned().unwrap_or_default())
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
     }
 
     /// The sandbox clock (shared with [`SandboxConfig::clock`]).

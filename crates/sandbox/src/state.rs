@@ -84,6 +84,17 @@ impl Shared {
         }
     }
 
+    /// `GET /__sandbox/issued`: `{"tokens":[...],"client_secrets":[...]}`.
+    pub(crate) fn issued_json(&self) -> Value {
+        let secrets: Vec<&str> = self
+            .config
+            .clients
+            .values()
+            .map(|c| c.client_secret.as_str())
+            .collect();
+        json!({ "tokens": self.lock().issued_secrets(), "client_secrets": secrets })
+    }
+
     pub(crate) fn stats_json(&self) -> Value {
         let d = self.lock();
         let platforms: serde_json::Map<String, Value> = PLATFORMS
@@ -393,12 +404,40 @@ pub(crate) struct Data {
     /// Per-platform publishing state (posts, uploads, rate-limit windows), one value per type;
     /// see [`Data::platform_state`].
     platform_state: HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
+    /// Tokens and codes handed out before the last `reset` (see [`Data::issued_secrets`]).
+    forgotten_secrets: Vec<String>,
+    /// Refresh-token uses per grant id (`GET /__sandbox/refreshes`).
+    refreshes: BTreeMap<u64, GrantRefreshes>,
+}
+
+/// What happened to one grant's refresh tokens: uses accepted, and uses refused although the
+/// token was issued on this grant (rotated away, expired, or the grant revoked).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct GrantRefreshes {
+    /// Refresh-token uses that issued new tokens.
+    pub(crate) refreshes: u64,
+    /// Uses of a refresh token of this grant that were refused.
+    pub(crate) refused: u64,
 }
 
 impl Data {
     /// Forgets everything but the clock.
     pub(crate) fn reset(&mut self) {
+        let forgotten = self.issued_secrets();
         *self = Data::default();
+        self.forgotten_secrets = forgotten;
+    }
+
+    /// Every token this sandbox handed out since it started (access, refresh and Page tokens,
+    /// whether still valid or not, those forgotten by `reset` included) and the authorization
+    /// codes it remembers, for tests proving that none of them shows up in logs.
+    pub(crate) fn issued_secrets(&self) -> Vec<String> {
+        self.forgotten_secrets
+            .iter()
+            .chain(self.tokens.keys())
+            .chain(self.codes.keys())
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn stats_mut(&mut self, platform: &str) -> &mut Stats {
@@ -639,12 +678,23 @@ impl Data {
         rotate: bool,
         now: DateTime<Utc>,
     ) -> Result<TokenInfo, TokenError> {
-        let info = {
+        let (grant, checked) = {
             let (t, g) = self.lookup(platform, token).ok_or(TokenError::Unknown)?;
             if t.kind != TokenKind::Refresh || g.client_id != client_id {
                 return Err(TokenError::Unknown);
             }
-            Self::validate(t, g, now)?
+            (g.id, Self::validate(t, g, now))
+        };
+        let counts = self.refreshes.entry(grant).or_default();
+        let info = match checked {
+            Ok(info) => {
+                counts.refreshes += 1;
+                info
+            }
+            Err(e) => {
+                counts.refused += 1;
+                return Err(e);
+            }
         };
         if rotate {
             if let Some(t) = self.tokens.get_mut(token) {
@@ -671,6 +721,16 @@ impl Data {
             expires_at: t.expires_at,
             long_lived: t.long_lived,
         })
+    }
+
+    /// Refresh-token uses per grant, for grants whose refresh tokens were used at all:
+    /// `(grant, counts)` in grant id order, optionally of one platform.
+    pub(crate) fn refreshes(&self, platform: Option<&str>) -> Vec<(Grant, GrantRefreshes)> {
+        self.refreshes
+            .iter()
+            .filter_map(|(id, n)| Some((self.grants.get(id)?.clone(), *n)))
+            .filter(|(g, _)| platform.is_none_or(|p| g.platform == p))
+            .collect()
     }
 
     /// Finds the grant of any token of a platform (active or not) issued to `client_id`.
@@ -741,6 +801,7 @@ impl Data {
         let active = Self::validate(t, g, now).is_ok();
         let mut v = json!({
             "active": active,
+            "grant_id": g.id,
             "platform": g.platform,
             "token_type": if t.kind == TokenKind::Refresh { "refresh_token" } else { "access_token" },
             "account_id": g.account.id,

@@ -112,6 +112,24 @@ impl Env {
         v["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// [`Env::published`] once it holds at least `n` items, or after five seconds (a call whose
+    /// client gave up may still be finishing at the sandbox).
+    pub async fn wait_published(&self, platform: &str, n: usize) -> Vec<Value> {
+        for _ in 0..50 {
+            let items = self.published(platform).await;
+            if items.len() >= n {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.published(platform).await
+    }
+
+    /// The sandbox clock's now (the `sent_at` of a check).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        switchboard_core::Clock::now(self.sandbox.clock())
+    }
+
     /// `POST /__sandbox/faults`.
     pub async fn fault(&self, fault: Value) {
         self.post_json("/__sandbox/faults", &fault).await;
@@ -187,6 +205,27 @@ pub async fn drive(
         }
     }
     panic!("no Done after 50 steps; last progress {progress}");
+}
+
+/// `publisher.check(&env.http, target, progress, sent_at)`, which must answer: the post it
+/// found (`Some(Step::Done)`), or `None` when the platform holds no such post
+/// (`Checked::NotFound`; a `CannotTell` panics).
+pub async fn check(
+    env: &Env,
+    publisher: &dyn Publisher,
+    target: &Target<'_>,
+    progress: &Progress,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> Option<Step> {
+    match publisher
+        .check(&env.http, target, progress, sent_at)
+        .await
+        .expect("check answers")
+    {
+        switchboard_publish::Checked::Found(step) => Some(step),
+        switchboard_publish::Checked::NotFound => None,
+        switchboard_publish::Checked::CannotTell(why) => panic!("check cannot tell: {why}"),
+    }
 }
 
 /// Unwraps a `Failed`.

@@ -27,6 +27,8 @@
 //! - The same message on the same Page within 24 h → `(#506) Duplicate status message`; a
 //!   message containing [`POLICY_BLOCK_MARKER`] → `(#368)`; over 63,206 characters → `(#100)`.
 //! - Every publishing call answers `X-App-Usage` and `X-Business-Use-Case-Usage`.
+//! - `GET /{page-id}/feed?fields=id,message,created_time&limit=` (`pages_read_engagement`, the
+//!   Page's token): the Page's posts (photo and video posts included), newest first.
 //! - Metrics: `GET /{post-id}/insights?metric=post_impressions,post_engaged_users,
 //!   post_reactions_by_type_total` (`read_insights`) in Graph's `data[]` shape.
 
@@ -818,7 +820,7 @@ fn publishing_routes() -> Router<Arc<Shared>> {
     Router::new()
         .route(
             "/graph.facebook.com/{version}/{node}/feed",
-            post(create_feed_post),
+            post(create_feed_post).get(read_feed),
         )
         .route(
             "/graph.facebook.com/{version}/{node}/photos",
@@ -834,6 +836,78 @@ fn publishing_routes() -> Router<Arc<Shared>> {
         )
 }
 
+/// `GET /{page-id}/feed?fields=id,message,created_time&limit=&after=` (limit 1–100, default 25)
+/// with the Page token (`pages_read_engagement`) → `{"data":[{id, message?, created_time}],
+/// "paging":{cursors:{after}, next}}` (`paging` empty on the last page), newest first; `created_time` as Graph writes it (`2026-01-02T03:04:05+0000`).
+/// A read (`metrics`).
+async fn read_feed(
+    State(sb): State<Arc<Shared>>,
+    Path((_, page_id)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    if graph_version(&req, "graph.facebook.com").is_none() {
+        return bad_version();
+    }
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        let call = match page_call(&sb, &req, &page_id, &["pages_read_engagement"]) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let limit = match graph_param(&req, "limit").map(|l| l.parse::<usize>()) {
+            None => 25,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => {
+                return graph_error(400, "(#100) limit must be between 1 and 100", 100, None)
+            }
+        };
+        let mut d = sb.lock();
+        let st = d.platform_state::<FbState>();
+        let mut posts: Vec<(&String, &FbPost)> = st
+            .posts
+            .iter()
+            .filter(|(_, p)| p.page == call.page)
+            .collect();
+        posts.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at).then(b.0.cmp(a.0)));
+        // `after` (the previous page's `paging.cursors.after`): an offset here.
+        let start = match graph_param(&req, "after").map(|a| a.parse::<usize>()) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return graph_error(400, "(#100) Invalid cursor", 100, None),
+        };
+        let more = posts.len() > start + limit;
+        let data: Vec<Value> = posts
+            .into_iter()
+            .skip(start)
+            .take(limit)
+            .map(|(id, p)| {
+                let mut v = json!({
+                    "id": id,
+                    "created_time": p.created_at.format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+                });
+                if !p.message.is_empty() {
+                    v["message"] = Value::from(p.message.clone());
+                }
+                v
+            })
+            .collect();
+        let paging = if more {
+            let after = (start + limit).to_string();
+            json!({
+                "cursors": { "after": after },
+                "next": format!("?limit={limit}&after={after}"),
+            })
+        } else {
+            json!({})
+        };
+        json(200, json!({ "data": data, "paging": paging }))
+    })
+    .await
+}
+
+/// The permissions a Page token needs to publish a feed post, photo or video (PLATFORMS.md,
+/// Facebook Pages: `pages_manage_posts` with `pages_read_engagement`).
+const PUBLISH_PERMISSIONS: &[&str] = &["pages_manage_posts", "pages_read_engagement"];
+
 /// `POST /{page-id}/feed` (`message`, `link?`, `attached_media?`) with the Page token →
 /// `{"id":"{page}_{post}"}`. Attached media must be this Page's unpublished photos.
 async fn create_feed_post(
@@ -845,12 +919,7 @@ async fn create_feed_post(
         return bad_version();
     }
     let r = http::run(&sb, ID, Endpoint::Publish, || {
-        let call = match page_call(
-            &sb,
-            &req,
-            &page_id,
-            &["pages_manage_posts", "pages_read_engagement"],
-        ) {
+        let call = match page_call(&sb, &req, &page_id, PUBLISH_PERMISSIONS) {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -937,12 +1006,7 @@ async fn create_photo(
         Endpoint::Upload
     };
     let r = http::run(&sb, ID, endpoint, || {
-        let call = match page_call(
-            &sb,
-            &req,
-            &page_id,
-            &["pages_manage_posts", "pages_read_engagement"],
-        ) {
+        let call = match page_call(&sb, &req, &page_id, PUBLISH_PERMISSIONS) {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -1020,12 +1084,7 @@ async fn create_video(
         return bad_version();
     }
     let r = http::run(&sb, ID, Endpoint::Publish, || {
-        let call = match page_call(
-            &sb,
-            &req,
-            &page_id,
-            &["pages_manage_posts", "pages_read_engagement"],
-        ) {
+        let call = match page_call(&sb, &req, &page_id, PUBLISH_PERMISSIONS) {
             Ok(c) => c,
             Err(r) => return r,
         };

@@ -37,6 +37,8 @@
 //!   -1 / 2207032; EXPIRED: -2 / 2207020; unknown container: 24 / 2207006; already PUBLISHED:
 //!   code 100 (a container is never published twice); more than [`QUOTA_TOTAL`] publishes in
 //!   a rolling [`QUOTA_DURATION_SECS`]: code 9 / **2207042**.
+//! - `GET /{ig-user-id}/media?fields=id,caption,timestamp&limit=`: the user's published media,
+//!   newest first.
 //! - `GET /{ig-user-id}/content_publishing_limit[?fields=quota_usage,config]` →
 //!   `{data:[{quota_usage, config:{quota_total:50, quota_duration:86400}}]}` (the
 //!   `content_publishing_limit` reference's "currently 50"; PLATFORMS.md marks it [?]).
@@ -642,6 +644,10 @@ async fn graph_node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             })
             .await
         }
+        (false, [user, "media"]) => {
+            let user = user.to_string();
+            http::run(&sb, ID, Endpoint::Metrics, || list_media(&sb, &req, &user)).await
+        }
         (true, [user, "media_publish"]) => {
             let user = user.to_string();
             http::run(&sb, ID, Endpoint::Publish, || publish(&sb, &req, &user)).await
@@ -982,6 +988,58 @@ fn publishing_limit(sb: &Shared, req: &Req, user: &str) -> Response {
         }
     }
     json(200, json!({ "data": [entry] }))
+}
+
+/// `GET /{ig-user-id}/media?fields=id,caption,timestamp&limit=` (the user's own token, limit
+/// 1–100, default 25) → `{"data":[{id, caption?, timestamp?}], "paging":{}}`: the user's
+/// published media, newest first. A read (`metrics`).
+fn list_media(sb: &Shared, req: &Req, user: &str) -> Response {
+    let info = match caller(sb, req) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if info.grant.account.user_id != user {
+        return no_such_object(user, "GET");
+    }
+    let limit = match req.param("limit").map(str::parse::<usize>) {
+        None => 25,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => return graph_error(400, "(#100) limit must be between 1 and 100", 100, None),
+    };
+    let fields: Vec<String> = req
+        .param("fields")
+        .unwrap_or("id")
+        .split(',')
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    let mut d = sb.lock();
+    let st = d.platform_state::<Publishing>();
+    let mut media: Vec<(&String, &Media)> =
+        st.media.iter().filter(|(_, m)| m.user_id == user).collect();
+    media.sort_by(|a, b| b.1.published_at.cmp(&a.1.published_at).then(b.0.cmp(a.0)));
+    let data: Vec<Value> = media
+        .into_iter()
+        .take(limit)
+        .map(|(id, m)| {
+            let mut v = json!({ "id": id });
+            for f in &fields {
+                match f.as_str() {
+                    "caption" => v["caption"] = Value::from(m.caption.clone()),
+                    "timestamp" => {
+                        v["timestamp"] = Value::from(
+                            m.published_at
+                                .to_rfc3339_opts(SecondsFormat::Secs, true)
+                                .replace('Z', "+0000"),
+                        )
+                    }
+                    _ => {}
+                }
+            }
+            v
+        })
+        .collect();
+    json(200, json!({ "data": data, "paging": {} }))
 }
 
 fn read_node(sb: &Shared, req: &Req, id: &str) -> Response {

@@ -25,6 +25,9 @@
 //!   `action=finalizeUpload {video, uploadToken, uploadedPartIds}`; `GET /rest/videos/{urn}`
 //!   `PROCESSING → AVAILABLE` (`PROCESSING_FAILED` for a file of [`FAILING_FILE_SIZE`] bytes).
 //! - Metrics: `GET /rest/socialActions/{urn}` (likesSummary, commentsSummary).
+//! - The author finder `GET /rest/posts?q=author&author={person urn}&count&sortBy=` (the
+//!   member's posts, newest first; needs `r_member_social`, a restricted permission: without it
+//!   403 `ACCESS_DENIED`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -61,6 +64,7 @@ pub(crate) static AUTHORIZE: AuthorizeRules = AuthorizeRules {
         "profile",
         "email",
         "w_member_social",
+        "r_member_social",
         "r_basicprofile",
         "w_organization_social",
         "r_organization_social",
@@ -522,7 +526,10 @@ fn member(sb: &Shared, req: &Req, resource: &str) -> Result<(String, &'static st
 
 fn publishing_routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/api.linkedin.com/rest/posts", post(create_post))
+        .route(
+            "/api.linkedin.com/rest/posts",
+            post(create_post).get(find_posts),
+        )
         .route("/api.linkedin.com/rest/images", post(images_action))
         .route("/api.linkedin.com/rest/images/{urn}", get(read_image))
         .route("/api.linkedin.com/rest/videos", post(videos_action))
@@ -652,6 +659,102 @@ async fn create_post(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             published_at: now,
         });
         with_header(http::empty(201), "x-restli-id", &urn)
+    })
+    .await
+}
+
+/// `GET /rest/posts?q=author&author={urn}&start=&count=&sortBy=LAST_MODIFIED|CREATED` (the member's
+/// posts finder): `{"elements":[{id, author, commentary, createdAt, lastModifiedAt,
+/// lifecycleState, visibility}], "paging":{start, count, total}}`, newest first. Needs
+/// `r_member_social` (403 `ACCESS_DENIED` without); `q` must be `author` and `author` the
+/// token's member (else 400 / 403); `count` 1–100 (default 10); `start` the offset of the page
+/// (default 0). A read (`metrics`).
+async fn find_posts(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        let token = match req.bearer() {
+            Some(t) => t,
+            None => return api_error(),
+        };
+        let info = match sb.lock().check_access(ID, token, sb.now()) {
+            Ok(i) => i,
+            Err(_) => return api_error(),
+        };
+        if let Err(r) = check_versions(&sb, &req) {
+            return r;
+        }
+        if !info.grant.scopes.iter().any(|s| s == "r_member_social") {
+            return access_denied("partnerApiPostsExternal.FINDER-author");
+        }
+        if req.query.get("q") != Some("author") {
+            return li_error(
+                400,
+                0,
+                "ILLEGAL_ARGUMENT",
+                "Unsupported finder: q must be author.",
+            );
+        }
+        let person = format!("urn:li:person:{}", info.grant.account.user_id);
+        match req.query.get("author") {
+            Some(a) if a == person => {}
+            Some(_) => return access_denied("partnerApiPostsExternal.FINDER-author (author)"),
+            None => return unprocessable("author", "field is required but not found"),
+        }
+        let count = match req.query.get("count").map(str::parse::<usize>) {
+            None => 10,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => {
+                return li_error(
+                    400,
+                    0,
+                    "ILLEGAL_ARGUMENT",
+                    "count must be between 1 and 100.",
+                )
+            }
+        };
+        let start = match req.query.get("start").map(str::parse::<usize>) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(_) => {
+                return li_error(
+                    400,
+                    0,
+                    "ILLEGAL_ARGUMENT",
+                    "start must be a non-negative integer.",
+                )
+            }
+        };
+        let mut d = sb.lock();
+        let st = d.platform_state::<LiState>();
+        let mut posts: Vec<(&String, &Post)> = st
+            .posts
+            .iter()
+            .filter(|(_, p)| p.author == person)
+            .collect();
+        posts.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at).then(b.0.cmp(a.0)));
+        let total = posts.len();
+        let elements: Vec<Value> = posts
+            .into_iter()
+            .skip(start)
+            .take(count)
+            .map(|(urn, p)| {
+                json!({
+                    "id": urn,
+                    "author": p.author,
+                    "commentary": p.commentary,
+                    "createdAt": p.created_at.timestamp_millis(),
+                    "lastModifiedAt": p.created_at.timestamp_millis(),
+                    "lifecycleState": "PUBLISHED",
+                    "visibility": "PUBLIC",
+                })
+            })
+            .collect();
+        json(
+            200,
+            json!({
+                "elements": elements,
+                "paging": { "start": start, "count": count, "total": total },
+            }),
+        )
     })
     .await
 }

@@ -27,6 +27,8 @@
 //!   by the sandbox) → 204; `GET /v5/media/{id}` `registered → processing → succeeded`, or
 //!   `failed` for a file of [`FAILING_FILE_BYTES`] bytes.
 //! - Metrics: `GET /v5/pins/{id}/analytics?start_date&end_date&metric_types=…`.
+//! - A board's Pins: `GET /v5/boards/{board_id}/pins?page_size=&bookmark=` (`pins:read`,
+//!   `boards:read`), newest first, `bookmark` set while more pages follow.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -407,6 +409,9 @@ impl MediaUpload {
 struct Pin {
     owner: String,
     created_at: DateTime<Utc>,
+    board_id: String,
+    title: String,
+    description: String,
 }
 
 /// Pinterest's publishing state.
@@ -492,6 +497,10 @@ fn publishing_routes() -> Router<Arc<Shared>> {
         .route(
             "/api.pinterest.com/v5/pins/{id}/analytics",
             get(pin_analytics),
+        )
+        .route(
+            "/api.pinterest.com/v5/boards/{board_id}/pins",
+            get(board_pins),
         )
         .route("/api.pinterest.com/v5/media", post(register_media))
         .route("/api.pinterest.com/v5/media/{id}", get(read_media))
@@ -619,7 +628,16 @@ async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 Err(r) => return r,
             };
             let id = st.new_id(1_150_000_000_100_000_000);
-            st.pins.insert(id.clone(), Pin { owner: account.user_id.to_string(), created_at: now });
+            st.pins.insert(
+                id.clone(),
+                Pin {
+                    owner: account.user_id.to_string(),
+                    created_at: now,
+                    board_id: board.id.to_string(),
+                    title: title.clone(),
+                    description: description.clone(),
+                },
+            );
             d.record_published(PublishedItem {
                 id: id.clone(),
                 platform: ID,
@@ -647,6 +665,72 @@ async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                     "note": "",
                 }),
             )
+        })();
+        with_limits(answer, remaining)
+    })
+    .await
+}
+
+/// `GET /v5/boards/{board_id}/pins?page_size=` (1–250, default 25) → `{"items":[{id,
+/// created_at, title, description, board_id}], "bookmark": null}`, newest first. The board must
+/// be the token's account's (another account's → 403, unknown → 404). A read (`metrics`).
+async fn board_pins(
+    State(sb): State<Arc<Shared>>,
+    Path(board_id): Path<String>,
+    req: Req,
+) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        let (account, remaining) = match pinner(&sb, &req, &["pins:read", "boards:read"]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let answer = (|| {
+            if !account.boards.iter().any(|b| b.id == board_id) {
+                let someone_elses =
+                    accounts::for_platform(ID).any(|a| a.boards.iter().any(|b| b.id == board_id));
+                return if someone_elses {
+                    pin_error(403, 3, "You do not have permission to read this board.")
+                } else {
+                    pin_error(404, 4, "Board not found.")
+                };
+            }
+            let size = match req.query.get("page_size").map(str::parse::<usize>) {
+                None => 25,
+                Some(Ok(n)) if (1..=250).contains(&n) => n,
+                Some(_) => {
+                    return pin_error(400, 1, "Invalid request: page_size must be 1 to 250.")
+                }
+            };
+            let mut d = sb.lock();
+            let st = d.platform_state::<PinState>();
+            let mut pins: Vec<(&String, &Pin)> = st
+                .pins
+                .iter()
+                .filter(|(_, p)| p.board_id == board_id && p.owner == account.user_id)
+                .collect();
+            pins.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at).then(b.0.cmp(a.0)));
+            // `bookmark` (the previous page's answer): an offset here.
+            let start = match req.query.get("bookmark").map(str::parse::<usize>) {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => return pin_error(400, 1, "Invalid bookmark."),
+            };
+            let bookmark = (pins.len() > start + size).then(|| (start + size).to_string());
+            let items: Vec<Value> = pins
+                .into_iter()
+                .skip(start)
+                .take(size)
+                .map(|(id, p)| {
+                    json!({
+                        "id": id,
+                        "created_at": p.created_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                        "title": p.title,
+                        "description": p.description,
+                        "board_id": p.board_id,
+                    })
+                })
+                .collect();
+            json(200, json!({ "items": items, "bookmark": bookmark }))
         })();
         with_limits(answer, remaining)
     })

@@ -59,6 +59,8 @@
 //!   comment_count,share_count` (scope `video.list`) `{filters:{video_ids:[≤20]}}` →
 //!   `{data:{videos:[…], cursor, has_more:false}}`, the caller's published videos only; counts
 //!   grow with the sandbox clock ([`crate::state::grown_metric`]).
+//! - `POST /v2/video/list/?fields=id,title,video_description,create_time,share_url` (scope
+//!   `video.list`) `{max_count, cursor}` → the caller's published posts, newest first.
 //! - Faults: `publish` targets both init calls, `upload` the chunk PUT and status fetch,
 //!   `metrics` the video query.
 
@@ -165,6 +167,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/open-upload.tiktokapis.com/video/", put(upload_chunk))
         .route("/open.tiktokapis.com/v2/video/query/", post(video_query))
+        .route("/open.tiktokapis.com/v2/video/list/", post(video_list))
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -583,6 +586,8 @@ struct Publish {
     /// `DIRECT_POST` (true) or `MEDIA_UPLOAD` to the creator's inbox.
     direct: bool,
     title: String,
+    /// A photo post's `description` (empty for videos, whose text is the title).
+    description: String,
     media: Vec<String>,
     created_at: DateTime<Utc>,
     source: Source,
@@ -890,6 +895,7 @@ async fn video_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 photo: false,
                 direct: true,
                 title,
+                description: String::new(),
                 media,
                 created_at: now,
                 source,
@@ -935,7 +941,7 @@ async fn content_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             }
         }
         let title = post_info["title"].as_str().unwrap_or("").to_string();
-        let description = post_info["description"].as_str().unwrap_or("");
+        let description = post_info["description"].as_str().unwrap_or("").to_string();
         if title.encode_utf16().count() > MAX_PHOTO_TITLE
             || description.encode_utf16().count() > MAX_PHOTO_DESCRIPTION
         {
@@ -980,6 +986,7 @@ async fn content_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 photo: true,
                 direct,
                 title,
+                description,
                 media: images,
                 created_at: now,
                 source: Source::Pull { bad },
@@ -1163,6 +1170,87 @@ async fn status_fetch(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             data["fail_reason"] = Value::from("file_format_check_failed");
         }
         ok(data)
+    })
+    .await
+}
+
+/// `POST /v2/video/list/?fields=id,title,video_description,create_time,share_url` (scope
+/// `video.list`) `{max_count?: 1..=20 (default 10), cursor?: epoch ms}` → `{data:{videos:[…],
+/// cursor, has_more}}`: the caller's published posts (videos and photo posts), newest first,
+/// those published before `cursor` when given. `video_description` is a photo post's
+/// description. A read (`metrics`).
+async fn video_list(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        let (_, grant) = match api_caller(&sb, &req, &["video.list"]) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let fields: Vec<&str> = req
+            .query
+            .get("fields")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        if fields.is_empty() {
+            return invalid_params("The fields parameter is required.");
+        }
+        const LIST_FIELDS: [&str; 5] = [
+            "id",
+            "title",
+            "video_description",
+            "create_time",
+            "share_url",
+        ];
+        if let Some(f) = fields.iter().find(|f| !LIST_FIELDS.contains(f)) {
+            return invalid_params(&format!("The field {f} is not a valid video field."));
+        }
+        let body = match json_body(&req) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let max = match body.get("max_count").map(Value::as_u64) {
+            None => 10,
+            Some(Some(n)) if (1..=MAX_QUERY_IDS as u64).contains(&n) => n as usize,
+            Some(_) => return invalid_params("max_count must be between 1 and 20."),
+        };
+        let cursor = body.get("cursor").and_then(Value::as_i64);
+        settle(&sb);
+        let mut d = sb.lock();
+        let st = d.platform_state::<Publishing>();
+        let mut posts: Vec<(u64, &Publish, DateTime<Utc>)> = st
+            .publishes
+            .values()
+            .filter(|p| p.account.id == grant.account.id)
+            .filter_map(|p| Some((p.post_id?, p, p.published_at?)))
+            .filter(|(_, _, at)| cursor.is_none_or(|c| at.timestamp_millis() < c))
+            .collect();
+        posts.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.cmp(&a.0)));
+        let has_more = posts.len() > max;
+        posts.truncate(max);
+        let next = posts.last().map_or(0, |p| p.2.timestamp_millis());
+        let videos: Vec<Value> = posts
+            .iter()
+            .map(|(id, p, at)| {
+                let mut v = serde_json::Map::new();
+                for f in &fields {
+                    let value = match *f {
+                        "id" => Value::from(id.to_string()),
+                        "title" => Value::from(p.title.clone()),
+                        "video_description" => Value::from(p.description.clone()),
+                        "create_time" => Value::from(at.timestamp()),
+                        _ => Value::from(format!(
+                            "https://www.tiktok.com/@{}/video/{id}",
+                            p.account.handle
+                        )),
+                    };
+                    v.insert(f.to_string(), value);
+                }
+                Value::Object(v)
+            })
+            .collect();
+        ok(json!({ "videos": videos, "cursor": next, "has_more": has_more }))
     })
     .await
 }

@@ -566,6 +566,7 @@ fn publishing_routes() -> Router<Arc<Shared>> {
         r = r
             .route(&format!("/{host}/2/tweets"), post(create_tweet))
             .route(&format!("/{host}/2/tweets/{{id}}"), get(read_tweet))
+            .route(&format!("/{host}/2/users/{{id}}/tweets"), get(user_tweets))
             .route(
                 &format!("/{host}/2/media/upload"),
                 post(simple_upload).get(upload_status),
@@ -831,6 +832,115 @@ async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: 
             }
         }
         json(200, json!({ "data": data }))
+    })
+    .await
+}
+
+/// `GET /2/users/{id}/tweets?start_time&end_time&max_results&pagination_token&tweet.fields`
+/// (needs `tweet.read users.read`): the user's tweets, newest first, `{"data":[{id, text,
+/// created_at?}], "meta":{result_count, newest_id, oldest_id, next_token?}}`
+/// (`meta.result_count: 0` and no `data` when none); `next_token` is passed back as
+/// `pagination_token` for the next, older page. `max_results` is 5–100 (default 10), else 400. Another user's timeline is readable
+/// as on X (public tweets). Counted as a read (`metrics`).
+async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: Req) -> Response {
+    http::run(&sb, ID, Endpoint::Metrics, || {
+        if let Err(r) = user_with(&sb, &req, &["tweet.read", "users.read"]) {
+            return r;
+        }
+        let max = match req.query.get("max_results").map(str::parse::<usize>) {
+            None => 10,
+            Some(Ok(n)) if (5..=100).contains(&n) => n,
+            Some(_) => {
+                return invalid_request(
+                    "The `max_results` query parameter value is not between 5 and 100",
+                    "max_results",
+                    Value::from(req.query.get("max_results").unwrap_or_default()),
+                )
+            }
+        };
+        let bound = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+            match req.query.get(name) {
+                None => Ok(None),
+                Some(v) => DateTime::parse_from_rfc3339(v)
+                    .map(|t| Some(t.with_timezone(&Utc)))
+                    .map_err(|_| {
+                        invalid_request(
+                            &format!(
+                                "Invalid '{name}':'{v}'. '{name}' must be a valid RFC 3339 time"
+                            ),
+                            name,
+                            Value::from(v),
+                        )
+                    }),
+            }
+        };
+        let (start, end) = match (bound("start_time"), bound("end_time")) {
+            (Ok(s), Ok(e)) => (s, e),
+            (Err(r), _) | (_, Err(r)) => return r,
+        };
+        let with_created = req
+            .query
+            .get("tweet.fields")
+            .unwrap_or("")
+            .split(',')
+            .any(|f| f.trim() == "created_at");
+        let mut d = sb.lock();
+        let mut tweets: Vec<(String, Tweet)> = d
+            .platform_state::<XState>()
+            .tweets
+            .iter()
+            .filter(|(_, t)| t.author == id)
+            .filter(|(_, t)| start.is_none_or(|s| t.created_at >= s))
+            .filter(|(_, t)| end.is_none_or(|e| t.created_at < e))
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect();
+        tweets.sort_by(|a, b| {
+            b.1.created_at
+                .cmp(&a.1.created_at)
+                .then(b.0.len().cmp(&a.0.len()))
+                .then(b.0.cmp(&a.0))
+        });
+        // `pagination_token` (the `meta.next_token` of the previous page): an offset here.
+        let skip = match req.query.get("pagination_token") {
+            None => 0,
+            Some(t) => match t.parse::<usize>() {
+                Ok(n) => n,
+                Err(_) => {
+                    return invalid_request(
+                        "The `pagination_token` query parameter value is not valid",
+                        "pagination_token",
+                        Value::from(t),
+                    )
+                }
+            },
+        };
+        let more = tweets.len() > skip + max;
+        let tweets: Vec<(String, Tweet)> = tweets.into_iter().skip(skip).take(max).collect();
+        if tweets.is_empty() {
+            return json(200, json!({ "meta": { "result_count": 0 } }));
+        }
+        let data: Vec<Value> = tweets
+            .iter()
+            .map(|(k, t)| {
+                let mut v = json!({ "id": k, "text": t.text });
+                if with_created {
+                    v["created_at"] = Value::from(t.created_at.to_rfc3339());
+                }
+                v
+            })
+            .collect();
+        json(
+            200,
+            json!({
+                "data": data,
+                "meta": {
+                    "result_count": data.len(),
+                    "newest_id": tweets.first().map(|t| t.0.clone()),
+                    "oldest_id": tweets.last().map(|t| t.0.clone()),
+                    "next_token": more.then(|| (skip + max).to_string()),
+                },
+            }),
+        )
     })
     .await
 }

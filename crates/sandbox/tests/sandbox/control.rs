@@ -427,6 +427,60 @@ async fn minted_grants_work_like_consented_ones() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // X rotates refresh tokens: the used one is refused the second time.
+    let again = sb
+        .http
+        .post(sb.url(X_TOKEN))
+        .basic_auth("sandbox-twitter-client", Some("sandbox-twitter-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                grants[1]["refresh_token"].as_str().unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    // Per grant: one refresh and one refused use on the second grant, nothing on the others.
+    let counts: Value = sb
+        .http
+        .get(sb.url("/__sandbox/refreshes?platform=twitter"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts["grants"],
+        json!([{"grant_id": grants[1]["grant_id"], "platform": "twitter",
+                "account_id": grants[1]["account_id"],
+                "refreshes": 1, "refused": 1}]),
+        "{counts}"
+    );
+    let introspected: Value = sb
+        .http
+        .post(sb.url("/__sandbox/introspect"))
+        .json(&json!({"token": grants[2]["access_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["grant_id"], grants[2]["grant_id"]);
+    let none: Value = sb
+        .http
+        .get(sb.url("/__sandbox/refreshes?platform=linkedin"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["grants"], json!([]));
     let bad = sb
         .http
         .post(sb.url("/__sandbox/grants"))
