@@ -7,8 +7,12 @@
 //! database_url = "sqlite://data/switchboard.db"     # or postgres://...
 //! keys = "k1a2b3c4:BASE64KEY"                       # `switchboard keygen`; several, comma-separated
 //! active_key = "k1a2b3c4"
+//! admin_password_file = "/run/secrets/switchboard-admin"  # dashboard admin sign-in (optional)
 //! allowed_return_urls = ["https://app.example.com/settings/"]
 //! sandbox_url = "http://127.0.0.1:9000"             # point the built-in platforms at the sandbox
+//! metrics_listen = "127.0.0.1:9464"                 # Prometheus /metrics on its own listener (off by default)
+//! sentry_dsn = "https://key@o1.ingest.sentry.io/1"  # optional error reporting (or sentry_dsn_file)
+//! otlp_endpoint = "http://127.0.0.1:4318"           # optional OpenTelemetry traces over OTLP/HTTP
 //!
 //! [platforms.twitter]
 //! client_id = "..."
@@ -154,6 +158,8 @@ pub struct FileConfig {
     keys: Option<String>,
     keys_file: Option<PathBuf>,
     active_key: Option<String>,
+    admin_password: Option<String>,
+    admin_password_file: Option<PathBuf>,
     sandbox_url: Option<String>,
     #[serde(default)]
     hosts: BTreeMap<String, String>,
@@ -167,6 +173,18 @@ pub struct FileConfig {
     sync_interval_secs: Option<u64>,
     publish_max_attempts: Option<u32>,
     publish_lease_secs: Option<u64>,
+    publish_settle_margin_secs: Option<u64>,
+    publish_per_platform: Option<usize>,
+    publish_per_account: Option<usize>,
+    max_body_bytes: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    rate_limits: Option<RateLimitConfig>,
+    refresh_lease_secs: Option<u64>,
+    metrics_listen: Option<String>,
+    sentry_dsn: Option<String>,
+    sentry_dsn_file: Option<PathBuf>,
+    otlp_endpoint: Option<String>,
+    retention: Option<crate::workers::retention::RetentionFile>,
     #[serde(default)]
     refresh_buffer_secs: BTreeMap<String, u64>,
     #[serde(default)]
@@ -190,6 +208,10 @@ pub struct Config {
     pub active_key: Option<String>,
     /// Development mode: an ephemeral key when none is configured.
     pub dev: bool,
+    /// Password of the dashboard's admin sign-in (`admin_password`, `admin_password_file`,
+    /// `SWITCHBOARD_ADMIN_PASSWORD(_FILE)`); at least 8 characters. `None`: only workspace API
+    /// keys sign in.
+    pub admin_password: Option<SecretString>,
     /// When set, the built-in platforms point at this sandbox.
     pub sandbox_url: Option<String>,
     /// Host overrides (`api.x.com` → `http://127.0.0.1:9000/api.x.com`).
@@ -217,6 +239,42 @@ pub struct Config {
     /// seconds (default 120, at least 1; `workers::publish`). A crashed instance's targets are
     /// resumed by another once it runs out.
     pub publish_lease_secs: u64,
+    /// Seconds added to `http_timeout_secs` before a create call that got no answer (or whose
+    /// holder died) can no longer reach the platform (default 30; `workers::publish`): a check
+    /// that finds nothing sends the post again only after that.
+    pub publish_settle_margin_secs: u64,
+    /// Post targets publishing at once per platform in one process (default 8, at least 1;
+    /// `workers::publish`).
+    pub publish_per_platform: usize,
+    /// Post targets publishing at once per account (a connection, or a Facebook Page) in one
+    /// process (default 1, at least 1: one account's posts go out one after the other).
+    pub publish_per_account: usize,
+    /// How long the refresh worker's claim of a connection lasts, seconds (default 60, at least
+    /// 1; `workers::refresh`). A crashed instance's claimed refreshes are taken over by another
+    /// once it runs out; a live holder renews it just before calling the platform.
+    pub refresh_lease_secs: u64,
+    /// Where Prometheus scrapes `GET /metrics` (`SWITCHBOARD_METRICS_LISTEN`), on a listener of
+    /// its own so that the metrics are never exposed on the public API address. `None` (the
+    /// default): no metrics listener. See `docs/OBSERVABILITY.md`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Sentry DSN (`SWITCHBOARD_SENTRY_DSN`, `SWITCHBOARD_SENTRY_DSN_FILE`, `sentry_dsn_file`):
+    /// when set, errors and panics are reported there (`telemetry`). `None`: nothing is sent.
+    pub sentry_dsn: Option<SecretString>,
+    /// OTLP/HTTP collector base URL (`SWITCHBOARD_OTLP_ENDPOINT`, for example
+    /// `http://127.0.0.1:4318`; spans go to `{endpoint}/v1/traces`). `None`: no trace export.
+    pub otlp_endpoint: Option<String>,
+    /// Largest request body accepted, bytes (`SWITCHBOARD_MAX_BODY_BYTES`, default 1 MiB, at
+    /// least 1 KiB); a larger body gets a 413 problem naming the limit (`rate_limit.rs`).
+    pub max_body_bytes: usize,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed
+    /// (`SWITCHBOARD_TRUSTED_PROXIES`, comma-separated). Empty (the default): the client address
+    /// is the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Rate limits (`[rate_limits]`, `SWITCHBOARD_RATE_LIMITS_*`).
+    pub rate_limits: RateLimitConfig,
+    /// What the retention worker purges and when (`[retention]`, `SWITCHBOARD_RETENTION_*`;
+    /// `workers::retention`).
+    pub retention: crate::workers::retention::RetentionConfig,
     /// Per-platform refresh buffer, seconds: refresh when the access token expires within it.
     /// Default: a quarter of the platform's documented access lifetime, at most 2 hours.
     pub refresh_buffer_secs: BTreeMap<String, u64>,
@@ -235,6 +293,7 @@ impl Default for Config {
             keys: None,
             active_key: None,
             dev: false,
+            admin_password: None,
             sandbox_url: None,
             hosts: BTreeMap::new(),
             allowed_return_urls: Vec::new(),
@@ -246,6 +305,17 @@ impl Default for Config {
             sync_interval_secs: 900,
             publish_max_attempts: 3,
             publish_lease_secs: 120,
+            publish_settle_margin_secs: 30,
+            publish_per_platform: 8,
+            publish_per_account: 1,
+            refresh_lease_secs: 60,
+            metrics_listen: None,
+            sentry_dsn: None,
+            otlp_endpoint: None,
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            rate_limits: RateLimitConfig::default(),
+            retention: crate::workers::retention::RetentionConfig::default(),
             refresh_buffer_secs: BTreeMap::new(),
             platforms: BTreeMap::new(),
             providers: BTreeMap::new(),
@@ -348,6 +418,23 @@ impl Config {
             },
         };
         c.active_key = env.var("SWITCHBOARD_ACTIVE_KEY").or(fc.active_key);
+        let admin_password = match env_or_file(env, "SWITCHBOARD_ADMIN_PASSWORD")? {
+            Some(p) => Some(p),
+            None => match (fc.admin_password, fc.admin_password_file) {
+                (Some(p), _) => Some(p),
+                (None, Some(f)) => Some(read_secret_file("admin_password_file", &f)?),
+                (None, None) => None,
+            },
+        };
+        if let Some(p) = &admin_password {
+            if p.chars().count() < 8 {
+                return Err(invalid(
+                    "admin_password",
+                    "must be at least 8 characters (the dashboard's admin sign-in)",
+                ));
+            }
+        }
+        c.admin_password = admin_password.map(SecretString::from);
         c.sandbox_url = env.var("SWITCHBOARD_SANDBOX_URL").or(fc.sandbox_url);
         c.hosts = fc.hosts;
         let returns: Vec<String> = match env.var("SWITCHBOARD_ALLOWED_RETURN_URLS") {
@@ -393,10 +480,72 @@ impl Config {
             .unwrap_or(c.publish_max_attempts)
             .max(1);
         c.publish_lease_secs = fc.publish_lease_secs.unwrap_or(c.publish_lease_secs).max(1);
+        c.publish_settle_margin_secs = fc
+            .publish_settle_margin_secs
+            .unwrap_or(c.publish_settle_margin_secs);
+        c.publish_per_platform = fc
+            .publish_per_platform
+            .unwrap_or(c.publish_per_platform)
+            .max(1);
+        c.publish_per_account = fc
+            .publish_per_account
+            .unwrap_or(c.publish_per_account)
+            .max(1);
+        c.refresh_lease_secs = fc.refresh_lease_secs.unwrap_or(c.refresh_lease_secs).max(1);
         c.refresh_buffer_secs = fc.refresh_buffer_secs;
+        c.retention = crate::workers::retention::RetentionConfig::resolve(
+            fc.retention.unwrap_or_default(),
+            env,
+        )?;
+        if let Some(m) = env.var("SWITCHBOARD_METRICS_LISTEN").or(fc.metrics_listen) {
+            c.metrics_listen = Some(m.parse().map_err(|_| {
+                invalid(
+                    "metrics_listen",
+                    format!("{m:?} is not ADDR:PORT (for example 127.0.0.1:9464)"),
+                )
+            })?);
+        }
+        c.sentry_dsn = match env_or_file(env, "SWITCHBOARD_SENTRY_DSN")? {
+            Some(d) => Some(d),
+            None => match (fc.sentry_dsn, fc.sentry_dsn_file) {
+                (Some(d), _) => Some(d),
+                (None, Some(p)) => Some(read_secret_file("sentry_dsn_file", &p)?),
+                (None, None) => None,
+            },
+        }
+        .map(|d| {
+            url::Url::parse(&d)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && !u.username().is_empty())
+                .map(|_| SecretString::from(d))
+                .ok_or_else(|| {
+                    invalid(
+                        "sentry_dsn",
+                        "is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID)",
+                    )
+                })
+        })
+        .transpose()?;
+        if let Some(o) = env.var("SWITCHBOARD_OTLP_ENDPOINT").or(fc.otlp_endpoint) {
+            let u =
+                url::Url::parse(&o).map_err(|e| invalid("otlp_endpoint", format!("{o:?}: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(invalid("otlp_endpoint", format!("{o:?} must be http(s)")));
+            }
+            c.otlp_endpoint = Some(o.trim_end_matches('/').to_string());
+        }
         url::Url::parse(&c.public_url)
             .map_err(|e| invalid("public_url", format!("{:?}: {e}", c.public_url)))?;
         c.public_url = c.public_url.trim_end_matches('/').to_string();
+        apply_abuse_settings(
+            &mut c,
+            env,
+            fc.max_body_bytes,
+            fc.trusted_proxies,
+            fc.rate_limits,
+        )?;
+        apply_numeric_env(&mut c, env)?;
+        apply_map_env(&mut c, env)?;
 
         c.platforms = fc.platforms;
         for id in switchboard_core::catalog::BUILTIN_IDS {
@@ -455,6 +604,7 @@ impl Config {
                 ));
             }
         }
+        validate(&c)?;
         Ok(c)
     }
 
@@ -468,6 +618,504 @@ fn parse_secs(field: &str, v: &str) -> Result<u64, ConfigError> {
     v.trim()
         .parse()
         .map_err(|_| invalid(field, format!("{v:?} is not a whole number of seconds")))
+}
+
+/// `[rate_limits]`: requests per fixed window, counted across every instance sharing the database
+/// (`rate_limit.rs`). Each limit is requests per `window_secs`; 0 turns that one limit off.
+/// Environment: `SWITCHBOARD_RATE_LIMITS_<FIELD>` (for example
+/// `SWITCHBOARD_RATE_LIMITS_API_PER_WORKSPACE=12000`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Whether any limit applies (default true).
+    pub enabled: bool,
+    /// Window length, seconds (default 60, 1 to 86400).
+    pub window_secs: u64,
+    /// API requests per workspace (API key) per window (default 30000: 500 a second).
+    pub api_per_workspace: u64,
+    /// API requests per client address per window (default 60000).
+    pub api_per_address: u64,
+    /// Connect flows started (`POST /v1/connect/…`) per workspace per window (default 600).
+    pub connect_per_workspace: u64,
+    /// Connect flows started per client address per window (default 120).
+    pub connect_per_address: u64,
+    /// OAuth callbacks per client address per window (default 120).
+    pub callback_per_address: u64,
+    /// Dashboard sign-in attempts (`POST /sign-in`) per client address per window (default 20).
+    pub sign_in_per_address: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            window_secs: 60,
+            api_per_workspace: 30_000,
+            api_per_address: 60_000,
+            connect_per_workspace: 600,
+            connect_per_address: 120,
+            callback_per_address: 120,
+            sign_in_per_address: 20,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// No limits at all (benchmarks, tests that are about something else).
+    pub fn disabled() -> Self {
+        RateLimitConfig {
+            enabled: false,
+            ..RateLimitConfig::default()
+        }
+    }
+}
+
+/// The value of `name` parsed as `T`, `what` saying what was expected.
+fn env_parse<T: std::str::FromStr>(
+    env: &dyn Env,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
+    match env.var(name) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid(name, format!("{v:?} is not {what}"))),
+        None => Ok(None),
+    }
+}
+
+fn env_bool(env: &dyn Env, name: &str) -> Result<Option<bool>, ConfigError> {
+    match env.var(name) {
+        None => Ok(None),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => Ok(Some(true)),
+            "0" | "false" | "off" | "no" => Ok(Some(false)),
+            _ => Err(invalid(name, format!("{v:?} is not true or false"))),
+        },
+    }
+}
+
+const WHOLE: &str = "a whole number";
+
+/// Body limit, trusted proxies and rate limits: file values, then the environment over them.
+fn apply_abuse_settings(
+    c: &mut Config,
+    env: &dyn Env,
+    max_body_bytes: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    rate_limits: Option<RateLimitConfig>,
+) -> Result<(), ConfigError> {
+    if let Some(b) =
+        env_parse(env, "SWITCHBOARD_MAX_BODY_BYTES", "a whole number of bytes")?.or(max_body_bytes)
+    {
+        if b < 1024 {
+            return Err(invalid(
+                "max_body_bytes",
+                format!("{b} is below the least useful limit, 1024 bytes"),
+            ));
+        }
+        c.max_body_bytes = b;
+    }
+    let proxies: Vec<String> = match env.var("SWITCHBOARD_TRUSTED_PROXIES") {
+        Some(v) => v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => trusted_proxies.unwrap_or_default(),
+    };
+    c.trusted_proxies = proxies
+        .iter()
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        "trusted_proxies",
+                        format!("{p:?} is not an IP address or CIDR network (10.0.0.0/8)"),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut r = rate_limits.unwrap_or_default();
+    if let Some(v) = env_bool(env, "SWITCHBOARD_RATE_LIMITS_ENABLED")? {
+        r.enabled = v;
+    }
+    for (name, field) in [
+        ("WINDOW_SECS", &mut r.window_secs),
+        ("API_PER_WORKSPACE", &mut r.api_per_workspace),
+        ("API_PER_ADDRESS", &mut r.api_per_address),
+        ("CONNECT_PER_WORKSPACE", &mut r.connect_per_workspace),
+        ("CONNECT_PER_ADDRESS", &mut r.connect_per_address),
+        ("CALLBACK_PER_ADDRESS", &mut r.callback_per_address),
+        ("SIGN_IN_PER_ADDRESS", &mut r.sign_in_per_address),
+    ] {
+        if let Some(v) = env_parse(env, &format!("SWITCHBOARD_RATE_LIMITS_{name}"), WHOLE)? {
+            *field = v;
+        }
+    }
+    if !(1..=86_400).contains(&r.window_secs) {
+        return Err(invalid(
+            "rate_limits.window_secs",
+            format!("{} is not between 1 and 86400 seconds", r.window_secs),
+        ));
+    }
+    c.rate_limits = r;
+    Ok(())
+}
+
+/// `SWITCHBOARD_*` variables of the numeric settings that had only a file key.
+fn apply_numeric_env(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
+    if let Some(v) = env_parse(env, "SWITCHBOARD_STATE_TTL_SECS", WHOLE)? {
+        c.state_ttl_secs = v;
+    }
+    if let Some(v) = env_parse(env, "SWITCHBOARD_EXPIRY_WARNING_SECS", WHOLE)? {
+        c.expiry_warning_secs = v;
+    }
+    if let Some(v) = env_parse(env, "SWITCHBOARD_WORKER_INTERVAL_MS", WHOLE)? {
+        c.worker_interval_ms = v;
+    }
+    if let Some(v) = env_parse::<u64>(env, "SWITCHBOARD_SYNC_INTERVAL_SECS", WHOLE)? {
+        c.sync_interval_secs = v.max(60);
+    }
+    if let Some(v) = env_parse::<u32>(env, "SWITCHBOARD_PUBLISH_MAX_ATTEMPTS", WHOLE)? {
+        c.publish_max_attempts = v.max(1);
+    }
+    if let Some(v) = env_parse::<u64>(env, "SWITCHBOARD_PUBLISH_LEASE_SECS", WHOLE)? {
+        c.publish_lease_secs = v.max(1);
+    }
+    if let Some(v) = env_parse::<u64>(env, "SWITCHBOARD_PUBLISH_SETTLE_MARGIN_SECS", WHOLE)? {
+        c.publish_settle_margin_secs = v;
+    }
+    if let Some(v) = env_parse::<usize>(env, "SWITCHBOARD_PUBLISH_PER_PLATFORM", WHOLE)? {
+        c.publish_per_platform = v.max(1);
+    }
+    if let Some(v) = env_parse::<usize>(env, "SWITCHBOARD_PUBLISH_PER_ACCOUNT", WHOLE)? {
+        c.publish_per_account = v.max(1);
+    }
+    if let Some(v) = env_parse::<u64>(env, "SWITCHBOARD_REFRESH_LEASE_SECS", WHOLE)? {
+        c.refresh_lease_secs = v.max(1);
+    }
+    Ok(())
+}
+
+/// `NAME=VALUE,NAME=VALUE` lists: `SWITCHBOARD_HOSTS` (host → base URL) and
+/// `SWITCHBOARD_REFRESH_BUFFER_SECS` (platform → seconds), merged over the file's tables.
+fn apply_map_env(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
+    let pairs = |name: &str| -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(v) = env.var(name) else {
+            return Ok(Vec::new());
+        };
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| invalid(name, format!("{p:?} is not NAME=VALUE")))
+            })
+            .collect()
+    };
+    for (host, base) in pairs("SWITCHBOARD_HOSTS")? {
+        c.hosts.insert(host, base);
+    }
+    for (platform, secs) in pairs("SWITCHBOARD_REFRESH_BUFFER_SECS")? {
+        let secs = parse_secs("SWITCHBOARD_REFRESH_BUFFER_SECS", &secs)?;
+        c.refresh_buffer_secs.insert(platform, secs);
+    }
+    Ok(())
+}
+
+fn check_http_url(field: &str, value: &str) -> Result<(), ConfigError> {
+    let u = url::Url::parse(value).map_err(|e| invalid(field, format!("{value:?}: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(invalid(
+            field,
+            format!("{value:?} must be an http(s) URL with a host"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks across settings, once everything is read: URLs, keys, names that must exist.
+fn validate(c: &Config) -> Result<(), ConfigError> {
+    let db = c.database_url.as_str();
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        let u = url::Url::parse(db).map_err(|e| {
+            // The URL may hold a password: name the problem, not the value.
+            invalid("database_url", format!("not a valid PostgreSQL URL: {e}"))
+        })?;
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("database_url", "the PostgreSQL URL names no host"));
+        }
+    } else if db.contains("://") && !db.starts_with("sqlite:") {
+        let scheme = db.split("://").next().unwrap_or_default();
+        return Err(invalid(
+            "database_url",
+            format!("unsupported scheme {scheme:?}: use sqlite://PATH or postgres://USER@HOST/DB"),
+        ));
+    }
+    check_http_url("public_url", &c.public_url)?;
+    if let Some(s) = &c.sandbox_url {
+        check_http_url("sandbox_url", s)?;
+    }
+    for (host, base) in &c.hosts {
+        check_http_url(&format!("hosts.{host}"), base)?;
+    }
+    match (&c.keys, &c.active_key) {
+        (Some(keys), active) => {
+            use secrecy::ExposeSecret;
+            switchboard_vault::Keyring::parse(keys.expose_secret(), active.as_deref()).map_err(
+                |e| match e {
+                    switchboard_vault::VaultError::UnknownActive(_) => {
+                        invalid("active_key", e.to_string())
+                    }
+                    other => invalid("keys", other.to_string()),
+                },
+            )?;
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "active_key",
+                "is set but no keys are configured (keys, keys_file or SWITCHBOARD_KEYS)",
+            ))
+        }
+        (None, None) => {}
+    }
+    if c.state_ttl_secs == 0 {
+        return Err(invalid("state_ttl_secs", "must be at least 1"));
+    }
+    if c.worker_interval_ms == 0 {
+        return Err(invalid("worker_interval_ms", "must be at least 1"));
+    }
+    for (id, p) in &c.providers {
+        check_http_url(
+            &format!("providers.{id}.authorization_url"),
+            &p.authorization_url,
+        )?;
+        check_http_url(&format!("providers.{id}.token_url"), &p.token_url)?;
+        if let Some(u) = &p.revocation_url {
+            check_http_url(&format!("providers.{id}.revocation_url"), u)?;
+        }
+        if let Some(u) = &p.userinfo_url {
+            check_http_url(&format!("providers.{id}.userinfo_url"), u)?;
+        }
+        if switchboard_core::catalog::BUILTIN_IDS.contains(&id.as_str()) {
+            return Err(invalid(
+                format!("providers.{id}"),
+                "is a built-in platform's id; configure it under [platforms.ID] or pick another id",
+            ));
+        }
+    }
+    for platform in c.refresh_buffer_secs.keys() {
+        if !switchboard_core::catalog::BUILTIN_IDS.contains(&platform.as_str())
+            && !c.providers.contains_key(platform)
+        {
+            return Err(invalid(
+                format!("refresh_buffer_secs.{platform}"),
+                format!(
+                    "unknown platform; known: {} and the [providers] ids",
+                    switchboard_core::catalog::BUILTIN_IDS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const REDACTED: &str = "\"[redacted]\"";
+
+impl Config {
+    /// The effective configuration as TOML, secrets (keys, client secrets, the database
+    /// password) replaced by `"[redacted]"`: what `switchboard config check` prints.
+    pub fn redacted_toml(&self) -> String {
+        use std::fmt::Write;
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut o = String::new();
+        let _ = writeln!(o, "listen = {}", q(&self.listen.to_string()));
+        let _ = writeln!(o, "public_url = {}", q(&self.public_url));
+        let _ = writeln!(o, "database_url = {}", q(&redact_url(&self.database_url)));
+        let _ = writeln!(
+            o,
+            "keys = {}",
+            if self.keys.is_some() {
+                REDACTED
+            } else {
+                "\"\" # none: only --dev starts"
+            }
+        );
+        let _ = writeln!(
+            o,
+            "active_key = {}",
+            q(self.active_key.as_deref().unwrap_or(""))
+        );
+        let _ = writeln!(
+            o,
+            "admin_password = {}",
+            if self.admin_password.is_some() {
+                REDACTED
+            } else {
+                "\"\""
+            }
+        );
+        if self.dev {
+            let _ = writeln!(o, "# development mode (--dev)");
+        }
+        let _ = writeln!(
+            o,
+            "sandbox_url = {}",
+            q(self.sandbox_url.as_deref().unwrap_or(""))
+        );
+        let returns: Vec<String> = self
+            .allowed_return_urls
+            .iter()
+            .map(|u| q(u.as_str()))
+            .collect();
+        let _ = writeln!(o, "allowed_return_urls = [{}]", returns.join(", "));
+        let _ = writeln!(o, "http_timeout_secs = {}", self.http_timeout_secs);
+        let _ = writeln!(o, "state_ttl_secs = {}", self.state_ttl_secs);
+        let _ = writeln!(o, "expiry_warning_secs = {}", self.expiry_warning_secs);
+        let _ = writeln!(o, "workers = {}", self.workers);
+        let _ = writeln!(o, "worker_interval_ms = {}", self.worker_interval_ms);
+        let _ = writeln!(o, "sync_interval_secs = {}", self.sync_interval_secs);
+        let _ = writeln!(o, "publish_max_attempts = {}", self.publish_max_attempts);
+        let _ = writeln!(o, "publish_lease_secs = {}", self.publish_lease_secs);
+        let _ = writeln!(
+            o,
+            "publish_settle_margin_secs = {}",
+            self.publish_settle_margin_secs
+        );
+        let _ = writeln!(o, "publish_per_platform = {}", self.publish_per_platform);
+        let _ = writeln!(o, "publish_per_account = {}", self.publish_per_account);
+        let _ = writeln!(o, "refresh_lease_secs = {}", self.refresh_lease_secs);
+        let _ = writeln!(o, "max_body_bytes = {}", self.max_body_bytes);
+        match self.metrics_listen {
+            Some(a) => writeln!(o, "metrics_listen = {}", q(&a.to_string())),
+            None => writeln!(o, "# metrics_listen: off"),
+        }
+        .ok();
+        match &self.sentry_dsn {
+            Some(_) => writeln!(o, "sentry_dsn = {REDACTED}"),
+            None => writeln!(o, "# sentry_dsn: off"),
+        }
+        .ok();
+        match &self.otlp_endpoint {
+            Some(e) => writeln!(o, "otlp_endpoint = {}", q(e)),
+            None => writeln!(o, "# otlp_endpoint: off"),
+        }
+        .ok();
+        let proxies: Vec<String> = self
+            .trusted_proxies
+            .iter()
+            .map(|n| q(&n.to_string()))
+            .collect();
+        let _ = writeln!(o, "trusted_proxies = [{}]", proxies.join(", "));
+        let r = &self.rate_limits;
+        let _ = writeln!(o, "\n[rate_limits]");
+        let _ = writeln!(o, "enabled = {}", r.enabled);
+        let _ = writeln!(o, "window_secs = {}", r.window_secs);
+        let _ = writeln!(o, "api_per_workspace = {}", r.api_per_workspace);
+        let _ = writeln!(o, "api_per_address = {}", r.api_per_address);
+        let _ = writeln!(o, "connect_per_workspace = {}", r.connect_per_workspace);
+        let _ = writeln!(o, "connect_per_address = {}", r.connect_per_address);
+        let _ = writeln!(o, "callback_per_address = {}", r.callback_per_address);
+        let _ = writeln!(o, "sign_in_per_address = {}", r.sign_in_per_address);
+        let _ = writeln!(
+            o,
+            "metrics_listen = {}",
+            q(&self
+                .metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_default())
+        );
+        let _ = writeln!(
+            o,
+            "sentry_dsn = {}",
+            if self.sentry_dsn.is_some() {
+                REDACTED
+            } else {
+                "\"\""
+            }
+        );
+        let _ = writeln!(
+            o,
+            "otlp_endpoint = {}",
+            q(self.otlp_endpoint.as_deref().unwrap_or(""))
+        );
+        let t = &self.retention;
+        let _ = writeln!(o, "\n[retention]");
+        let _ = writeln!(o, "connections_days = {}", t.connections_days);
+        let _ = writeln!(o, "oauth_states_minutes = {}", t.oauth_states_minutes);
+        let _ = writeln!(o, "events_days = {}", t.events_days);
+        let _ = writeln!(o, "audit_days = {}", t.audit_days);
+        let _ = writeln!(o, "delivered_webhooks_days = {}", t.delivered_webhooks_days);
+        let _ = writeln!(o, "failed_webhooks_days = {}", t.failed_webhooks_days);
+        let _ = writeln!(o, "sync_history_days = {}", t.sync_history_days);
+        let _ = writeln!(o, "connect_batches_days = {}", t.connect_batches_days);
+        let _ = writeln!(o, "interval_secs = {}", t.interval_secs);
+        let _ = writeln!(o, "batch_size = {}", t.batch_size);
+        if !self.hosts.is_empty() {
+            let _ = writeln!(o, "\n[hosts]");
+            for (h, b) in &self.hosts {
+                let _ = writeln!(o, "{} = {}", q(h), q(b));
+            }
+        }
+        if !self.refresh_buffer_secs.is_empty() {
+            let _ = writeln!(o, "\n[refresh_buffer_secs]");
+            for (p, s) in &self.refresh_buffer_secs {
+                let _ = writeln!(o, "{} = {s}", q(p));
+            }
+        }
+        for (id, p) in &self.platforms {
+            if p.client_id.is_none() && p.client_secret.is_none() && p.extra_scopes.is_empty() {
+                continue;
+            }
+            let _ = writeln!(o, "\n[platforms.{id}]");
+            let _ = writeln!(o, "client_id = {}", q(p.client_id.as_deref().unwrap_or("")));
+            let _ = writeln!(
+                o,
+                "client_secret = {}",
+                if p.client_secret.is_some() {
+                    REDACTED
+                } else {
+                    "\"\""
+                }
+            );
+            if !p.extra_scopes.is_empty() {
+                let s: Vec<String> = p.extra_scopes.iter().map(|s| q(s)).collect();
+                let _ = writeln!(o, "extra_scopes = [{}]", s.join(", "));
+            }
+        }
+        for (id, p) in &self.providers {
+            let _ = writeln!(o, "\n[providers.{id}]");
+            let _ = writeln!(o, "authorization_url = {}", q(&p.authorization_url));
+            let _ = writeln!(o, "token_url = {}", q(&p.token_url));
+            let _ = writeln!(o, "client_id = {}", q(p.client_id.as_deref().unwrap_or("")));
+            let _ = writeln!(
+                o,
+                "client_secret = {}",
+                if p.client_secret.is_some() {
+                    REDACTED
+                } else {
+                    "\"\""
+                }
+            );
+        }
+        o
+    }
+}
+
+/// A database URL with its password replaced.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 impl ProviderConfig {
@@ -577,17 +1225,62 @@ mod tests {
     }
 
     #[test]
+    fn observability_settings() {
+        let c = Config::from_parts(FileConfig::default(), &env(&[])).unwrap();
+        assert!(c.metrics_listen.is_none() && c.sentry_dsn.is_none() && c.otlp_endpoint.is_none());
+        let c = Config::from_parts(
+            toml::from_str("metrics_listen = \"127.0.0.1:9464\"\n").unwrap(),
+            &env(&[
+                (
+                    "SWITCHBOARD_SENTRY_DSN",
+                    "https://pub@sentry.example.com/42",
+                ),
+                ("SWITCHBOARD_OTLP_ENDPOINT", "http://127.0.0.1:4318/"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen.unwrap().port(), 9464);
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+        assert!(c.sentry_dsn.is_some());
+        let shown = c.redacted_toml();
+        assert!(
+            shown.contains("metrics_listen = \"127.0.0.1:9464\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("otlp_endpoint = \"http://127.0.0.1:4318\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("pub@"), "the DSN is redacted: {shown}");
+        assert!(
+            !format!("{c:?}").contains("pub@"),
+            "the DSN stays out of Debug"
+        );
+        for (var, field) in [
+            ("SWITCHBOARD_METRICS_LISTEN", "metrics_listen"),
+            ("SWITCHBOARD_SENTRY_DSN", "sentry_dsn"),
+            ("SWITCHBOARD_OTLP_ENDPOINT", "otlp_endpoint"),
+        ] {
+            let err =
+                Config::from_parts(FileConfig::default(), &env(&[(var, "nope")])).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+    }
+
+    #[test]
     fn keys_file_variant() {
         let dir = std::env::temp_dir().join(format!("sbcfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("keys");
-        std::fs::write(&f, "k1:abc\n").unwrap();
+        // A well-formed key: 32 bytes, base64.
+        let key = format!("k1:{}", "A".repeat(43) + "=");
+        std::fs::write(&f, format!("{key}\n")).unwrap();
         let c = Config::from_parts(
             FileConfig::default(),
             &env(&[("SWITCHBOARD_KEYS_FILE", f.to_str().unwrap())]),
         )
         .unwrap();
         use secrecy::ExposeSecret;
-        assert_eq!(c.keys.unwrap().expose_secret(), "k1:abc");
+        assert_eq!(c.keys.unwrap().expose_secret(), key);
     }
 }

@@ -29,9 +29,19 @@ where
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_body(format!("cannot read the body: {e}")))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                // Reworded with the configured limit by `rate_limit::middleware`.
+                ApiError::new(
+                    e.status(),
+                    "body-too-large",
+                    "Request body too large",
+                    "the request body exceeds the limit",
+                )
+            } else {
+                ApiError::bad_body(format!("cannot read the body: {e}"))
+            }
+        })?;
         if bytes.is_empty() {
             return parse_value(serde_json::Value::Object(Default::default()));
         }
@@ -68,6 +78,36 @@ fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<ApiJson<
             };
             ApiError::validation(&field, inner)
         })
+}
+
+/// A query string. One that does not parse (an unknown parameter, a value of the wrong type) is
+/// a 422 `validation-error` problem naming the parameter at fault, as [`ApiJson`] does for bodies.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| {
+                let text = e.body_text();
+                // "Failed to deserialize query string: limit: invalid digit found in string"
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let field = match detail.split_once(": ") {
+                    Some((p, _)) if !p.is_empty() && p != "." && !p.contains(' ') => p,
+                    _ => "query",
+                };
+                ApiError::validation(field, detail.to_string())
+            })
+    }
 }
 
 /// The workspace an API key belongs to.
@@ -114,10 +154,14 @@ impl FromRequestParts<AppState> for WorkspaceAuth {
                 ApiError::unauthorized("Authorization must be `Bearer <workspace API key>`")
             })?;
         match state.api_keys().lookup(state, key).await? {
-            Some(k) => Ok(WorkspaceAuth {
-                workspace_id: k.workspace_id,
-                api_key_id: k.id,
-            }),
+            Some(k) => {
+                // Every log line of the request names its workspace from here on.
+                tracing::Span::current().record("workspace_id", k.workspace_id.as_str());
+                Ok(WorkspaceAuth {
+                    workspace_id: k.workspace_id,
+                    api_key_id: k.id,
+                })
+            }
             None => Err(ApiError::unauthorized("the API key is not valid")),
         }
     }

@@ -37,7 +37,8 @@ use crate::{vaulted, AppState};
 pub const REFRESH_WARNING_DAYS: i64 = 7;
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[schema(as = HealthCheckStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Nothing wrong.
@@ -49,7 +50,8 @@ pub enum CheckStatus {
 }
 
 /// One check of a health report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = HealthCheck)]
 pub struct Check {
     /// `access_token`, `refresh_token`, `last_refresh`, `live_profile`, `scopes` or `pages`.
     pub name: &'static str,
@@ -94,7 +96,8 @@ impl Check {
 }
 
 /// The answer of `GET /v1/connections/{id}/health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = HealthReport)]
 pub struct Report {
     /// The connection.
     pub connection_id: String,
@@ -110,6 +113,7 @@ pub struct Report {
     pub summary: String,
     /// What the person must do: `{kind: none|wait|reconnect|select_pages|get_page_role, detail,
     /// method?, path?}`.
+    #[schema(value_type = crate::openapi::NextAction)]
     pub action: Value,
 }
 

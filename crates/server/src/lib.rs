@@ -23,13 +23,18 @@ use switchboard_vault::Keyring;
 
 pub mod audit;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
 pub mod lifecycle;
+pub mod metrics;
+pub mod openapi;
 pub mod prerequisites;
+pub mod rate_limit;
 pub mod routes;
+pub mod telemetry;
 pub mod validation;
 pub mod vaulted;
 pub mod webhooks;
@@ -55,6 +60,7 @@ struct Inner {
     instance_id: String,
     connections: moka::sync::Cache<String, switchboard_store::Connection>,
     heartbeats: workers::Heartbeats,
+    rate_limiter: rate_limit::RateLimiter,
 }
 
 /// Why the server could not start.
@@ -69,6 +75,10 @@ pub enum StartError {
     /// A custom provider is invalid.
     #[error("{0}")]
     Catalog(#[from] switchboard_core::catalog::CatalogError),
+    /// Stored secrets name encryption keys the keyring lacks (the message names each key id
+    /// and its rows per column).
+    #[error("{0}")]
+    MissingKeys(String),
 }
 
 impl AppState {
@@ -93,6 +103,20 @@ impl AppState {
             None => return Err(switchboard_vault::VaultError::NoKeys.into()),
         };
         let store = switchboard_store::connect(&config.database_url).await?;
+        // Refuse to run on secrets nobody here can open: a few index range scans (migration
+        // 0009), whatever the number of rows.
+        let outside = switchboard_store::maintenance::MaintenanceStore::sealed_outside_keys(
+            store.as_ref(),
+            &keyring.key_ids(),
+        )
+        .await?;
+        if !outside.is_empty() {
+            let message = switchboard_store::maintenance::describe_unknown_keys(&outside);
+            if config.keys.is_some() {
+                return Err(StartError::MissingKeys(message));
+            }
+            tracing::warn!("DEVELOPMENT MODE: {message}");
+        }
         let catalog = build_catalog(&config)?;
         let oauth = OAuthClient::new(Duration::from_secs(config.http_timeout_secs), clock.clone());
         Ok(AppState(Arc::new(Inner {
@@ -110,6 +134,7 @@ impl AppState {
                 .time_to_live(Duration::from_millis(CONNECTION_CACHE_TTL_MS))
                 .build(),
             heartbeats: workers::Heartbeats::default(),
+            rate_limiter: rate_limit::RateLimiter::new(),
         })))
     }
 
@@ -144,6 +169,10 @@ impl AppState {
     /// What the background workers last did (readiness).
     pub fn heartbeats(&self) -> &workers::Heartbeats {
         &self.0.heartbeats
+    }
+    /// This instance's side of the shared rate limits (`rate_limit.rs`).
+    pub fn rate_limiter(&self) -> &rate_limit::RateLimiter {
+        &self.0.rate_limiter
     }
     /// The in-process single flights of refreshes.
     pub fn flights(&self) -> &lifecycle::Flights {
@@ -296,8 +325,19 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::routes())
         .merge(routes::posts::routes())
         .merge(routes::sync::routes())
+        .merge(openapi::routes())
+        .merge(dashboard::routes())
         .fallback(routes::probes::not_found)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            state.config().max_body_bytes,
+        ))
+        // Shared rate limits (429 + Retry-After) and the 413 problem naming the body limit.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::middleware,
+        ))
+        // Latency by route template; records the connection id into the request span.
+        .layer(axum::middleware::from_fn(metrics::track_http))
         // The span names the path, never the query: callbacks carry `code` and `state` there.
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
@@ -312,6 +352,9 @@ pub fn router(state: AppState) -> Router {
                         method = %req.method(),
                         path = %req.uri().path(),
                         request_id = %request_id,
+                        // Recorded once known: by the API key extractor and `metrics::track_http`.
+                        workspace_id = tracing::field::Empty,
+                        connection_id = tracing::field::Empty,
                     )
                 },
             ),
@@ -334,14 +377,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Prometheus on its own listener, when configured (`metrics_listen`).
+    let mut exporter = Vec::new();
+    if let Some(addr) = state.config().metrics_listen {
+        exporter = metrics::start(addr, &state, stopped.clone()).await?.1;
+    }
     let workers = workers::spawn_all(&state, stopped);
-    let result = axum::serve(listener, router(state))
+    // The peer address feeds the per-address rate limits (`rate_limit::client_address`).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
         })
         .await;
-    for w in workers {
+    for w in workers.into_iter().chain(exporter) {
         let _ = w.await;
     }
     result

@@ -244,42 +244,64 @@ pub async fn refresh(state: &AppState, id: &str, need: Need) -> Result<Connectio
     result
 }
 
-/// Refreshes a connection the refresh worker has claimed (the claim holds the database lock).
-/// Takes this process's single flight, re-reads the row (an on-demand flight of this process may
-/// have refreshed it meanwhile), and refreshes when `need` still applies. Returns the connection
-/// as stored afterwards; its `version` is unchanged when no refresh was needed.
+/// What became of a connection the refresh worker had claimed ([`refresh_claimed`]).
+#[derive(Debug)]
+pub enum ClaimedRefresh {
+    /// New tokens were stored; the same write ended the claim.
+    Refreshed(Connection),
+    /// Nothing to do any more (renewed meanwhile by an on-demand flight or another instance):
+    /// the connection as stored; this instance still holds the claim.
+    NotNeeded(Connection),
+    /// The claim ran out before this instance got to the connection and another holder has
+    /// it now: nothing was done, and the claim is theirs to end.
+    HeldElsewhere,
+}
+
+/// Refreshes a connection the refresh worker has claimed. Takes this process's single flight,
+/// then renews the claim in the store for `lease` from now right before anything else: a claim
+/// taken with a batch may have run out while this instance worked through the batch, and
+/// another instance may hold it now (two holders sending one rotating refresh token would kill
+/// the grant). Then re-reads the row (an on-demand flight or another instance may have
+/// refreshed meanwhile) and refreshes when `need` still applies.
 ///
 /// # Errors
-/// As [`refresh`].
+/// As [`refresh`]; a database failure renewing the claim is a [`RefreshFailure`] with
+/// [`OAuthError::NotPossible`].
 pub async fn refresh_claimed(
     state: &AppState,
     id: &str,
     need: Need,
-) -> Result<Connection, RefreshFailure> {
+    lease: Duration,
+) -> Result<ClaimedRefresh, RefreshFailure> {
     let lock = state.flights().lock_for(id);
     let _in_process = lock.lock().await;
-    let conn = load(state, id).await?;
-    let before = conn.version;
-    let result = if need.applies(state, &conn) {
-        refresh_locked(state, conn).await
-    } else {
-        Ok(conn)
-    };
-    state.forget_connection(id);
-    if let Ok(c) = &result {
-        if c.version > before {
-            crate::audit::record(
-                state,
-                &c.workspace_id,
-                Some(&c.id),
-                crate::audit::SYSTEM_REFRESH,
-                crate::audit::action::CONNECTION_REFRESHED,
-                json!({"platform": c.platform, "expires_at": c.expires_at}),
-            )
-            .await;
-        }
+    let now = state.now();
+    let renewed = state
+        .store()
+        .try_lock_refresh(id, state.instance_id(), now + lease, now)
+        .await;
+    match renewed {
+        Ok(true) => {}
+        Ok(false) => return Ok(ClaimedRefresh::HeldElsewhere),
+        Err(e) => return Err(store_failure(&gone(id), e)),
     }
-    result
+    let conn = load(state, id).await?;
+    if !need.applies(state, &conn) {
+        return Ok(ClaimedRefresh::NotNeeded(conn));
+    }
+    let result = refresh_locked(state, conn).await;
+    state.forget_connection(id);
+    let c = result?;
+    crate::audit::record(
+        state,
+        &c.workspace_id,
+        Some(&c.id),
+        crate::audit::SYSTEM_REFRESH,
+        crate::audit::action::CONNECTION_REFRESHED,
+        json!({"platform": c.platform, "expires_at": c.expires_at}),
+    )
+    .await;
+    Ok(ClaimedRefresh::Refreshed(c))
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Connection, RefreshFailure> {
@@ -341,8 +363,34 @@ fn failure(conn: Connection, error: OAuthError) -> RefreshFailure {
     }
 }
 
-/// The refresh itself, with both locks held.
+/// The refresh itself, with both locks held, in a span naming the connection and workspace
+/// (its platform call and every log line inside carry them), counted in
+/// `switchboard_refreshes_total` by platform and outcome.
 async fn refresh_locked(state: &AppState, conn: Connection) -> Result<Connection, RefreshFailure> {
+    use tracing::Instrument;
+    let platform = conn.platform.clone();
+    let span = tracing::info_span!(
+        "refresh",
+        connection_id = %conn.id,
+        workspace_id = %conn.workspace_id,
+        platform = %conn.platform,
+    );
+    let result = refresh_once(state, conn).instrument(span).await;
+    crate::metrics::refresh(
+        &platform,
+        match &result {
+            Ok(_) => "success",
+            Err(f) if f.connection.status == ConnectionStatus::NeedsReauth.as_str() => {
+                "needs_reauth"
+            }
+            Err(f) if f.diagnosis.retryable => "retryable_failure",
+            Err(_) => "failure",
+        },
+    );
+    result
+}
+
+async fn refresh_once(state: &AppState, conn: Connection) -> Result<Connection, RefreshFailure> {
     let spec = match state.platform(&conn.platform) {
         Ok(s) => s.clone(),
         Err(_) => {

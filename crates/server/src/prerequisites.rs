@@ -21,7 +21,8 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 const EARLIEST_SANE: &str = "2026-01-01T00:00:00Z";
 
 /// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = PrerequisiteStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Fine.
@@ -33,7 +34,8 @@ pub enum Status {
 }
 
 /// One check: `{name, status, detail, fix}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = PrerequisiteCheck)]
 pub struct Check {
     /// Stable name (`client_id`, `client_secret`, `redirect_uri`, `public_url_https`,
     /// `encryption_key`, `database`, `clock`).
@@ -275,6 +277,7 @@ pub async fn platform_date(spec: &PlatformSpec) -> Option<(String, DateTime<Utc>
     let host = url.host_str()?.to_string();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
+        .connect_timeout(std::time::Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .ok()?;

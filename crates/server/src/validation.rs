@@ -35,7 +35,8 @@ use crate::error::ApiError;
 use crate::{lifecycle, AppState};
 
 /// The validation report of one connection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ValidationReport)]
 pub struct Report {
     /// The connection checked.
     pub connection_id: String,

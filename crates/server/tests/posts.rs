@@ -388,10 +388,10 @@ async fn the_attempt_bound_is_configurable() {
 }
 
 #[tokio::test]
-async fn a_timeout_on_the_publish_call_is_unknown_and_never_retried() {
+async fn a_timeout_on_the_publish_call_is_checked_at_the_safe_time_never_sent_twice() {
     let app = TestApp::spawn().await;
     let x = connection(&app, "x-ada").await;
-    // The test stack's HTTP timeout is 2 s: X answers too late.
+    // The test stack's HTTP timeout is 2 s: X answers too late (and publishes).
     app.fault(json!({"platform": "twitter", "endpoint": "publish", "delay_ms": 3500, "times": 1}))
         .await;
     let id = create_id(
@@ -400,23 +400,70 @@ async fn a_timeout_on_the_publish_call_is_unknown_and_never_retried() {
     )
     .await;
     assert_eq!(tick(&app.state).await.unwrap(), 1);
+    // No immediate check: the request may still land; it waits, marker kept.
     let p = post(&app, &id).await;
-    assert_eq!(p["targets"][0]["status"], "unknown", "{p}");
-    assert_eq!(p["status"], "unknown");
-    assert!(p["targets"][0]["diagnosis"].is_object());
-    let events = app
-        .state
-        .store()
-        .list_events(&app.workspace_id, 50)
-        .await
-        .unwrap();
-    assert!(events.iter().any(|e| e.kind == "post.unknown"));
+    assert_eq!(p["targets"][0]["status"], "publishing", "{p}");
+    assert_eq!(
+        tick(&app.state).await.unwrap(),
+        0,
+        "waits for the safe time"
+    );
+    // Let the late request land at the sandbox (real time), then reach the safe time.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    app.clock.advance(Duration::seconds(60));
+    tick(&app.state).await.unwrap();
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
     app.clock.advance(Duration::days(1));
-    assert_eq!(tick(&app.state).await.unwrap(), 0, "never retried");
-    let (_, v) = app.post(&format!("/v1/posts/{id}/retry"), json!({})).await;
-    assert_eq!(v["changed"], 0, "retry leaves unknown targets alone");
-    assert_eq!(tick(&app.state).await.unwrap(), 0);
-    assert!(published_items(&app).await.len() <= 1);
+    assert_eq!(tick(&app.state).await.unwrap(), 0, "never sent again");
+    assert_eq!(published_items(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_not_found_before_the_safe_time_waits_then_is_sent_again_once() {
+    use switchboard_server::workers::publish::{tick_with, PublishSettings};
+    let app = TestApp::spawn().await;
+    // A send could stay in flight for 300 s: longer than the crashed holder's lease.
+    let settings = PublishSettings {
+        settle: std::time::Duration::from_secs(300),
+        ..PublishSettings::default()
+    };
+    let x = connection(&app, "x-ada").await;
+    let lost = create(
+        &app,
+        json!({"content": {"text": "Never left"}, "connection_ids": [x]}),
+    )
+    .await;
+    let id = lost["id"].as_str().unwrap().to_string();
+    crashed_claim(&app, 1).await;
+    let token = token_of(&app, &x, None).await;
+    // The holder stored the marker and died before sending.
+    crash_at_create(&app, &lost, 0, &token, ADA, false).await;
+    // Its lease runs out, but the send could still be in flight: nothing found, it waits.
+    app.clock.advance(Duration::seconds(121));
+    assert_eq!(tick_with(&app.state, &settings).await.unwrap(), 1);
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "publishing", "waits: {p}");
+    assert_eq!(p["targets"][0]["attempts"], 0, "{p}");
+    app.clock.advance(Duration::seconds(120));
+    assert_eq!(
+        tick_with(&app.state, &settings).await.unwrap(),
+        0,
+        "not yet"
+    );
+    assert_eq!(published_items(&app).await.len(), 0);
+    // After the safe time NotFound is authoritative: the marker is cleared and it is sent
+    // again (one more attempt), published exactly once.
+    app.clock.advance(Duration::seconds(61));
+    for _ in 0..3 {
+        tick_with(&app.state, &settings).await.unwrap();
+    }
+    let p = post(&app, &id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    assert_eq!(published_items(&app).await.len(), 1);
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick_with(&app.state, &settings).await.unwrap(), 0);
+    assert_eq!(published_items(&app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -827,4 +874,605 @@ async fn the_dispatcher_runs_inside_serve_and_shows_in_readiness() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["checks"]["workers"]["publish"]["ok"], true, "{v}");
+}
+
+// ---- exactly once across crashes: the create-in-flight marker ----
+
+/// A connection made with `extra_scopes` besides the catalog's defaults (as `account`).
+async fn connect_with_scopes(
+    app: &TestApp,
+    platform: &str,
+    account: Option<&str>,
+    extra_scopes: &[&str],
+) -> Value {
+    let (s, start) = app
+        .post(
+            &format!("/v1/connect/{platform}"),
+            json!({"owner": "user-1", "scopes": extra_scopes}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{start}");
+    let cb = app
+        .consent(
+            start["authorization_url"].as_str().unwrap(),
+            "allow",
+            account,
+        )
+        .await;
+    let (s, v) = app.callback(&cb).await;
+    assert!(s.is_success(), "{v}");
+    v
+}
+
+/// The access token Switchboard publishes a connection's target with (a Page's for Facebook).
+async fn token_of(app: &TestApp, connection: &str, page: Option<&str>) -> String {
+    let path = match page {
+        Some(p) => format!("/v1/connections/{connection}/pages/{p}/token"),
+        None => format!("/v1/connections/{connection}/token"),
+    };
+    let (s, v) = app.get(&path).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// What a holder that died at the create call leaves behind: target `index` of `created`,
+/// already claimed by `crashed-instance`, is stepped (with the platform's real calls) up to its
+/// non-repeatable create, that progress is stored, and the create-in-flight marker is set. With
+/// `send`, the create call then reaches the platform and its answer is lost with the process.
+async fn crash_at_create(
+    app: &TestApp,
+    created: &Value,
+    index: usize,
+    token: &str,
+    account_id: &str,
+    send: bool,
+) {
+    use switchboard_publish::{publisher_for, Step, Target};
+    let target = &created["targets"][index];
+    let target_id = target["id"].as_str().unwrap();
+    let platform = target["platform"].as_str().unwrap();
+    let store = app.state.store().clone();
+    let content: switchboard_core::post::PostContent =
+        serde_json::from_value(created["content"].clone()).unwrap();
+    let publisher = publisher_for(platform).unwrap();
+    let spec = app.state.catalog().get(platform).unwrap();
+    let token = SecretString::from(token.to_string());
+    let t = Target {
+        spec,
+        access_token: &token,
+        account_id,
+        content: &content,
+    };
+    let http = app.state.oauth().http();
+    let advance = |wait: Option<std::time::Duration>| {
+        if let Some(w) = wait {
+            app.clock.advance(Duration::from_std(w).unwrap());
+        }
+    };
+    let mut progress = Value::Null;
+    for _ in 0..20 {
+        if publisher.next_is_create(&t, &progress) {
+            break;
+        }
+        match publisher.step(http, &t, &progress).await.unwrap() {
+            Step::Continue { progress: p, wait } => {
+                advance(wait);
+                progress = p;
+            }
+            Step::Done(d) => panic!("{platform}: done before any create: {d:?}"),
+        }
+    }
+    assert!(publisher.next_is_create(&t, &progress), "{platform}");
+    let now = app.state.now();
+    let lease = now + Duration::seconds(120);
+    assert!(store
+        .save_progress(target_id, "crashed-instance", &progress, lease, now)
+        .await
+        .unwrap());
+    assert!(store
+        .mark_create_in_flight(target_id, "crashed-instance", 1, lease, now)
+        .await
+        .unwrap());
+    let stored = store.get_target(target_id).await.unwrap().unwrap();
+    assert_eq!(stored.create_in_flight.map(|f| f.attempt), Some(1));
+    if send {
+        let mut p = progress;
+        for _ in 0..20 {
+            match publisher.step(http, &t, &p).await.unwrap() {
+                Step::Done(_) => break,
+                Step::Continue { progress: n, wait } => {
+                    advance(wait);
+                    if !publisher.next_is_create(&t, &n) {
+                        break; // a TikTok init answered with its publish_id: lost too
+                    }
+                    p = n;
+                }
+            }
+        }
+    }
+}
+
+/// Claims every due target for `crashed-instance` (a process about to die).
+async fn crashed_claim(app: &TestApp, n: usize) {
+    let now = app.state.now();
+    let claimed = app
+        .state
+        .store()
+        .claim_due_targets("crashed-instance", now + Duration::seconds(120), now, 50)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), n);
+}
+
+fn published_count(stats: &Value, platform: &str) -> u64 {
+    stats["platforms"][platform]["published"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// The crashed holder's lease runs out; this instance resumes (ticking a few times for the
+/// platforms that wait between steps).
+async fn resume(app: &TestApp) {
+    app.clock.advance(Duration::seconds(121));
+    for _ in 0..10 {
+        tick(&app.state).await.unwrap();
+        app.clock.advance(Duration::seconds(15));
+    }
+}
+
+/// The checks every platform's resume shares: `found` published once under the sandbox's item
+/// id (found by the check, not sent again); `lost` (never sent) authoritatively not found after
+/// the send could no longer be in flight, so sent again and published exactly once; nothing
+/// else published, and nothing is ever sent again afterwards.
+/// The resume scenario shared by the per-platform tests: two posts to `conn` (Page `page` on
+/// Facebook), both claimed by a holder that crashed with its create call in flight; the first
+/// reached the platform as `account`, the second never left. On resume the first must be found
+/// and the second sent again, each published once.
+async fn found_and_lost_after_a_crash(
+    app: &TestApp,
+    platform: &str,
+    conn: &str,
+    page: Option<&str>,
+    account: &str,
+    found_body: Value,
+    lost_body: Value,
+) {
+    let found = create(app, found_body).await;
+    let lost = create(app, lost_body).await;
+    crashed_claim(app, 2).await;
+    let token = token_of(app, conn, page).await;
+    crash_at_create(app, &found, 0, &token, account, true).await;
+    crash_at_create(app, &lost, 0, &token, account, false).await;
+    resume(app).await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    assert_resolved(app, platform, &id(&found), &id(&lost)).await;
+}
+
+async fn assert_resolved(app: &TestApp, platform: &str, found: &str, lost: &str) {
+    let items = |app: &TestApp| {
+        let url = format!("{}/__sandbox/published?platform={platform}", app.sandbox);
+        let http = app.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let pf = post(app, found).await;
+    let tf = &pf["targets"][0];
+    assert_eq!(tf["status"], "published", "{pf}");
+    let pl = post(app, lost).await;
+    let tl = &pl["targets"][0];
+    assert_eq!(tl["status"], "published", "sent again after NotFound: {pl}");
+    let all = items(app).await;
+    assert_eq!(all.len(), 2, "{platform}: {all:?}");
+    let ids: Vec<&Value> = all.iter().map(|i| &i["id"]).collect();
+    assert!(ids.contains(&&tf["platform_post_id"]), "{pf} {all:?}");
+    assert!(ids.contains(&&tl["platform_post_id"]), "{pl} {all:?}");
+    assert_ne!(tf["platform_post_id"], tl["platform_post_id"]);
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert_eq!(published_count(&app.sandbox_stats().await, platform), 2);
+    assert_eq!(items(app).await.len(), 2, "nothing published twice");
+}
+
+#[tokio::test]
+async fn x_resumed_with_a_create_in_flight_is_checked_not_sent_again() {
+    x_resume_with_create_in_flight(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn x_resumed_with_a_create_in_flight_on_postgres() {
+    let app = TestApp::spawn_with(Setup {
+        db: Db::Postgres,
+        ..Setup::default()
+    })
+    .await;
+    x_resume_with_create_in_flight(app).await;
+}
+
+async fn x_resume_with_create_in_flight(app: TestApp) {
+    let x = connection(&app, "x-ada").await;
+    let found = create(
+        &app,
+        json!({"content": {"text": "Sent before the crash"}, "connection_ids": [x]}),
+    )
+    .await;
+    let lost = create(
+        &app,
+        json!({"content": {"text": "Never left before the crash"}, "connection_ids": [x]}),
+    )
+    .await;
+    crashed_claim(&app, 2).await;
+    let token = token_of(&app, &x, None).await;
+    crash_at_create(&app, &found, 0, &token, ADA, true).await;
+    crash_at_create(&app, &lost, 0, &token, ADA, false).await;
+    // While the crashed holder's lease runs, nobody looks.
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    resume(&app).await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    assert_resolved(&app, "twitter", &id(&found), &id(&lost)).await;
+    let stats = app.sandbox_stats().await;
+    assert_eq!(
+        published_by(&stats, ADA),
+        2,
+        "found once, the lost one sent again once"
+    );
+}
+
+#[tokio::test]
+async fn a_check_that_fails_transiently_keeps_the_marker_and_looks_again() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let found = create(
+        &app,
+        json!({"content": {"text": "Look twice"}, "connection_ids": [x]}),
+    )
+    .await;
+    crashed_claim(&app, 1).await;
+    let token = token_of(&app, &x, None).await;
+    crash_at_create(&app, &found, 0, &token, ADA, true).await;
+    // The timeline read answers 503 once: the target waits with its marker, never re-sent.
+    app.fault(json!({"platform": "twitter", "endpoint": "metrics", "status": 503, "times": 1}))
+        .await;
+    app.clock.advance(Duration::seconds(121));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let id = found["id"].as_str().unwrap();
+    let p = post(&app, id).await;
+    assert_eq!(p["targets"][0]["status"], "publishing", "{p}");
+    let target_id = p["targets"][0]["id"].as_str().unwrap();
+    let stored = app
+        .state
+        .store()
+        .get_target(target_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.create_in_flight.is_some(), "the marker stays");
+    assert_eq!(stored.attempts, 1);
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, id).await;
+    assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 1);
+}
+
+#[tokio::test]
+async fn linkedin_resumed_with_a_create_in_flight_is_found_with_the_author_finder() {
+    let app = TestApp::spawn().await;
+    let conn = connect_with_scopes(&app, "linkedin", None, &["r_member_social"]).await;
+    let li = conn["id"].as_str().unwrap().to_string();
+    let member = conn["account"]["id"].as_str().unwrap().to_string();
+    found_and_lost_after_a_crash(
+        &app,
+        "linkedin",
+        &li,
+        None,
+        &member,
+        json!({"content": {"text": "LinkedIn, sent (then the crash)"}, "connection_ids": [li]}),
+        json!({"content": {"text": "LinkedIn, never sent"}, "connection_ids": [li]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn linkedin_without_the_finder_permission_stays_unknown_and_is_never_refused_as_a_duplicate()
+{
+    let app = TestApp::spawn().await;
+    let conn = app.connect("linkedin").await;
+    let li = conn["id"].as_str().unwrap().to_string();
+    let member = conn["account"]["id"].as_str().unwrap().to_string();
+    let sent = create(
+        &app,
+        json!({"content": {"text": "Sent, then the crash"}, "connection_ids": [li]}),
+    )
+    .await;
+    crashed_claim(&app, 1).await;
+    let token = token_of(&app, &li, None).await;
+    crash_at_create(&app, &sent, 0, &token, &member, true).await;
+    resume(&app).await;
+    let p = post(&app, sent["id"].as_str().unwrap()).await;
+    let t = &p["targets"][0];
+    // Before the marker, the restart re-sent the post and LinkedIn refused it as a duplicate
+    // (`failed` while it was live). Now it is `unknown`, and nothing was sent twice.
+    assert_eq!(t["status"], "unknown", "{p}");
+    assert!(
+        t["diagnosis"]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("looking for it failed"),
+        "{t}"
+    );
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_count(&stats, "linkedin"), 1);
+    assert_ne!(t["diagnosis"]["category"], "duplicate_content", "{t}");
+}
+
+#[tokio::test]
+async fn facebook_resumed_with_a_create_in_flight_is_found_in_the_page_feed() {
+    const ENGINES: &str = "102000000000001";
+    let app = TestApp::spawn().await;
+    let fb = app.connect("facebook").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = app
+        .post(
+            &format!("/v1/connections/{fb}/pages"),
+            json!({"page_ids": [ENGINES]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let image = format!("{}/__sandbox/media/engine.jpg", app.sandbox);
+    found_and_lost_after_a_crash(
+        &app,
+        "facebook",
+        &fb,
+        Some(ENGINES),
+        ENGINES,
+        json!({"content": {"text": "A photo, sent", "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}]},
+               "connection_ids": [fb]}),
+        json!({"content": {"text": "Page post, never sent"}, "connection_ids": [fb]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pinterest_resumed_with_a_create_in_flight_is_found_on_its_board() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect_as("pinterest", Some("pin-ada")).await;
+    let pin = conn["id"].as_str().unwrap().to_string();
+    let user = conn["account"]["id"].as_str().unwrap().to_string();
+    let image = format!("{}/__sandbox/media/cake.jpg", app.sandbox);
+    let body = |title: &str| {
+        json!({"content": {
+            "text": format!("{title} on the board"),
+            "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}],
+            "overrides": {"pinterest": {"board_id": "1150000000000100001", "title": title}}
+        }, "connection_ids": [pin]})
+    };
+    found_and_lost_after_a_crash(
+        &app,
+        "pinterest",
+        &pin,
+        None,
+        &user,
+        body("Sent"),
+        body("Lost"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tiktok_resumed_with_a_pull_init_in_flight_is_found_among_the_creators_posts() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("tiktok").await;
+    let tt = conn["id"].as_str().unwrap().to_string();
+    let open_id = conn["account"]["id"].as_str().unwrap().to_string();
+    let image = format!("{}/__sandbox/media/dance.jpg", app.sandbox);
+    let body = |title: &str| {
+        json!({"content": {
+            "text": format!("{title} photos"),
+            "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}],
+            "overrides": {"tiktok": {"title": title}}
+        }, "connection_ids": [tt]})
+    };
+    found_and_lost_after_a_crash(
+        &app,
+        "tiktok",
+        &tt,
+        None,
+        &open_id,
+        body("Sent"),
+        body("Lost"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn instagram_resumed_with_media_publish_in_flight_reads_the_container() {
+    let app = TestApp::spawn().await;
+    let conn = app.connect("instagram").await;
+    let ig = conn["id"].as_str().unwrap().to_string();
+    let user = conn["account"]["id"].as_str().unwrap().to_string();
+    let image = format!("{}/__sandbox/media/cake.jpg", app.sandbox);
+    let body = |text: &str| {
+        json!({"content": {"text": text, "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}]},
+               "connection_ids": [ig]})
+    };
+    let sent = create(&app, body("Published before the crash")).await;
+    let unsent = create(&app, body("Container ready, never published")).await;
+    crashed_claim(&app, 2).await;
+    let token = token_of(&app, &ig, None).await;
+    crash_at_create(&app, &sent, 0, &token, &user, true).await;
+    crash_at_create(&app, &unsent, 0, &token, &user, false).await;
+    resume(&app).await;
+    // The container says PUBLISHED for the first: published, not again. For the second it says
+    // it was not published: that one goes on from its container, once.
+    for v in [&sent, &unsent] {
+        let p = post(&app, v["id"].as_str().unwrap()).await;
+        assert_eq!(p["targets"][0]["status"], "published", "{p}");
+    }
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_count(&stats, "instagram"), 2, "{stats}");
+}
+
+#[tokio::test]
+async fn one_round_keeps_claiming_as_targets_finish_beyond_one_batch() {
+    let app = TestApp::spawn().await;
+    let ada = connection(&app, "x-ada").await;
+    let grace = connection(&app, "x-grace").await;
+    // 130 targets, more than the 100 a round holds in flight at once.
+    let mut ids = Vec::new();
+    for i in 0..65 {
+        for (c, who) in [(&ada, "Ada"), (&grace, "Grace")] {
+            ids.push(
+                create_id(
+                    &app,
+                    json!({"content": {"text": format!("{who}'s pipelined post {i}")}, "connection_ids": [c]}),
+                )
+                .await,
+            );
+        }
+    }
+    assert_eq!(
+        tick(&app.state).await.unwrap(),
+        130,
+        "one round, no batch barrier"
+    );
+    let (_, summary) = app.get("/v1/posts/summary").await;
+    assert_eq!(
+        summary["by_platform"]["twitter"]["published"], 130,
+        "{summary}"
+    );
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 65);
+    assert_eq!(published_by(&stats, GRACE), 65);
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+}
+
+/// Publishes `n` text posts `"{prefix} {i}"` straight through `platform`'s publisher as
+/// `account_id` (the busy account's other traffic, not through Switchboard).
+async fn publish_directly(
+    app: &TestApp,
+    platform: &str,
+    token: &str,
+    account_id: &str,
+    prefix: &str,
+    n: usize,
+) {
+    use switchboard_publish::{publisher_for, Step, Target};
+    let publisher = publisher_for(platform).unwrap();
+    let spec = app.state.catalog().get(platform).unwrap();
+    let token = SecretString::from(token.to_string());
+    let http = app.state.oauth().http();
+    for i in 0..n {
+        let content: switchboard_core::post::PostContent =
+            serde_json::from_value(json!({"text": format!("{prefix} {i}")})).unwrap();
+        let t = Target {
+            spec,
+            access_token: &token,
+            account_id,
+            content: &content,
+        };
+        let mut progress = Value::Null;
+        for _ in 0..10 {
+            match publisher.step(http, &t, &progress).await.unwrap() {
+                Step::Done(_) => break,
+                Step::Continue { progress: p, .. } => progress = p,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn x_busy_account_with_over_100_newer_tweets_is_found_on_a_later_page() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let found = create(
+        &app,
+        json!({"content": {"text": "Sent before a busy day"}, "connection_ids": [x]}),
+    )
+    .await;
+    crashed_claim(&app, 1).await;
+    let token = token_of(&app, &x, None).await;
+    crash_at_create(&app, &found, 0, &token, ADA, true).await;
+    // A day later (fresh per-user limits) the account has posted 100 newer tweets: the one
+    // looked for is on the second page of the timeline.
+    app.clock.advance(Duration::days(1));
+    let token = token_of(&app, &x, None).await;
+    publish_directly(&app, "twitter", &token, ADA, "Busy", 100).await;
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let p = post(&app, found["id"].as_str().unwrap()).await;
+    assert_eq!(
+        p["targets"][0]["status"], "published",
+        "found by paging: {p}"
+    );
+    app.clock.advance(Duration::days(1));
+    tick(&app.state).await.unwrap();
+    let stats = app.sandbox_stats().await;
+    assert_eq!(published_by(&stats, ADA), 101, "nothing sent again");
+}
+
+/// A LinkedIn member with the create-in-flight post sent, then `newer` posts of its own.
+async fn linkedin_busy(newer: usize) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let conn = connect_with_scopes(&app, "linkedin", None, &["r_member_social"]).await;
+    let li = conn["id"].as_str().unwrap().to_string();
+    let member = conn["account"]["id"].as_str().unwrap().to_string();
+    let found = create(
+        &app,
+        json!({"content": {"text": "LinkedIn, sent before a busy hour"}, "connection_ids": [li]}),
+    )
+    .await;
+    crashed_claim(&app, 1).await;
+    let token = token_of(&app, &li, None).await;
+    crash_at_create(&app, &found, 0, &token, &member, true).await;
+    app.clock.advance(Duration::seconds(1));
+    publish_directly(&app, "linkedin", &token, &member, "Busy", newer).await;
+    app.clock.advance(Duration::seconds(121));
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    (app, found["id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn linkedin_busy_member_with_over_100_newer_posts_is_found_on_a_later_page() {
+    let (app, id) = linkedin_busy(250).await;
+    let p = post(&app, &id).await;
+    assert_eq!(
+        p["targets"][0]["status"], "published",
+        "found by paging: {p}"
+    );
+    app.clock.advance(Duration::days(1));
+    tick(&app.state).await.unwrap();
+    assert_eq!(
+        published_count(&app.sandbox_stats().await, "linkedin"),
+        251,
+        "nothing sent again"
+    );
+}
+
+#[tokio::test]
+async fn linkedin_check_past_the_page_cap_cannot_tell_and_ends_unknown() {
+    // More newer posts than CHECK_MAX_PAGES pages of 100 hold.
+    let (app, id) = linkedin_busy(switchboard_publish::CHECK_MAX_PAGES * 100).await;
+    let p = post(&app, &id).await;
+    let t = &p["targets"][0];
+    assert_eq!(t["status"], "unknown", "{p}");
+    let cause = t["diagnosis"]["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("pages"), "{cause}");
+    assert!(cause.contains("not sent again"), "{cause}");
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
 }

@@ -203,6 +203,50 @@ async fn two_instances_share_the_due_refreshes() {
     assert_eq!(stat(&s, "twitter", "refresh_failures"), 0);
 }
 
+/// A claim that ran out while its holder worked through its batch, and that another holder
+/// took meanwhile, is left to that holder: the first one does not call the platform (two holders
+/// sending one rotating refresh token would kill the grant). Once the other's claim ends, the
+/// first renews it, and refreshes only if nobody did meanwhile.
+#[tokio::test]
+async fn a_claim_taken_over_by_another_holder_is_left_to_it() {
+    use switchboard_server::lifecycle::{refresh_claimed, ClaimedRefresh, Need};
+    let app = TestApp::spawn_with(Setup {
+        db: Db::Postgres,
+        ..Setup::default()
+    })
+    .await;
+    let x = app.connect("twitter").await;
+    let id = x["id"].as_str().unwrap();
+    app.clock.advance(Duration::minutes(100));
+    let store = app.state.store();
+    let seen = store.get_connection_by_id(id).await.unwrap().unwrap();
+    let need = Need::expiring_within(Duration::minutes(30), &seen);
+    let lease = Duration::seconds(60);
+    // Another instance holds the claim now.
+    let now = app.clock.now();
+    assert!(store
+        .try_lock_refresh(id, "other-instance", now + lease, now)
+        .await
+        .unwrap());
+    let r = refresh_claimed(&app.state, id, need, lease).await.unwrap();
+    assert!(matches!(r, ClaimedRefresh::HeldElsewhere), "{r:?}");
+    assert_eq!(stat(&app.sandbox_stats().await, "twitter", "refreshes"), 0);
+    // Its claim ran out without a refresh: this instance renews it and refreshes.
+    app.clock.advance(Duration::seconds(61));
+    let r = refresh_claimed(&app.state, id, need, lease).await.unwrap();
+    let ClaimedRefresh::Refreshed(c) = r else {
+        panic!("{r:?}");
+    };
+    assert_eq!(c.version, seen.version + 1);
+    assert_eq!(stat(&app.sandbox_stats().await, "twitter", "refreshes"), 1);
+    // A holder that decided on the old version finds the new tokens and does nothing.
+    let r = refresh_claimed(&app.state, id, need, lease).await.unwrap();
+    assert!(matches!(r, ClaimedRefresh::NotNeeded(_)), "{r:?}");
+    let s = app.sandbox_stats().await;
+    assert_eq!(stat(&s, "twitter", "refreshes"), 1);
+    assert_eq!(stat(&s, "twitter", "refresh_failures"), 0);
+}
+
 #[tokio::test]
 async fn readiness_reports_the_running_workers() {
     let app = TestApp::spawn_with(Setup {

@@ -29,12 +29,14 @@ use crate::AppState;
 const BATCH_KEY: &str = "batch_id";
 
 /// Body of `POST /v1/connect/bulk`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     /// The end user the connections are for (1-256 characters), as in single connect.
+    #[schema(min_length = 1, max_length = 256, pattern = "\\S", example = "user-42")]
     pub owner: String,
     /// Platform ids, each at most once, at least one.
+    #[schema(min_items = 1, example = json!(["linkedin", "youtube"]))]
     pub platforms: Vec<String>,
     /// Where to send the browser after each callback; must fall under `allowed_return_urls`.
     #[serde(default)]
@@ -86,6 +88,21 @@ fn check_platforms(state: &AppState, platforms: &[String]) -> Result<(), ApiErro
 ///
 /// Errors: 422 `validation-error` naming `platforms` / `platforms[i]` (empty list, repeated,
 /// unknown or unconfigured platform), `owner` or `return_to`; nothing is started then.
+#[utoipa::path(
+    post,
+    path = "/v1/connect/bulk",
+    operation_id = "startBulkConnect",
+    tag = "connect",
+    summary = "Start connecting several platforms at once",
+    request_body = BulkRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "One session per platform, in the order asked.", body = crate::openapi::BulkSessions),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` naming `platforms` or `platforms[i]` (empty, repeated, unknown or unconfigured), `owner` or `return_to`; nothing is started.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn start_bulk(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -183,6 +200,21 @@ fn expired_diagnosis(session: &BatchSession, ttl_minutes: u64) -> Diagnosis {
 ///   batch expires; `null` when none finished through a callback yet, `0` when none is pending.
 ///
 /// Errors: 404 for an unknown id or another workspace's batch.
+#[utoipa::path(
+    get,
+    path = "/v1/connect/bulk/{id}",
+    operation_id = "getBulkConnect",
+    tag = "connect",
+    summary = "Follow a bulk connect",
+    params(
+        ("id" = String, Path, description = "Batch id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Each platform's status, the percent done and the time left.", body = crate::openapi::BulkProgress),
+        (status = 404, description = "`not-found`: no bulk connect batch with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn progress(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

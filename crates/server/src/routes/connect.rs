@@ -34,10 +34,11 @@ use crate::routes::connections::connection_json;
 use crate::{vaulted, AppState};
 
 /// Body of `POST /v1/connect/{platform}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
     /// The end user in the product team's app the connection is for (1-256 characters).
+    #[schema(min_length = 1, max_length = 256, pattern = "\\S", example = "user-42")]
     pub owner: String,
     /// Scopes to request on top of the platform's defaults.
     #[serde(default)]
@@ -57,12 +58,20 @@ pub fn hash_state(state: &str) -> String {
 fn check_return_to(state: &AppState, return_to: &str) -> Result<url::Url, ApiError> {
     let u = url::Url::parse(return_to)
         .map_err(|e| ApiError::validation("return_to", format!("not an absolute URL: {e}")))?;
-    let allowed = state.config().allowed_return_urls.iter().any(|a| {
-        a.scheme() == u.scheme()
-            && a.host_str() == u.host_str()
-            && a.port_or_known_default() == u.port_or_known_default()
-            && u.path().starts_with(a.path())
-    });
+    // The dashboard's own result page is always allowed: it is this server, not a redirect away.
+    let own_result = url::Url::parse(&format!(
+        "{}{}",
+        state.config().public_url,
+        crate::dashboard::connect::RESULT_PATH
+    ))
+    .is_ok_and(|a| a.origin() == u.origin() && a.path() == u.path());
+    let allowed = own_result
+        || state.config().allowed_return_urls.iter().any(|a| {
+            a.scheme() == u.scheme()
+                && a.host_str() == u.host_str()
+                && a.port_or_known_default() == u.port_or_known_default()
+                && u.path().starts_with(a.path())
+        });
     if !allowed {
         return Err(ApiError::validation(
             "return_to",
@@ -102,6 +111,26 @@ fn requested_scopes(state: &AppState, spec: &PlatformSpec, extra: &[String]) -> 
 ///
 /// Errors: 404 `unknown-platform` (lists the known ids), 422 `validation-error` naming the field
 /// (`owner`, `scopes[i]`, `return_to`), 409 `platform-not-configured`.
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{platform}",
+    operation_id = "startConnect",
+    tag = "connect",
+    summary = "Start connecting an account",
+    params(
+        ("platform" = String, Path, description = "Platform id (`twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`, `youtube`, `pinterest`, or a custom provider)", example = "twitter"),
+    ),
+    request_body = ConnectRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The session: send the person's browser to `authorization_url`.", body = crate::openapi::ConnectSession),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-platform`: no such platform; `known_platforms` lists them.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`platform-not-configured`: no client credentials for the platform.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` naming `owner`, `scopes[i]` or `return_to`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -211,6 +240,34 @@ struct Outcome {
 /// Answers JSON when the request accepts `application/json` (first), a redirect to `return_to`
 /// when the connect request gave one, and otherwise an HTML page saying connected or exactly
 /// what went wrong.
+#[utoipa::path(
+    get,
+    path = "/v1/oauth/callback/{platform}",
+    operation_id = "oauthCallback",
+    tag = "connect",
+    summary = "OAuth 2.0 redirect back from the platform",
+    params(
+        ("platform" = String, Path, description = "Platform id (`twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`, `youtube`, `pinterest`, or a custom provider)", example = "twitter"),
+        ("code" = Option<String>, Query, description = "The authorization code (RFC 6749 §4.1.2)."),
+        ("state" = String, Query, description = "The `state` of the connect session."),
+        ("error" = Option<String>, Query, description = "The platform's error code when it did not authorize (`access_denied`...)."),
+        ("error_description" = Option<String>, Query, description = "The platform's error text."),
+        ("error_reason" = Option<String>, Query, description = "Meta's error text."),
+        ("Accept" = Option<String>, Header, description = "`application/json` for a JSON answer; otherwise an HTML page or the redirect to `return_to`."),
+    ),
+    responses(
+        (status = 200, description = "Connected again (the same account: the connection keeps its id), as JSON when `Accept` asks for it, else a page.", content((crate::openapi::ConnectedAccount = "application/json"), (String = "text/html"))),
+        (status = 201, description = "A new connection (JSON when `Accept` asks for it; the page answers 200).", body = crate::openapi::ConnectedAccount),
+        (status = 303, description = "The connect request gave `return_to`: a redirect there with `switchboard_status=connected&connection_id=…&platform=…`, or `switchboard_status=error&error=<category>&error_description=…`.", headers(("Location" = String, description = "`return_to` with the outcome in its query"))),
+        (status = 400, description = "`invalid-state` (unknown, altered or another platform's), `expired-state` or `missing-code`.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 403, description = "`authorization-failed`: the person denied access.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 404, description = "`unknown-platform`.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 409, description = "`state-already-used` (a replayed callback) or `platform-not-configured`.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 502, description = "`authorization-failed` or `platform-error`: the platform refused; `diagnosis` explains it.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 503, description = "`platform-rate-limited` or `database-unavailable`.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+        (status = 504, description = "`platform-unreachable`.", content((crate::openapi::Problem = "application/problem+json"), (String = "text/html"))),
+    ),
+)]
 pub async fn callback(
     State(state): State<AppState>,
     Path(platform): Path<String>,

@@ -1,6 +1,6 @@
 //! Connections: list, read, the access token for the product's own API calls, and disconnect.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Json;
 use axum::Router;
@@ -13,7 +13,7 @@ use switchboard_store::{Connection, ConnectionFilter};
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::{emit, kind};
-use crate::extract::WorkspaceAuth;
+use crate::extract::{ApiQuery, WorkspaceAuth};
 use crate::{lifecycle, vaulted, AppState};
 
 /// The API view of a connection. Never contains tokens.
@@ -42,7 +42,8 @@ pub fn connection_json(c: &Connection) -> Value {
 }
 
 /// Query of `GET /v1/connections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this platform.
@@ -50,14 +51,31 @@ pub struct ListQuery {
     /// Only this owner.
     pub owner: Option<String>,
     /// Only this status.
+    #[param(value_type = Option<switchboard_core::connection::ConnectionStatus>)]
     pub status: Option<String>,
 }
 
 /// `GET /v1/connections?platform=&owner=&status=` → `{"data":[connection...]}`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/connections",
+    operation_id = "listConnections",
+    tag = "connections",
+    summary = "List connections",
+    params(
+        ListQuery,
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The workspace's connections, oldest first.", body = crate::openapi::ConnectionList),
+        (status = 404, description = "`unknown-platform`: no such platform; `known_platforms` lists them.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `status` (not a connection status) or an unknown parameter.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     if let Some(p) = &q.platform {
         state.platform(p)?;
@@ -93,6 +111,21 @@ async fn load(state: &AppState, auth: &WorkspaceAuth, id: &str) -> ApiResult<Con
 }
 
 /// `GET /v1/connections/{id}`. Another workspace's connection is a 404.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}",
+    operation_id = "getConnection",
+    tag = "connections",
+    summary = "Get a connection",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The connection (never a token).", body = crate::openapi::ConnectionView),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -108,6 +141,25 @@ pub async fn get_one(
 /// Errors: 404; 409 `token-expired` with a diagnosis when the token has expired and cannot be
 /// renewed; the platform's problem when renewing failed; 500 `stored-secret-unreadable` when the
 /// stored ciphertext does not open.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/token",
+    operation_id = "getConnectionToken",
+    tag = "connections",
+    summary = "Get a usable access token",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The access token, refreshed first when it expires within a minute.", body = crate::openapi::AccessToken),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`token-expired`: the token expired and cannot be renewed; `diagnosis` says what to do.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`platform-error`: the platform refused the call; `diagnosis` explains it.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`platform-rate-limited` (the platform throttles; `diagnosis.retry_after_secs`) or `database-unavailable`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`platform-unreachable`: the platform did not answer; `diagnosis` explains it.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn token(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -129,6 +181,25 @@ pub async fn token(
 /// `POST /v1/connections/{id}/refresh`: renews the access token now. Answers
 /// `{outcome: "refreshed", connection}`, or the platform's problem with its diagnosis and the
 /// status the connection is left in (`connection_status`).
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/refresh",
+    operation_id = "refreshConnection",
+    tag = "connections",
+    summary = "Refresh the access token now",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Refreshed.", body = crate::openapi::Refreshed),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not-possible` (the platform has no refresh) or `platform-not-configured`; `connection_status` is the status left.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`platform-error` (`invalid_grant`...): `diagnosis` explains it, `connection_status` is the status left.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`platform-rate-limited` or `database-unavailable`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`platform-unreachable`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -158,19 +229,54 @@ pub async fn refresh(
 /// `DELETE /v1/connections/{id}`: revokes the grant at the platform where it has a revocation
 /// endpoint, then deletes the connection. A failed revocation is reported in the answer
 /// (`revocation.status = "failed"` with its diagnosis); the deletion happens regardless.
+#[utoipa::path(
+    delete,
+    path = "/v1/connections/{id}",
+    operation_id = "deleteConnection",
+    tag = "connections",
+    summary = "Disconnect",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Deleted; `revocation` says whether the platform revoked the grant.", body = crate::openapi::ConnectionDeleted),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let conn = load(&state, &auth, &id).await?;
-    let revocation = revoke(&state, &conn).await;
+    let revocation = disconnect(&state, &auth, &auth.actor(), &conn).await?;
+    Ok(Json(json!({
+        "id": conn.id,
+        "deleted": true,
+        "revocation": revocation,
+    })))
+}
+
+/// Revokes `conn`'s grant where the platform can, deletes it, records the event and the audit
+/// entry (as `actor`). Returns the revocation outcome `{status: revoked|not_supported|failed,
+/// detail?, diagnosis?}`; shared by `DELETE /v1/connections/{id}` and the dashboard.
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn disconnect(
+    state: &AppState,
+    auth: &WorkspaceAuth,
+    actor: &str,
+    conn: &Connection,
+) -> ApiResult<Value> {
+    let revocation = revoke(state, conn).await;
     state
         .store()
-        .delete_connection(&auth.workspace_id, &id)
+        .delete_connection(&auth.workspace_id, &conn.id)
         .await?;
     emit(
-        &state,
+        state,
         &auth.workspace_id,
         Some(&conn.id),
         kind::CONNECTION_DISCONNECTED,
@@ -183,10 +289,10 @@ pub async fn delete(
     )
     .await;
     crate::audit::record(
-        &state,
+        state,
         &auth.workspace_id,
         Some(&conn.id),
-        &auth.actor(),
+        actor,
         crate::audit::action::CONNECTION_DELETED,
         json!({
             "platform": conn.platform,
@@ -196,11 +302,7 @@ pub async fn delete(
         }),
     )
     .await;
-    Ok(Json(json!({
-        "id": conn.id,
-        "deleted": true,
-        "revocation": revocation,
-    })))
+    Ok(revocation)
 }
 
 /// Revokes a connection's grant; returns `{status: revoked|not_supported|failed, diagnosis?}`.

@@ -242,6 +242,24 @@ fn pages_action(conn: &Connection, pages: &[ConnectionPage]) -> Value {
 ///
 /// Errors: 404; 409 `pages-not-applicable` for non-Facebook connections; the platform's problem
 /// (502/504 with diagnosis) when the live list fails.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/pages",
+    operation_id = "listPages",
+    tag = "pages",
+    summary = "List the Facebook Pages of a connection",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The Pages and what to do next.", body = crate::openapi::PageList),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`pages-not-applicable`: not a Facebook connection.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`platform-error`: listing the Pages failed; `diagnosis` explains it.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`platform-unreachable`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -274,10 +292,12 @@ pub async fn list(
 }
 
 /// Body of `POST /v1/connections/{id}/pages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SelectPagesRequest)]
 pub struct SelectRequest {
     /// Ids of the Pages to use (at least one); the selection replaces the previous one.
+    #[schema(min_items = 1)]
     pub page_ids: Vec<String>,
 }
 
@@ -289,6 +309,28 @@ pub struct SelectRequest {
 /// Errors: 404; 409 `pages-not-applicable`; 422 `validation-error` with `field` `page_ids` (empty
 /// selection) or `page_ids[i]` (not a Page the account manages); 409 `account-not-eligible` with
 /// a diagnosis when the account manages no Page; the platform's problem when the list fails.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/pages",
+    operation_id = "selectPages",
+    tag = "pages",
+    summary = "Choose the Facebook Pages to publish to",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    request_body = SelectRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The connection and every Page.", body = crate::openapi::PagesSelected),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`pages-not-applicable`, or `account-not-eligible`: the account manages no Page.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `page_ids` (empty) or `page_ids[i]` (not a Page of the account).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`platform-error`: listing the Pages failed.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`platform-unreachable`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn select(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -382,6 +424,23 @@ pub async fn select(
 /// Errors: 404 (connection or Page); 409 `pages-not-applicable`; 409 `page-not-selected`;
 /// 409 `page-token-invalid` with the diagnosis when the last check found the token refused
 /// (reconnect); 500 `stored-secret-unreadable`.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/pages/{page_id}/token",
+    operation_id = "getPageToken",
+    tag = "pages",
+    summary = "Get a Page access token",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+        ("page_id" = String, Path, description = "Facebook Page id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The Page token (it does not expire).", body = crate::openapi::PageToken),
+        (status = 404, description = "`not-found`: no such connection or Page.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`pages-not-applicable`, `page-not-selected`, or `page-token-invalid` (reconnect; `diagnosis`).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn page_token(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

@@ -18,7 +18,8 @@ use crate::routes::permissions;
 use crate::AppState;
 
 /// Query of the reconnect guide.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GuideQuery {
     /// A connection of this platform to explain.
@@ -142,6 +143,24 @@ fn reason(spec: &PlatformSpec, conn: &Connection) -> Value {
 ///
 /// Errors: 404 `unknown-platform`; 401 without an API key when `connection_id` is given; 404
 /// for an unknown connection; 422 naming `connection_id` when it belongs to another platform.
+#[utoipa::path(
+    get,
+    path = "/v1/platforms/{platform}/reconnect-guide",
+    operation_id = "getReconnectGuide",
+    tag = "platforms",
+    summary = "How to reconnect an account",
+    params(
+        ("platform" = String, Path, description = "Platform id (`twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`, `youtube`, `pinterest`, or a custom provider)", example = "twitter"),
+        GuideQuery,
+    ),
+    security((), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The guide; with `connection_id`, why that connection needs reconnecting.", body = crate::openapi::ReconnectGuide),
+        (status = 401, description = "`unauthorized`: `connection_id` was given without a valid API key.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-platform`, or `not-found` for an unknown `connection_id`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `connection_id`: the connection is on another platform.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn reconnect_guide(
     State(state): State<AppState>,
     Path(platform): Path<String>,

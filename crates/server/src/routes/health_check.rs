@@ -15,6 +15,21 @@ use crate::AppState;
 /// The derived status is stored when it changed.
 ///
 /// Errors: 404 for an unknown connection or another workspace's; 503 on database failures.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/health",
+    operation_id = "getConnectionHealth",
+    tag = "connections",
+    summary = "Check a connection's health, live",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The checks, the derived status and what to do.", body = crate::health::Report),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn health_of(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

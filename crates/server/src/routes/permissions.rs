@@ -77,6 +77,21 @@ pub fn reconnect_call(conn: &Connection, scopes: &[String]) -> Value {
 /// nothing is missing, else `{method:"POST", path:"/v1/connect/{platform}", body:{owner, scopes:[missing…]}}`.
 ///
 /// Errors: 404 for an unknown connection (or another workspace's).
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}/permissions",
+    operation_id = "getConnectionPermissions",
+    tag = "connections",
+    summary = "Granted and needed scopes",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Scopes per capability and the reconnect call for the missing ones.", body = crate::openapi::Permissions),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn permissions(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

@@ -49,6 +49,16 @@ pub fn platform_json(state: &AppState, p: &PlatformSpec) -> Value {
 }
 
 /// `GET /v1/platforms`: `{"data":[platform...]}`.
+#[utoipa::path(
+    get,
+    path = "/v1/platforms",
+    operation_id = "listPlatforms",
+    tag = "platforms",
+    summary = "List the platforms",
+    responses(
+        (status = 200, description = "Every platform of the catalog.", body = crate::openapi::PlatformList),
+    ),
+)]
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
     let data: Vec<Value> = state
         .catalog()
@@ -60,6 +70,20 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /v1/platforms/{platform}`.
+#[utoipa::path(
+    get,
+    path = "/v1/platforms/{platform}",
+    operation_id = "getPlatform",
+    tag = "platforms",
+    summary = "Get a platform",
+    params(
+        ("platform" = String, Path, description = "Platform id (`twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`, `youtube`, `pinterest`, or a custom provider)", example = "twitter"),
+    ),
+    responses(
+        (status = 200, description = "The platform.", body = crate::openapi::PlatformView),
+        (status = 404, description = "`unknown-platform`: no such platform; `known_platforms` lists them.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Path(platform): Path<String>,
@@ -75,6 +99,20 @@ pub async fn get_one(
 /// endpoint host, when it answers within 3 s). `ready` is false when any check fails.
 ///
 /// Errors: 404 `unknown-platform` listing the known ones.
+#[utoipa::path(
+    get,
+    path = "/v1/platforms/{platform}/prerequisites",
+    operation_id = "getPlatformPrerequisites",
+    tag = "platforms",
+    summary = "Check what connecting a platform needs",
+    params(
+        ("platform" = String, Path, description = "Platform id (`twitter`, `linkedin`, `facebook`, `instagram`, `tiktok`, `youtube`, `pinterest`, or a custom provider)", example = "twitter"),
+    ),
+    responses(
+        (status = 200, description = "The checks; `ready` is false when one fails.", body = crate::openapi::Prerequisites),
+        (status = 404, description = "`unknown-platform`: no such platform; `known_platforms` lists them.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn prerequisites_of(
     State(state): State<AppState>,
     Path(platform): Path<String>,

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +29,7 @@ use switchboard_core::post_rules::{self, TargetVerdict, Verdict, Violation};
 use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostTarget};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, WorkspaceAuth};
+use crate::extract::{ApiJson, ApiQuery, WorkspaceAuth};
 use crate::routes::facebook_pages::uses_pages;
 use crate::AppState;
 
@@ -103,6 +103,21 @@ pub async fn verdict(
 ///
 /// Errors: 401 without a valid API key; 422 naming the field for a body that does not parse
 /// (unknown field, bad `time_zone` or `publish_at`) or a request-level problem (see [`verdict`]).
+#[utoipa::path(
+    post,
+    path = "/v1/posts/validate",
+    operation_id = "validatePost",
+    tag = "posts",
+    summary = "Check a post against every target's rules",
+    request_body = PostRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The verdict for each target, every violation listed; nothing is stored.", body = switchboard_core::post_rules::Verdict),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error`: the body does not parse, or a request-level problem (`violations` lists them all).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn validate(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -154,10 +169,12 @@ fn post_json(p: &Post, targets: &[PostTarget]) -> Value {
 /// Body of the batch form of `POST /v1/posts`: several posts, spread over time by
 /// `scheduling_options` (the n-th post, counting from 0, is due at `start_time + n ×
 /// interval_hours`; each post's own `publish_at` is then ignored).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = BatchPostRequest)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The posts, each with the body of the single form.
+    #[schema(min_items = 1)]
     pub posts: Vec<PostRequest>,
     /// Spreads the posts over time.
     #[serde(default)]
@@ -280,6 +297,24 @@ async fn plan(
     Ok((post, targets))
 }
 
+/// Validates `req` ([`verdict`]) and stores it with its targets, as the single form of
+/// `POST /v1/posts` does (the dashboard's compose form too); returns the post and its stored
+/// targets in order.
+///
+/// # Errors
+/// As `POST /v1/posts`: 422 `validation-error` with `targets` when a target breaks a platform
+/// rule, `violations` for request-level problems; nothing is stored on error.
+pub async fn store_post(
+    state: &AppState,
+    workspace_id: &str,
+    req: &PostRequest,
+) -> ApiResult<(Post, Vec<PostTarget>)> {
+    let (post, targets) = plan(state, workspace_id, req, None, None).await?;
+    state.store().create_post(&post, &targets).await?;
+    let stored = state.store().list_targets(&post.id).await?;
+    Ok((post, stored))
+}
+
 /// `POST /v1/posts` → 201 the stored post (see [`post_json`]), with the body of
 /// `/v1/posts/validate`: due at `publish_at` resolved in `time_zone` ("now" when absent), or at
 /// `scheduling_options.start_time` when given. A Facebook connection gives one target per
@@ -293,6 +328,21 @@ async fn plan(
 /// verdict (batch: `field` prefixed `posts[i].`, and `posts: [{index, targets}]` for every
 /// invalid post); 422 on `connection_ids[i]` for a Facebook connection with no selected Page.
 /// Nothing is stored on error.
+#[utoipa::path(
+    post,
+    path = "/v1/posts",
+    operation_id = "createPosts",
+    tag = "posts",
+    summary = "Schedule a post (or a batch)",
+    request_body = crate::openapi::CreatePosts,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The stored post with its targets; the batch form answers `{data: [post...]}`.", body = crate::openapi::PostCreated),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error`: `field` is the first problem; `targets` the whole verdict when a target breaks a platform rule (batch: `posts`). Nothing is stored.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -300,9 +350,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if body.get("posts").is_none() {
         let req: PostRequest = parse(body)?;
-        let (post, targets) = plan(&state, &auth.workspace_id, &req, None, None).await?;
-        state.store().create_post(&post, &targets).await?;
-        let stored = state.store().list_targets(&post.id).await?;
+        let (post, stored) = store_post(&state, &auth.workspace_id, &req).await?;
         return Ok((StatusCode::CREATED, Json(post_json(&post, &stored))));
     }
     let batch: BatchRequest = parse(body)?;
@@ -370,17 +418,21 @@ pub async fn create(
 }
 
 /// Query of `GET /v1/posts`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this campaign.
     pub campaign_id: Option<String>,
     /// Only posts with a target in this status.
+    #[param(value_type = Option<crate::openapi::TargetStatus>)]
     pub status: Option<String>,
     /// Only posts with a target on this platform.
     pub platform: Option<String>,
     /// Due at or after (RFC 3339, or a `publish_at`-style value read in UTC).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Due before.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// At most this many (default 50, at most 200).
     pub limit: Option<u32>,
@@ -403,10 +455,25 @@ fn instant(
 /// `GET /v1/posts` → `{data: [post]}`, latest `publish_at` first.
 ///
 /// Errors: 401; 422 on `status` (not a target status), `from`/`to` (not a date-time).
+#[utoipa::path(
+    get,
+    path = "/v1/posts",
+    operation_id = "listPosts",
+    tag = "posts",
+    summary = "List posts",
+    params(
+        ListQuery,
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Latest `publish_at` first.", body = crate::openapi::PostList),
+        (status = 422, description = "`validation-error` on `status`, `from`, `to` or a parameter of the wrong type.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     if let Some(s) = &q.status {
         if !switchboard_store::posts::TARGET_STATUSES.contains(&s.as_str()) {
@@ -460,6 +527,21 @@ async fn answer(state: &AppState, post: &Post, changed: Option<u64>) -> ApiResul
 /// `GET /v1/posts/{id}` → the post with its targets (status, platform post id and URL,
 /// diagnosis, and `metrics`: the latest `{fetched_at, values}` the sync read, or `null`).
 /// Errors: 401; 404 (also for another workspace's post).
+#[utoipa::path(
+    get,
+    path = "/v1/posts/{id}",
+    operation_id = "getPost",
+    tag = "posts",
+    summary = "Get a post",
+    params(
+        ("id" = String, Path, description = "Post id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The post, its targets and their latest metrics.", body = crate::openapi::PostView),
+        (status = 404, description = "`not-found`: no post with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -483,6 +565,21 @@ pub async fn get_one(
 
 /// `POST /v1/posts/{id}/publish` → the post, its `scheduled` targets now due, `changed` their
 /// count. Errors: 401; 404.
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/publish",
+    operation_id = "publishPostNow",
+    tag = "posts",
+    summary = "Publish the scheduled targets now",
+    params(
+        ("id" = String, Path, description = "Post id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The post; `changed` targets were made due now.", body = crate::openapi::PostView),
+        (status = 404, description = "`not-found`: no post with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn publish_now(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -499,6 +596,21 @@ pub async fn publish_now(
 /// `POST /v1/posts/{id}/cancel` → the post, its `scheduled` targets `cancelled` (a target
 /// already publishing, published or final is left as it is), `changed` their count.
 /// Errors: 401; 404.
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/cancel",
+    operation_id = "cancelPost",
+    tag = "posts",
+    summary = "Cancel the scheduled targets",
+    params(
+        ("id" = String, Path, description = "Post id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The post; `changed` targets were cancelled.", body = crate::openapi::PostView),
+        (status = 404, description = "`not-found`: no post with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -512,6 +624,21 @@ pub async fn cancel(
 /// `POST /v1/posts/{id}/retry` → the post, its `failed` targets `scheduled` again and due now
 /// (published, cancelled and `unknown` targets are never retried), `changed` their count.
 /// Errors: 401; 404.
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/retry",
+    operation_id = "retryPost",
+    tag = "posts",
+    summary = "Retry the failed targets",
+    params(
+        ("id" = String, Path, description = "Post id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The post; `changed` targets are scheduled again, due now.", body = crate::openapi::PostView),
+        (status = 404, description = "`not-found`: no post with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn retry(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -524,6 +651,17 @@ pub async fn retry(
 
 /// `GET /v1/posts/summary` → `{total, by_status: {status: n}, by_platform: {platform:
 /// {status: n}}}` over the workspace's targets (every status listed, zeros included).
+#[utoipa::path(
+    get,
+    path = "/v1/posts/summary",
+    operation_id = "getPostSummary",
+    tag = "posts",
+    summary = "Target counts by status and platform",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The counts.", body = crate::openapi::PostSummary),
+    ),
+)]
 pub async fn summary(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiResult<Json<Value>> {
     let rows = state.store().target_summary(&auth.workspace_id).await?;
     let zero = || {

@@ -11,12 +11,33 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// `GET /healthz`: the process is alive. Touches nothing else (the benchmark baseline).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "probes",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "The process is alive.", body = crate::openapi::Liveness),
+    ),
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers and the background workers are making progress (each
 /// finished a tick recently). 503 with the failing check otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "probes",
+    summary = "Readiness",
+    responses(
+        (status = 200, description = "Ready: the database answers and every worker is making progress.", body = crate::openapi::Readiness),
+        (status = 503, description = "Not ready: `checks` names the failing check.", body = crate::openapi::Readiness),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match state.store().ping().await {
         Ok(()) => Ok(()),

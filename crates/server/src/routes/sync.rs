@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,7 +26,7 @@ use switchboard_store::sync::{MetricSnapshot, SyncJob, SYNC_RUNNING};
 use switchboard_store::ConnectionFilter;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::WorkspaceAuth;
+use crate::extract::{ApiQuery, WorkspaceAuth};
 use crate::AppState;
 
 /// The numeric fields of `switchboard_publish::Metrics` summed in totals.
@@ -90,6 +90,17 @@ pub fn job_json(job: &SyncJob, now: DateTime<Utc>) -> Value {
 }
 
 /// `GET /v1/sync/status` (see the module docs). Errors: 401.
+#[utoipa::path(
+    get,
+    path = "/v1/sync/status",
+    operation_id = "getSyncStatus",
+    tag = "sync",
+    summary = "The state of the analytics sync",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The latest job and each platform's state.", body = crate::openapi::SyncStatus),
+    ),
+)]
 pub async fn status(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiResult<Json<Value>> {
     let store = state.store();
     let last = store.list_sync_jobs(&auth.workspace_id, 1).await?;
@@ -140,18 +151,35 @@ pub async fn status(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiRe
 }
 
 /// Query of `GET /v1/sync/history`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Jobs to return, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
 /// `GET /v1/sync/history?limit=` → `{data: [job + {totals: {impressions, likes, ...}, targets_read}]}`,
 /// newest first. Errors: 401; 422 `limit` out of 1..=100.
+#[utoipa::path(
+    get,
+    path = "/v1/sync/history",
+    operation_id = "listSyncHistory",
+    tag = "sync",
+    summary = "Past sync jobs",
+    params(
+        HistoryQuery,
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Newest first, with totals.", body = crate::openapi::SyncHistory),
+        (status = 422, description = "`validation-error` on `limit` (1 to 100) or an unknown parameter.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -178,6 +206,17 @@ pub async fn history(
 
 /// `POST /v1/sync` → 202 the job queued now, or the workspace's queued or running job with
 /// `"existing": true` (never a second one). Errors: 401.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    operation_id = "triggerSync",
+    tag = "sync",
+    summary = "Run the analytics sync now",
+    security(("api_key" = [])),
+    responses(
+        (status = 202, description = "The job queued, or the one already queued or running (`existing: true`).", body = crate::openapi::SyncJobView),
+    ),
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -211,6 +250,21 @@ pub async fn trigger(
 
 /// `GET /v1/sync/jobs/{id}` → the job (see [`job_json`]) with `totals`. Errors: 401; 404 (also
 /// another workspace's job).
+#[utoipa::path(
+    get,
+    path = "/v1/sync/jobs/{id}",
+    operation_id = "getSyncJob",
+    tag = "sync",
+    summary = "Follow a sync job",
+    params(
+        ("id" = String, Path, description = "Sync job id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The job with its progress and totals.", body = crate::openapi::SyncJobView),
+        (status = 404, description = "`not-found`: no sync job with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn job(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

@@ -14,16 +14,18 @@ use crate::extract::{ApiJson, WorkspaceAuth};
 use crate::AppState;
 
 /// Body of `POST /v1/troubleshoot`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TroubleshootRequest {
     /// Platform id (`twitter`, `linkedin`...).
     pub platform: String,
     /// HTTP status of the platform's answer, when the person has it.
     #[serde(default)]
+    #[schema(minimum = 100, maximum = 599)]
     pub http_status: Option<u16>,
     /// The raw response body or message, as a string (a JSON object is accepted too and read as
     /// its text).
+    #[schema(value_type = String, min_length = 1, pattern = "\\S", example = "{\"error\":\"invalid_grant\"}")]
     pub error: Value,
     /// Which call failed: `token` (code exchange, refresh) or `api`; some platforms reuse codes
     /// across the two (Pinterest `code` 2).
@@ -37,6 +39,22 @@ pub struct TroubleshootRequest {
 ///
 /// Errors: 404 `unknown-platform` listing the known ones; 422 naming `error` when it is missing
 /// or empty, `http_status` when it is not 100-599.
+#[utoipa::path(
+    post,
+    path = "/v1/troubleshoot",
+    operation_id = "troubleshoot",
+    tag = "troubleshooting",
+    summary = "Explain a platform error",
+    request_body = TroubleshootRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The diagnosis.", body = switchboard_core::diagnosis::Diagnosis),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown-platform`: no such platform; `known_platforms` lists them.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `error` (missing or empty), `http_status` (not 100-599) or `call`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn troubleshoot(
     State(state): State<AppState>,
     _auth: WorkspaceAuth,

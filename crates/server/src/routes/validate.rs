@@ -14,6 +14,21 @@ use crate::AppState;
 /// `pass`, `warn`, `fail`. A failing check is still a 200: the report is the answer.
 ///
 /// Errors: 404 for an unknown id or another workspace's connection.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/validate",
+    operation_id = "validateConnection",
+    tag = "connections",
+    summary = "Check the account can publish, live",
+    params(
+        ("id" = String, Path, description = "Connection id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The report (a failing check is still a 200).", body = crate::validation::Report),
+        (status = 404, description = "`not-found`: no connection with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn validate_connection(
     State(state): State<AppState>,
     auth: WorkspaceAuth,

@@ -8,7 +8,7 @@
 //! Another workspace's endpoint is a 404. How deliveries are sent and signed:
 //! `workers::webhooks` and `crate::webhooks`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Json;
@@ -21,7 +21,7 @@ use switchboard_store::webhooks::{Webhook, WebhookDelivery};
 use crate::audit::{self, action};
 use crate::error::{ApiError, ApiResult};
 use crate::events::kind;
-use crate::extract::{ApiJson, WorkspaceAuth};
+use crate::extract::{ApiJson, ApiQuery, WorkspaceAuth};
 use crate::webhooks::{new_secret, secret_context};
 use crate::AppState;
 
@@ -31,14 +31,21 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Body of `POST /v1/webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Absolute `http` or `https` URL.
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[^/?#\\s]+",
+        example = "https://app.example.com/hooks/switchboard"
+    )]
     pub url: String,
     /// Event types to deliver (see `events::kind::ALL`); omitted means every type.
+    #[schema(min_items = 1)]
     pub events: Option<Vec<String>>,
     /// Free text for people, at most 500 characters.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
 }
 
@@ -130,6 +137,21 @@ fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
 ///
 /// Errors: 422 naming `url` (not an absolute http(s) URL), `events` (empty), `events[i]`
 /// (unknown type) or `description` (too long).
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    operation_id = "createWebhook",
+    tag = "webhooks",
+    summary = "Add a webhook endpoint",
+    request_body = CreateWebhook,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The endpoint with its signing secret, shown only here.", body = crate::openapi::WebhookCreated),
+        (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `url`, `events`, `events[i]` (`known_events` lists the types) or `description`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -176,6 +198,17 @@ pub async fn create(
 }
 
 /// `GET /v1/webhooks` → `{"data":[webhook...]}`, oldest first, without secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    operation_id = "listWebhooks",
+    tag = "webhooks",
+    summary = "List webhook endpoints",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Oldest first, without secrets.", body = crate::openapi::WebhookList),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiResult<Json<Value>> {
     let rows = state.store().list_webhooks(&auth.workspace_id).await?;
     Ok(Json(
@@ -184,6 +217,21 @@ pub async fn list(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiResu
 }
 
 /// `DELETE /v1/webhooks/{id}` → `{"id","deleted":true}`; pending deliveries are dropped.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    operation_id = "deleteWebhook",
+    tag = "webhooks",
+    summary = "Remove a webhook endpoint",
+    params(
+        ("id" = String, Path, description = "Webhook id"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Deleted; its pending deliveries are dropped.", body = crate::openapi::Deleted),
+        (status = 404, description = "`not-found`: no webhook with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
@@ -212,21 +260,40 @@ pub async fn remove(
 }
 
 /// Query of `GET /v1/webhooks/{id}/deliveries`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// At most this many deliveries, newest first (1-500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 /// `GET /v1/webhooks/{id}/deliveries?limit=` → `{"data":[{id, event_id, event_type, status
 /// (pending|delivered|failed), attempts, last_status_code, last_error, next_attempt_at,
 /// delivered_at, created_at}]}`, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}/deliveries",
+    operation_id = "listWebhookDeliveries",
+    tag = "webhooks",
+    summary = "List deliveries of an endpoint",
+    params(
+        ("id" = String, Path, description = "Webhook id"),
+        DeliveriesQuery,
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Newest first.", body = crate::openapi::DeliveryList),
+        (status = 404, description = "`not-found`: no webhook with this id in this workspace.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `limit` or an unknown parameter.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
     Path(id): Path<String>,
-    Query(q): Query<DeliveriesQuery>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

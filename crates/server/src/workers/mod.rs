@@ -16,6 +16,7 @@ use crate::AppState;
 
 pub mod publish;
 pub mod refresh;
+pub mod retention;
 pub mod sync;
 pub mod webhooks;
 
@@ -27,7 +28,10 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
     }
     let period = Duration::from_millis(state.config().worker_interval_ms.max(10));
     let beats = state.heartbeats().clone();
-    beats.expect(&["refresh", "webhooks", "publish", "sync"], period);
+    beats.expect(
+        &["refresh", "webhooks", "publish", "sync", "retention"],
+        period,
+    );
     let s = state.clone();
     let mut handles = vec![spawn_loop(
         "refresh",
@@ -59,6 +63,19 @@ pub fn spawn_all(state: &AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinH
         move || {
             let s = s.clone();
             async move { publish::tick(&s).await }
+        },
+    ));
+    let s = state.clone();
+    let retention = retention::Retention::default();
+    handles.push(spawn_loop(
+        "retention",
+        period,
+        shutdown.clone(),
+        beats.clone(),
+        move || {
+            let s = s.clone();
+            let r = retention.clone();
+            async move { r.tick(&s).await }
         },
     ));
     let s = state.clone();

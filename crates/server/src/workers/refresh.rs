@@ -1,8 +1,9 @@
 //! The refresh worker: renews access tokens before they expire, and warns before a token that
 //! cannot be renewed runs out.
 //!
-//! Each tick, per platform: claim the connections whose access token expires within the
-//! platform's refresh buffer (a lease in the store, so instances share the work), and refresh
+//! Each tick, every platform side by side (one slow platform never holds another back): claim
+//! the connections whose access token expires within the platform's refresh buffer (a lease in
+//! the store, so instances share the work), and refresh
 //! each through [`lifecycle::refresh`] (the same single flight as on-demand refreshes). A
 //! transient failure schedules the next try with exponential back-off and jitter, never sooner
 //! than the platform's `Retry-After`; a connection is tried at most
@@ -19,7 +20,7 @@ use switchboard_store::refresh_queue::{Claimed, DueRefreshes};
 use switchboard_store::Connection;
 
 use crate::events::{emit, kind};
-use crate::lifecycle::{self, Need};
+use crate::lifecycle::{self, ClaimedRefresh, Need};
 use crate::AppState;
 
 /// Refresh attempts per connection per UTC day, successes included (YouTube's one-hour tokens
@@ -27,10 +28,8 @@ use crate::AppState;
 pub const MAX_ATTEMPTS_PER_DAY: u32 = 64;
 /// Connections claimed per platform per round.
 const CLAIM_BATCH: u32 = 200;
-/// How long a claim holds a connection, seconds (a refresh takes one platform call).
-const LEASE_SECS: i64 = 60;
-/// Refreshes in flight at once per instance.
-const CONCURRENCY: usize = 16;
+/// Refreshes in flight at once per platform per instance (platforms run side by side).
+pub const CONCURRENCY: usize = 16;
 /// First back-off after a transient failure, seconds; doubled per failure.
 const BACKOFF_BASE_SECS: i64 = 30;
 /// Longest back-off, seconds.
@@ -67,8 +66,9 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
     Ok(refreshed + warned)
 }
 
+/// Every platform at once, each with its own [`CONCURRENCY`] (a platform that answers slowly or
+/// times out holds only its own refreshes back, never another platform's).
 async fn refresh_due(state: &AppState) -> anyhow::Result<usize> {
-    let mut handled = 0;
     let specs: Vec<PlatformSpec> = state
         .catalog()
         .all()
@@ -76,41 +76,51 @@ async fn refresh_due(state: &AppState) -> anyhow::Result<usize> {
         .filter(|p| p.can_refresh())
         .cloned()
         .collect();
-    for spec in specs {
-        let buffer = buffer_for(state, &spec);
-        loop {
-            let now = state.now();
-            let due = DueRefreshes {
-                platform: &spec.id,
-                due_before: now + buffer,
-                needs_refresh_token: spec.token.refresh != RefreshKind::Exchange,
-                obtained_before: spec
-                    .token
-                    .min_refresh_age_secs
-                    .map(|a| now - Duration::seconds(a as i64)),
-                limit: CLAIM_BATCH,
-                day: now.timestamp().div_euclid(86_400),
-            };
-            let claimed = state
-                .store()
-                .claim_due_refreshes(
-                    &due,
-                    state.instance_id(),
-                    now + Duration::seconds(LEASE_SECS),
-                    now,
-                )
-                .await?;
-            let n = claimed.len();
-            futures::stream::iter(claimed)
-                .for_each_concurrent(CONCURRENCY, |c| refresh_one(state, c, buffer))
-                .await;
-            handled += n;
-            if n < CLAIM_BATCH as usize {
-                break;
-            }
+    let results =
+        futures::future::join_all(specs.iter().map(|spec| refresh_platform(state, spec))).await;
+    let mut handled = 0;
+    for r in results {
+        handled += r?;
+    }
+    Ok(handled)
+}
+
+async fn refresh_platform(state: &AppState, spec: &PlatformSpec) -> anyhow::Result<usize> {
+    let mut handled = 0;
+    let buffer = buffer_for(state, spec);
+    loop {
+        let now = state.now();
+        let due = DueRefreshes {
+            platform: &spec.id,
+            due_before: now + buffer,
+            needs_refresh_token: spec.token.refresh != RefreshKind::Exchange,
+            obtained_before: spec
+                .token
+                .min_refresh_age_secs
+                .map(|a| now - Duration::seconds(a as i64)),
+            limit: CLAIM_BATCH,
+            day: now.timestamp().div_euclid(86_400),
+        };
+        let claimed = state
+            .store()
+            .claim_due_refreshes(&due, state.instance_id(), now + lease(state), now)
+            .await?;
+        let n = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(CONCURRENCY, |c| refresh_one(state, c, buffer))
+            .await;
+        handled += n;
+        if n < CLAIM_BATCH as usize {
+            break;
         }
     }
     Ok(handled)
+}
+
+/// How long a claim holds a connection: `refresh_lease_secs` (a refresh takes one platform
+/// call; the claim is renewed right before it).
+fn lease(state: &AppState) -> Duration {
+    Duration::seconds(i64::try_from(state.config().refresh_lease_secs.max(1)).unwrap_or(60))
 }
 
 async fn refresh_one(state: &AppState, claimed: Claimed, buffer: Duration) {
@@ -123,10 +133,11 @@ async fn refresh_one(state: &AppState, claimed: Claimed, buffer: Duration) {
         release(state, &conn.id, Some(tomorrow)).await;
         return;
     }
-    match lifecycle::refresh_claimed(state, &conn.id, Need::expiring_within(buffer, &conn)).await {
-        // New tokens ended the claim in the same write.
-        Ok(c) if c.version != conn.version => {}
-        Ok(_) => release(state, &conn.id, None).await,
+    let need = Need::expiring_within(buffer, &conn);
+    match lifecycle::refresh_claimed(state, &conn.id, need, lease(state)).await {
+        // New tokens ended the claim in the same write; another holder ends its own claim.
+        Ok(ClaimedRefresh::Refreshed(_) | ClaimedRefresh::HeldElsewhere) => {}
+        Ok(ClaimedRefresh::NotNeeded(_)) => release(state, &conn.id, None).await,
         Err(f) => {
             let next = next_try(state, &conn, &f).await;
             release(state, &conn.id, next).await;

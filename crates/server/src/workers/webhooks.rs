@@ -39,6 +39,8 @@ pub const BACKOFF_SECS: [i64; 7] = [10, 30, 120, 600, 3_600, 10_800, 21_600];
 
 /// How long one POST may take, connecting included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a receiver may take (an address that swallows SYNs fails fast).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Deliveries leased per tick.
 pub const BATCH: u32 = 32;
@@ -66,6 +68,7 @@ fn client() -> anyhow::Result<&'static reqwest::Client> {
     }
     let c = reqwest::Client::builder()
         .timeout(TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()?;
@@ -90,7 +93,15 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
         .await?;
     let n = claimed.len();
     futures::stream::iter(claimed)
-        .for_each_concurrent(CONCURRENCY, |d| deliver(state, client, d))
+        .for_each_concurrent(CONCURRENCY, |d| {
+            let span = tracing::info_span!(
+                "webhook_delivery",
+                delivery_id = %d.id,
+                webhook_id = %d.webhook_id,
+                workspace_id = %d.workspace_id,
+            );
+            tracing::Instrument::instrument(deliver(state, client, d), span)
+        })
         .await;
     Ok(n)
 }
@@ -166,7 +177,13 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
         .record_delivery_attempt(&d.id, state.instance_id(), &attempt)
         .await
     {
-        Ok(Some(saved)) => tracing::info!(
+        Ok(Some(saved)) => {
+            crate::metrics::webhook_delivery(match saved.status {
+                DeliveryStatus::Delivered => "delivered",
+                DeliveryStatus::Failed => "failed",
+                DeliveryStatus::Pending => "retry",
+            });
+            tracing::info!(
             delivery_id = %saved.id,
             webhook_id = %saved.webhook_id,
             event_type = %saved.event_type,
@@ -174,7 +191,8 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
             attempts = saved.attempts,
             status_code = ?saved.last_status_code,
             "webhook delivery attempted"
-        ),
+            )
+        }
         Ok(None) => {
             tracing::warn!(delivery_id = %d.id, "webhook delivery lease lapsed before the attempt was recorded")
         }

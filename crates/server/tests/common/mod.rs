@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, LOCATION};
 use reqwest::StatusCode;
@@ -59,6 +61,10 @@ pub struct TestApp {
     pub database_url: String,
     pub http: reqwest::Client,
     stop: tokio::sync::watch::Sender<bool>,
+    /// The in-process sandbox this app started (`None` when it reuses another's).
+    sandbox_handle: Option<Sandbox>,
+    /// Where this app's part of the log capture starts (bytes into [`log_capture`]).
+    capture_from: u64,
     _tmp: tempfile::TempDir,
 }
 
@@ -68,11 +74,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(setup: Setup) -> TestApp {
+        let capture_from = capture_len();
         let tmp = tempfile::tempdir().expect("tempdir");
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        let mut sandbox_handle = None;
         let (sandbox_url, clock) = match setup.sandbox_url {
             Some(s) => s,
             None => {
@@ -83,6 +91,7 @@ impl TestApp {
                 };
                 (setup.sandbox)(&mut sc);
                 let sb = Sandbox::new(sc);
+                sandbox_handle = Some(sb.clone());
                 let l = TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind sandbox");
@@ -145,8 +154,33 @@ impl TestApp {
                 .build()
                 .expect("client"),
             stop,
+            sandbox_handle,
+            capture_from,
             _tmp: tmp,
         }
+    }
+
+    /// Every secret this app's test handled: the tokens, codes and client secrets its sandbox
+    /// issued, the encryption keys, the workspace API key and configured client secrets.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut s = self
+            .sandbox_handle
+            .as_ref()
+            .map(Sandbox::issued_secrets)
+            .unwrap_or_default();
+        s.extend(key_material(TEST_KEYS));
+        s.push(self.key.clone());
+        let c = self.state.config();
+        s.extend(c.platforms.values().filter_map(|p| p.client_secret.clone()));
+        s.extend(c.providers.values().filter_map(|p| p.client_secret.clone()));
+        s
+    }
+
+    /// Panics when the log capture written since this app started holds a secret of
+    /// [`TestApp::secrets`] or any sandbox token (by shape). Runs on drop; call it at the end of
+    /// a test to check everything logged so far.
+    pub fn assert_no_secrets_logged(&self) {
+        assert_no_leaks(self.capture_from, &self.secrets());
     }
 
     /// `GET {api}{path}` with the workspace key; returns status and JSON (Null when not JSON).
@@ -313,7 +347,96 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop();
+        // The log-capture proof: nothing this test issued reached a log line.
+        if !std::thread::panicking() {
+            self.assert_no_secrets_logged();
+        }
     }
+}
+
+/// The log capture of this test binary: every log line of every test in it, JSON, at TRACE
+/// for Switchboard's crates and DEBUG for the libraries (span closes included, with their
+/// fields), written to `target/log-capture/<test binary>-<pid>.jsonl`. Installed as the global
+/// subscriber by the first [`TestApp`]; the path is printed once.
+pub fn log_capture() -> &'static Path {
+    static CAPTURE: OnceLock<PathBuf> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/log-capture");
+        std::fs::create_dir_all(&dir).expect("log capture directory");
+        // Captures of earlier runs are kept a day for inspection, then dropped.
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(86_400));
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let exe = std::env::current_exe().ok();
+        let name = exe
+            .as_deref()
+            .and_then(Path::file_stem)
+            .and_then(|n| n.to_str())
+            .unwrap_or("tests");
+        let path = dir.join(format!("{name}-{}.jsonl", std::process::id()));
+        let file = std::fs::File::create(&path).expect("log capture file");
+        let filter = tracing_subscriber::EnvFilter::new(
+            "debug,switchboard_server=trace,switchboard_oauth=trace,switchboard_publish=trace,\
+             switchboard_store=trace,switchboard_vault=trace,switchboard_core=trace,\
+             switchboard_sandbox=trace",
+        );
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(Mutex::new(file))
+            .finish();
+        if tracing::subscriber::set_global_default(subscriber).is_ok() {
+            eprintln!("log capture: {}", path.display());
+        }
+        path
+    })
+}
+
+fn capture_len() -> u64 {
+    std::fs::metadata(log_capture())
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+/// The capture from byte `from` on.
+pub fn read_capture(from: u64) -> String {
+    let mut f = std::fs::File::open(log_capture()).expect("open log capture");
+    f.seek(std::io::SeekFrom::Start(from)).expect("seek");
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).expect("read log capture");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Panics naming each secret found in the capture from byte `from` on (sandbox tokens by
+/// shape, `known` literally).
+pub fn assert_no_leaks(from: u64, known: &[String]) {
+    let text = read_capture(from);
+    let leaks = switchboard_sandbox::leaks::find_leaks(&text, known);
+    assert!(
+        leaks.is_empty(),
+        "secrets in the log capture {} (from byte {from}): {leaks:#?}",
+        log_capture().display()
+    );
+}
+
+/// The key material of an `id:base64,...` key list (each key's base64, with and without
+/// padding).
+pub fn key_material(keys: &str) -> Vec<String> {
+    keys.split(',')
+        .filter_map(|k| k.split_once(':').map(|(_, b)| b.trim()))
+        .flat_map(|b| [b.to_string(), b.trim_end_matches('=').to_string()])
+        .collect()
 }
 
 pub async fn read(r: reqwest::Response) -> (StatusCode, Value) {

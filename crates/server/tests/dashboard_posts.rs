@@ -1,0 +1,540 @@
+//! The dashboard's posts pages over HTTP, as a browser uses them (session cookie, CSRF token,
+//! form posts): live validation answers each platform's verdict with X's weighted count, a
+//! refused form stores nothing and comes back as typed, a post scheduled in a time zone is due
+//! at the right instant and shows in the list and the calendar with its zone, cancel and retry
+//! change only the targets they may, a failed target shows its diagnosis and a published one
+//! its link; another workspace's post is 404 and forms without the CSRF token are refused.
+
+mod common;
+
+use common::TestApp;
+use reqwest::header::LOCATION;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_server::workers::publish::tick;
+
+/// A browser: a cookie jar, no automatic redirects, signed in with the app's API key.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+impl Browser {
+    async fn sign_in(app: &TestApp) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/sign-in", app.api))
+            .form(&[("api_key", app.key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in redirects");
+        let mut b = Browser {
+            http,
+            base: app.api.clone(),
+            csrf: String::new(),
+        };
+        let (s, html) = b.get("/posts/new").await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        b.csrf = between(&html, "name=\"csrf-token\" content=\"", "\"")
+            .expect("csrf meta")
+            .to_string();
+        b
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// Posts a form with the CSRF token; returns status, `Location` and body.
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        let loc = r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status(), loc, r.text().await.unwrap())
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)? + i;
+    Some(&s[i..j])
+}
+
+/// The `<section class="target-check" ...>` of `platform` in a checks panel.
+fn check_of<'a>(panel: &'a str, platform: &str) -> &'a str {
+    let start = panel
+        .find(&format!("data-platform=\"{platform}\""))
+        .unwrap_or_else(|| panic!("no {platform} check in {panel}"));
+    let rest = &panel[start..];
+    let end = rest.find("</section>").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+async fn api_post(app: &TestApp, id: &str) -> Value {
+    let (s, v) = app.get(&format!("/v1/posts/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+async fn post_count(app: &TestApp) -> usize {
+    let (_, v) = app.get("/v1/posts").await;
+    v["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn live_checks_count_x_weighted_and_list_every_platform_problem() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let yt = app.connect("youtube").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+
+    // The compose page lists the accounts and the zone picker.
+    let (_, page) = b.get("/posts/new").await;
+    assert!(page.contains(&format!("value=\"{x}\"")), "{page}");
+    assert!(page.contains(&format!("value=\"{yt}\"")));
+    assert!(page.contains("<option value=\"Europe/Paris\""));
+    assert!(page.contains("/assets/posts.js"));
+
+    // A URL counts 23 on X, whatever its length (twitter-text).
+    let text = "Hello https://example.com/a/very/long/path/that/is/much/longer/than/23";
+    let (s, _, panel) = b
+        .post(
+            "/posts/validate",
+            &[("text", text), ("connection_id", &x), ("when", "now")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let xc = check_of(&panel, "twitter");
+    assert!(xc.contains("data-valid=\"true\""), "{xc}");
+    assert!(xc.contains("data-length=\"29\""), "6 + 23: {xc}");
+    assert!(xc.contains("data-max=\"280\""), "{xc}");
+    assert!(panel.contains("data-ready=\"true\""), "{panel}");
+    assert!(
+        xc.contains("Hello https://example.com"),
+        "the preview shows the text: {xc}"
+    );
+
+    // Past 280 on X, and YouTube without a video or title: every problem at once, per target.
+    let long = "é".repeat(281);
+    let (_, _, panel) = b
+        .post(
+            "/posts/validate",
+            &[
+                ("text", &long),
+                ("connection_id", &x),
+                ("connection_id", &yt),
+                ("when", "now"),
+            ],
+        )
+        .await;
+    let xc = check_of(&panel, "twitter");
+    assert!(xc.contains("data-valid=\"false\""), "{xc}");
+    assert!(xc.contains("data-code=\"too_long\""), "{xc}");
+    assert!(xc.contains("1 too many"), "{xc}");
+    let yc = check_of(&panel, "youtube");
+    assert!(yc.contains("data-valid=\"false\""), "{yc}");
+    assert!(
+        yc.contains("data-violation-field=\"content.media\""),
+        "{yc}"
+    );
+    assert!(panel.contains("data-ready=\"false\""));
+
+    // The form's own problems (time, zone) are listed, and the platforms still checked.
+    let (_, _, panel) = b
+        .post(
+            "/posts/validate",
+            &[
+                ("text", "ok"),
+                ("connection_id", &x),
+                ("when", "at"),
+                ("publish_at", "2030-03-31T02:30"),
+                ("time_zone", "Europe/Paris"),
+            ],
+        )
+        .await;
+    assert!(
+        panel.contains("data-violation-field=\"publish_at\""),
+        "02:30 does not exist in Paris that night: {panel}"
+    );
+    assert!(check_of(&panel, "twitter").contains("data-valid=\"true\""));
+
+    // Nothing was stored by any of it.
+    assert_eq!(post_count(&app).await, 0);
+
+    // The script is served from this origin (the CSP allows no other), and a calendar of a
+    // month that is not one shows the current month rather than failing.
+    let r = b
+        .http
+        .get(format!("{}/assets/posts.js", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let (s, cal) = b.get("/posts/calendar?month=2026-13&tz=Nowhere/Else").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        cal.contains("Times in UTC"),
+        "an unknown zone reads as UTC: {cal}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_form_stores_nothing_and_comes_back_as_typed() {
+    let app = TestApp::spawn().await;
+    let yt = app.connect("youtube").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+    let (s, _, page) = b
+        .post(
+            "/posts",
+            &[
+                ("text", "My <b>video</b> description"),
+                ("hashtags", "launch"),
+                ("connection_id", &yt),
+                ("override.youtube.title", "A title"),
+                ("when", "now"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("data-testid=\"compose-refused\""), "{page}");
+    assert!(
+        page.contains("My &lt;b&gt;video&lt;/b&gt; description"),
+        "the text is kept, escaped: {page}"
+    );
+    assert!(page.contains("value=\"A title\""), "the override is kept");
+    assert!(page.contains("value=\"launch\""));
+    assert!(
+        page.contains(&format!(
+            "value=\"{yt}\" id=\"acct-{yt}\" data-platform=\"youtube\" checked"
+        )),
+        "the account stays chosen"
+    );
+    assert_eq!(post_count(&app).await, 0);
+
+    // A time without a zone's sense, an unknown zone: refused, nothing stored.
+    let (s, _, page) = b
+        .post(
+            "/posts",
+            &[
+                ("text", "x"),
+                ("connection_id", &yt),
+                ("when", "at"),
+                ("publish_at", "2030-01-01T10:00"),
+                ("time_zone", "Mars/Olympus_Mons"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("is not an IANA time zone name"), "{page}");
+    assert_eq!(post_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_post_scheduled_in_a_zone_shows_in_list_and_calendar_and_cancels() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+    let (s, loc, body) = b
+        .post(
+            "/posts",
+            &[
+                ("text", "Summer launch"),
+                ("connection_id", &x),
+                ("when", "at"),
+                ("publish_at", "2030-07-01T09:30"),
+                ("time_zone", "Europe/Paris"),
+                ("campaign_id", "summer"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let id = between(&loc, "/posts/", "?")
+        .expect("post page")
+        .to_string();
+
+    // 09:30 in Paris in July (CEST, UTC+2) is 07:30 UTC.
+    let p = api_post(&app, &id).await;
+    assert_eq!(p["publish_at"], "2030-07-01T07:30:00Z", "{p}");
+    assert_eq!(p["time_zone"], "Europe/Paris");
+    assert_eq!(p["campaign_id"], "summer");
+    assert_eq!(p["targets"][0]["status"], "scheduled");
+
+    // Its page, in Paris time with the zone named, then in New York time.
+    let (s, page) = b.get(&format!("/posts/{id}?tz=Europe/Paris")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("1 Jul 2030, 09:30 CEST"), "{page}");
+    assert!(page.contains("data-status=\"scheduled\""));
+    assert!(
+        page.contains(">Scheduled<") || page.contains(" Scheduled"),
+        "status in words"
+    );
+    assert!(page.contains("data-testid=\"action-cancel\""));
+    assert!(
+        !page.contains("data-testid=\"action-retry\""),
+        "nothing failed"
+    );
+    let (_, page) = b.get(&format!("/posts/{id}?tz=America/New_York")).await;
+    assert!(page.contains("1 Jul 2030, 03:30 EDT"), "{page}");
+    assert!(
+        page.contains("where it was written (Europe/Paris)"),
+        "{page}"
+    );
+
+    // The list and the calendar of July 2030.
+    let (_, list) = b.get("/posts?tz=Europe/Paris").await;
+    assert!(
+        list.contains("Summer launch") && list.contains(&id),
+        "{list}"
+    );
+    let (_, list) = b.get("/posts?status=published").await;
+    assert!(!list.contains("Summer launch"), "filtered out: {list}");
+    let (_, cal) = b.get("/posts/calendar?month=2030-07&tz=Europe/Paris").await;
+    let day = between(&cal, "data-date=\"2030-07-01\"", "</td>").expect("1 July");
+    assert!(day.contains("09:30 Summer launch"), "{day}");
+    let other = between(&cal, "data-date=\"2030-07-02\"", "</td>").unwrap();
+    assert!(!other.contains("Summer launch"));
+    // Read from Tokyo it is 16:30 the same day; from Honolulu 21:30 the day before.
+    let (_, cal) = b
+        .get("/posts/calendar?month=2030-06&tz=Pacific/Honolulu")
+        .await;
+    let day = between(&cal, "data-date=\"2030-06-30\"", "</td>").expect("30 June");
+    assert!(day.contains("21:30 Summer launch"), "{day}");
+
+    // Cancel: the scheduled target is cancelled; cancelling again changes nothing.
+    let (s, loc, _) = b.post(&format!("/posts/{id}/cancel"), &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.contains("done="), "{loc}");
+    assert_eq!(
+        api_post(&app, &id).await["targets"][0]["status"],
+        "cancelled"
+    );
+    let (_, loc, _) = b.post(&format!("/posts/{id}/cancel"), &[]).await;
+    assert!(loc.contains("error="), "nothing left to cancel: {loc}");
+    let (_, page) = b.get(&format!("/posts/{id}")).await;
+    assert!(page.contains("data-status=\"cancelled\""));
+    assert!(!page.contains("data-testid=\"action-cancel\""));
+}
+
+#[tokio::test]
+async fn a_failed_target_shows_its_diagnosis_and_retry_publishes_it_with_a_link() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+    app.fault(json!({
+        "platform": "twitter", "endpoint": "publish", "status": 403, "times": 1,
+        "body": json!({"title": "Forbidden", "type": "https://api.x.com/2/problems/invalid-request",
+                 "detail": "You are not allowed to create a Tweet with duplicate content.", "status": 403}).to_string()
+    }))
+    .await;
+    let (s, loc, _) = b
+        .post(
+            "/posts",
+            &[("text", "Now"), ("connection_id", &x), ("when", "now")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let id = between(&loc, "/posts/", "?").unwrap().to_string();
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+
+    let (_, page) = b.get(&format!("/posts/{id}")).await;
+    assert!(page.contains("data-status=\"failed\""), "{page}");
+    assert!(page.contains("data-testid=\"diagnosis\""), "{page}");
+    assert!(
+        page.contains("duplicate content"),
+        "the platform's words: {page}"
+    );
+    assert!(page.contains("data-testid=\"action-retry\""));
+    let (_, list) = b.get("/posts").await;
+    assert!(list.contains("Why it failed"), "{list}");
+
+    // Retry: only the failed target, then it publishes and links to the post.
+    let (s, loc, _) = b
+        .post(&format!("/posts/{id}/retry"), &[("back", "/posts")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.starts_with("/posts?done="), "{loc}");
+    assert_eq!(tick(&app.state).await.unwrap(), 1);
+    let (_, page) = b.get(&format!("/posts/{id}")).await;
+    assert!(page.contains("data-status=\"published\""), "{page}");
+    let link = between(&page, "data-testid=\"published-link\"", "</a>").map(|_| ());
+    assert!(link.is_some(), "{page}");
+    let p = api_post(&app, &id).await;
+    let url = p["targets"][0]["url"].as_str().unwrap();
+    assert!(page.contains(&format!("href=\"{url}\"")), "{page}");
+    // A published target is never retried.
+    let (_, loc, _) = b.post(&format!("/posts/{id}/retry"), &[]).await;
+    assert!(loc.contains("error="), "{loc}");
+}
+
+#[tokio::test]
+async fn forms_need_a_session_and_its_csrf_token_and_stay_in_their_workspace() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+
+    // No session: to sign-in, nothing stored.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/posts", "/posts/new", "/posts/calendar"] {
+        let r = anon.get(format!("{}{path}", app.api)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    let r = anon
+        .post(format!("{}/posts", app.api))
+        .form(&[
+            ("text", "x"),
+            ("connection_id", x.as_str()),
+            ("when", "now"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // A session without the token: refused.
+    let (s, _, _) = b
+        .post_raw(
+            "/posts",
+            &[("text", "x"), ("connection_id", &x), ("when", "now")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = b
+        .post_raw("/posts/validate", &[("csrf", "forged"), ("text", "x")])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(post_count(&app).await, 0);
+
+    // Another workspace's post and connection are not this session's.
+    let (other_ws, other_key) = switchboard_server::create_workspace(
+        app.state.store().as_ref(),
+        "Other",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let r = app
+        .http
+        .post(format!("{}/v1/posts", app.api))
+        .bearer_auth(&other_key)
+        .json(&json!({"content": {"text": "theirs"}, "connection_ids": ["nope"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no such connection there"
+    );
+    let mine = b
+        .post(
+            "/posts",
+            &[
+                ("text", "mine"),
+                ("connection_id", &x),
+                ("when", "at"),
+                ("publish_at", "2031-01-01T10:00"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    let id = between(&mine.1, "/posts/", "?").unwrap().to_string();
+    let theirs = Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: app.api.clone(),
+        csrf: String::new(),
+    };
+    let r = theirs
+        .http
+        .post(format!("{}/sign-in", app.api))
+        .form(&[("api_key", other_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (s, page) = theirs.get(&format!("/posts/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{page}");
+    let (_, list) = theirs.get("/posts").await;
+    assert!(!list.contains("mine"), "{list}");
+    let csrf = between(&list, "name=\"csrf-token\" content=\"", "\"")
+        .unwrap()
+        .to_string();
+    let (s, _, _) = theirs
+        .post_raw(&format!("/posts/{id}/cancel"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api_post(&app, &id).await["targets"][0]["status"],
+        "scheduled"
+    );
+    // Choosing this workspace's account from the other one is refused by the same check.
+    let (s, _, page) = theirs
+        .post_raw(
+            "/posts",
+            &[
+                ("csrf", &csrf),
+                ("text", "x"),
+                ("connection_id", &x),
+                ("when", "now"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("there is no connection"), "{page}");
+    let _ = other_ws;
+}
