@@ -24,7 +24,10 @@ die() { log "ERROR: $*"; exit 1; }
 # setup right after the install_apt_packages call below.
 # =============================================================================
 APT_PACKAGES=(
-  # chromium
+  # Headless browser of the dashboard's end-to-end tests (tests/e2e, driven by playwright-core
+  # with executablePath /usr/bin/chromium; no browser is ever downloaded by npm).
+  chromium
+  chromium-driver
 )
 
 install_apt_packages() {
@@ -46,6 +49,38 @@ install_apt_packages() {
 
 install_apt_packages
 # (per-package setup for apt packages goes here)
+
+# =============================================================================
+# Node test projects: `npm ci` in tests/<name> (exactly what package-lock.json
+# pins), skipped when node_modules was installed by this script from the same
+# package.json + package-lock.json with the same Node major version.
+#   npm_ci_project <dir under tests/> <package whose package.json proves the install>
+# =============================================================================
+npm_ci_project() {
+  local name="$1" probe="$2"
+  local dir="$REPO_ROOT/tests/$name"
+  local stamp="$dir/node_modules/.switchboard-install-stamp"
+
+  command -v node >/dev/null || die "node is not installed (Node.js >= 20 is required for tests/$name)"
+  command -v npm >/dev/null || die "npm is not installed (required for tests/$name)"
+  local node_major
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$node_major" -ge 20 ] || die "Node.js >= 20 required for tests/$name, found $(node --version)"
+  [ -f "$dir/package-lock.json" ] || die "$dir/package-lock.json is missing"
+
+  local want
+  want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1) node${node_major}"
+  if [ "${FORCE:-0}" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+    && [ -f "$dir/node_modules/$probe/package.json" ]; then
+    log "tests/$name/node_modules is current, skipping npm ci"
+    return 0
+  fi
+
+  log "npm ci in tests/$name"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$want" >"$stamp"
+  log "tests/$name: installed $probe $(node -p "require('$dir/node_modules/$probe/package.json').version")"
+}
 
 # =============================================================================
 # tests/oidc-provider: Node project running the oidc-provider test
@@ -80,5 +115,12 @@ install_oidc_provider_deps() {
 }
 
 install_oidc_provider_deps
+
+# =============================================================================
+# tests/e2e: the dashboard's browser tests (crates/cli/tests/dashboard_e2e.rs):
+# playwright-core drives the apt chromium above, axe-core checks accessibility.
+# playwright-core downloads no browser on install.
+# =============================================================================
+npm_ci_project e2e playwright-core
 
 log "done"

@@ -106,6 +106,18 @@ impl Stack {
             keys: Some(SecretString::from(keys.trim().to_string())),
             sandbox_url: Some(sandbox_url.clone()),
             workers,
+            // The demo and the benchmarks send tens of thousands of requests a second from one
+            // workspace and address: limits far above that, so the limiter runs (its cost is in
+            // `bench token`) without refusing. SWITCHBOARD_RATE_LIMITS_ENABLED=0 measures without.
+            rate_limits: switchboard_server::config::RateLimitConfig {
+                enabled: std::env::var("SWITCHBOARD_RATE_LIMITS_ENABLED").as_deref() != Ok("0"),
+                api_per_workspace: 1_000_000_000,
+                api_per_address: 1_000_000_000,
+                connect_per_workspace: 1_000_000_000,
+                connect_per_address: 1_000_000_000,
+                callback_per_address: 1_000_000_000,
+                ..Default::default()
+            },
             ..Config::default()
         };
         let state = AppState::build(config, Arc::new(SystemClock)).await?;
@@ -244,6 +256,10 @@ pub async fn run(
     println!("Switchboard demo");
     println!("  API      {}", stack.api_url);
     println!("  sandbox  {}", stack.sandbox_url);
+    println!(
+        "  dashboard {}/  (sign in with the workspace API key {})",
+        stack.api_url, stack.api_key
+    );
     println!();
     let failures = connect_all(&stack).await;
     let connections = print_connections(&stack).await?;
@@ -284,6 +300,8 @@ pub async fn run(
         return Ok(code);
     }
     println!();
+    println!("Open the dashboard: {}/", stack.api_url);
+    println!("  sign in with the workspace API key {}", stack.api_key);
     println!("Try the API:");
     println!(
         "  curl -H 'Authorization: Bearer {}' {}/v1/posts",

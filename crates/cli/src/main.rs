@@ -12,10 +12,13 @@ use switchboard_core::{Catalog, SystemClock};
 use switchboard_server::config::{Config, ProcessEnv};
 use switchboard_server::AppState;
 
+mod backup;
 mod bench;
 mod browser;
+mod config_check;
 mod demo;
 mod doctor;
+mod keys;
 
 /// Switchboard connects social media accounts over OAuth 2.0 and keeps them connected.
 #[derive(Debug, Parser)]
@@ -50,6 +53,26 @@ enum Command {
     /// Measure the hot paths against baselines taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Encryption keys: which ones the stored secrets use, re-sealing them all with the active
+    /// key (online, resumable), whether an old key can be removed.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Take a consistent online backup of the SQLite database to PATH (for PostgreSQL, print
+    /// the pg_dump command).
+    Backup(backup::BackupArgs),
+    /// Bring a SQLite backup back, after checking it (for PostgreSQL, print the pg_restore
+    /// command).
+    Restore(backup::RestoreArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, `SWITCHBOARD_*` variables, `*_FILE` secrets) and print
+    /// the effective settings with secrets redacted; exits 2 naming the setting at fault.
+    Check(ConfigArgs),
 }
 
 /// Options shared by commands that open the configuration.
@@ -187,10 +210,8 @@ fn init_logging(format: Option<&str>, default_json: bool) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => {
-            init_logging(cli.log_format.as_deref(), true);
-            serve(a).await
-        }
+        // `serve` starts its logging once the configuration is read (Sentry, OTLP).
+        Command::Serve(a) => serve(a, cli.log_format.as_deref()).await,
         Command::Sandbox(a) => {
             init_logging(cli.log_format.as_deref(), true);
             sandbox(a).await
@@ -212,6 +233,19 @@ async fn main() -> ExitCode {
             init_logging(cli.log_format.as_deref(), false);
             workspace_create(&name, &config).await
         }
+        Command::Config(ConfigCommand::Check(a)) => a.load().map(|c| config_check::run(&c)),
+        Command::Keys(a) => {
+            quiet_logging(cli.log_format.as_deref());
+            keys::run(a).await
+        }
+        Command::Backup(a) => {
+            quiet_logging(cli.log_format.as_deref());
+            backup::backup(a).await
+        }
+        Command::Restore(a) => {
+            quiet_logging(cli.log_format.as_deref());
+            backup::restore(a).await
+        }
         Command::Bench(a) => {
             std::env::var("SWITCHBOARD_LOG")
                 .is_err()
@@ -227,6 +261,15 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Logging for the maintenance commands: warnings and errors only, unless SWITCHBOARD_LOG says
+/// otherwise (their own output is progress and reports).
+fn quiet_logging(format: Option<&str>) {
+    if std::env::var("SWITCHBOARD_LOG").is_err() {
+        std::env::set_var("SWITCHBOARD_LOG", "warn");
+    }
+    init_logging(format, false);
 }
 
 async fn shutdown_signal() {
@@ -247,7 +290,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(a: ServeArgs, log_format: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut config = a.config.load()?;
     if let Some(l) = a.listen {
         config.listen = l;
@@ -262,6 +305,20 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         config.sandbox_url = Some(s);
     }
     config.dev = a.dev;
+    // JSON log lines unless `--log-format pretty`; Sentry and OTLP export when configured. The
+    // guard flushes both when `serve` returns.
+    let settings = switchboard_server::telemetry::TelemetrySettings::from_config(
+        &config,
+        matches!(log_format, None | Some("json")),
+    );
+    // The OTLP exporter's HTTP client blocks: built off the async workers.
+    let telemetry = tokio::task::block_in_place(|| switchboard_server::telemetry::init(settings))?;
+    tracing::info!(
+        sentry = telemetry.sentry_enabled(),
+        otlp = telemetry.otlp_enabled(),
+        metrics_listen = ?config.metrics_listen,
+        "observability"
+    );
     let listen = config.listen;
     let state = AppState::build(config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -272,6 +329,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         "switchboard serving"
     );
     switchboard_server::serve(listener, state, shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || drop(telemetry)).await?;
     Ok(ExitCode::SUCCESS)
 }
 

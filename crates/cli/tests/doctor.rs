@@ -166,9 +166,14 @@ fn a_missing_or_broken_encryption_key_blocks() {
         keys: Some("ktest:not-base64!".into()),
         ..Conf::good(dir.path())
     };
+    // A key that does not decode is refused when the configuration is read (exit 2, the
+    // setting named), before any check runs.
     let (code, out) = doctor(&conf, dir.path(), Some("twitter"));
-    assert_eq!(code, 1, "{out}");
-    assert!(fails(&out, "encryption_key"), "{out}");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("setting keys: encryption key 1: key is not valid base64"),
+        "{out}"
+    );
     assert!(
         !out.contains("not-base64"),
         "key material is never printed: {out}"

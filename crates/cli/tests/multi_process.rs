@@ -7,11 +7,10 @@
 //! due for an on-demand refresh in their last quarter (2 seconds), after six real seconds. The
 //! background workers are off (`SWITCHBOARD_WORKERS=0`): this is about reads racing.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{free_port, start_sandbox, start_server, wait_healthy, BIN};
+use support::{allowed_callback, create_workspace, start_sandbox, start_two_servers};
 
 mod support;
 
@@ -20,73 +19,14 @@ async fn two_server_processes_share_state_and_refresh_once() {
     let database_url = switchboard_store::testing::fresh_postgres_url().await;
     let (_sandbox, sandbox) = start_sandbox(&["--access-ttl", "twitter=8"]);
 
-    let out = Command::new(BIN)
-        .args([
-            "workspace",
-            "create",
-            "multi",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .expect("workspace create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("api_key:"))
-        .map(str::trim)
-        .expect("api key printed")
-        .to_string();
-
-    let (pa, pb) = (free_port(), free_port());
-    let _a = start_server(
-        pa,
-        &database_url,
-        &sandbox,
-        &[],
-        &[("SWITCHBOARD_WORKERS", "0")],
-    );
-    let _b = start_server(
-        pb,
-        &database_url,
-        &sandbox,
-        &[],
-        &[("SWITCHBOARD_WORKERS", "0")],
-    );
-    let (a, b) = (
-        format!("http://127.0.0.1:{pa}"),
-        format!("http://127.0.0.1:{pb}"),
-    );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    wait_healthy(&http, &a).await;
-    wait_healthy(&http, &b).await;
+    let key = create_workspace("multi", &database_url);
+    let (_servers, (a, b), http) =
+        start_two_servers(&database_url, &sandbox, &[("SWITCHBOARD_WORKERS", "0")]).await;
 
     // Start on A; the platform sends the browser back to B.
-    let start: Value = http
-        .post(format!("{a}/v1/connect/twitter"))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"owner": "u"}))
-        .send()
+    let callback = allowed_callback(&http, &a, &key, "twitter", "u")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = http
-        .get(start["authorization_url"].as_str().unwrap())
-        .header("X-Sandbox-Consent", "allow")
-        .send()
-        .await
-        .unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().replace(&a, &b);
+        .replace(&a, &b);
     let conn: Value = http
         .get(&callback)
         .header("Accept", "application/json")
