@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 pub mod bulk;
 mod codec;
 pub mod maintenance;
+pub mod media;
 pub mod pages;
 pub mod postgres;
 mod postgres_bulk;
 mod postgres_maintenance;
+mod postgres_media;
 mod postgres_pages;
 mod postgres_posts;
 mod postgres_queue_depth;
@@ -36,6 +38,7 @@ pub mod refresh_queue;
 pub mod sqlite;
 mod sqlite_bulk;
 mod sqlite_maintenance;
+mod sqlite_media;
 mod sqlite_pages;
 mod sqlite_posts;
 mod sqlite_queue_depth;
@@ -242,6 +245,7 @@ pub struct Event {
 pub trait Store:
     bulk::BulkStore
     + maintenance::MaintenanceStore
+    + media::MediaStore
     + pages::PageStore
     + posts::PostStore
     + queue_depth::QueueDepthStore
