@@ -159,8 +159,32 @@ pub struct PostFilter {
     pub from: Option<DateTime<Utc>>,
     /// Only posts due before this instant.
     pub to: Option<DateTime<Utc>>,
+    /// Keyset paging: only posts after this one in the listing order, i.e. with
+    /// `(publish_at, id)` strictly below this key (see [`PostKey`]). `None` starts at the top.
+    pub after: Option<PostKey>,
     /// At most this many (newest due first).
     pub limit: u32,
+}
+
+/// The sort key of a post in a listing: posts are listed by `publish_at` descending, ties (posts
+/// due at the same instant) broken by `id` descending, so the order is total and stable and a
+/// page can resume strictly after the last post it showed, whatever was inserted meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostKey {
+    /// The post's `publish_at`, exactly as the store returned it.
+    pub publish_at: DateTime<Utc>,
+    /// The post's id.
+    pub id: String,
+}
+
+impl PostKey {
+    /// The key of a post.
+    pub fn of(post: &Post) -> Self {
+        PostKey {
+            publish_at: post.publish_at,
+            id: post.id.clone(),
+        }
+    }
 }
 
 /// How a claimed target's publication ended.
@@ -266,7 +290,10 @@ pub trait PostStore {
     /// One target by id (for workers).
     async fn get_target(&self, id: &str) -> StoreResult<Option<PostTarget>>;
 
-    /// A workspace's posts matching `filter`, latest `publish_at` first.
+    /// A workspace's posts matching `filter`, latest `publish_at` first, ties by `id`
+    /// descending; with `filter.after`, only the posts strictly after that key in this order
+    /// (keyset paging: the `(workspace_id, publish_at, id)` index of migration 0013 serves both
+    /// the order and the seek).
     async fn list_posts(&self, workspace_id: &str, filter: &PostFilter) -> StoreResult<Vec<Post>>;
 
     /// Claims up to `limit` targets whose `next_attempt_at` has come, that are `scheduled` or

@@ -173,28 +173,47 @@ impl PostStore for SqliteStore {
     }
 
     async fn list_posts(&self, workspace_id: &str, filter: &PostFilter) -> StoreResult<Vec<Post>> {
-        sqlx::query(&format!(
-            "SELECT {POST_COLUMNS} FROM posts p WHERE p.workspace_id = ?1 \
-             AND (?2 IS NULL OR p.campaign_id = ?2) \
-             AND (?3 IS NULL OR p.publish_at >= ?3) \
-             AND (?4 IS NULL OR p.publish_at < ?4) \
-             AND (?5 IS NULL AND ?6 IS NULL OR EXISTS (SELECT 1 FROM post_targets t \
-                  WHERE t.post_id = p.id AND (?5 IS NULL OR t.status = ?5) \
-                  AND (?6 IS NULL OR t.platform = ?6))) \
-             ORDER BY p.publish_at DESC, p.id DESC LIMIT ?7"
-        ))
-        .bind(workspace_id)
-        .bind(&filter.campaign_id)
-        .bind(filter.from.map(ms))
-        .bind(filter.to.map(ms))
-        .bind(&filter.status)
-        .bind(&filter.platform)
-        .bind(i64::from(filter.limit))
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(post_from_row)
-        .collect()
+        // Only the filters given become clauses, so the planner sees plain equalities and ranges
+        // on `(workspace_id, [campaign_id,] publish_at, id)` (migration 0013) and walks the
+        // index in order from the cursor's key, stopping after `limit` rows.
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "SELECT {POST_COLUMNS} FROM posts p WHERE p.workspace_id = "
+        ));
+        q.push_bind(workspace_id);
+        if let Some(c) = &filter.campaign_id {
+            q.push(" AND p.campaign_id = ").push_bind(c);
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND p.publish_at >= ").push_bind(ms(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND p.publish_at < ").push_bind(ms(to));
+        }
+        if let Some(after) = &filter.after {
+            q.push(" AND (p.publish_at, p.id) < (")
+                .push_bind(ms(after.publish_at))
+                .push(", ")
+                .push_bind(&after.id)
+                .push(")");
+        }
+        if filter.status.is_some() || filter.platform.is_some() {
+            q.push(" AND EXISTS (SELECT 1 FROM post_targets t WHERE t.post_id = p.id");
+            if let Some(s) = &filter.status {
+                q.push(" AND t.status = ").push_bind(s);
+            }
+            if let Some(pl) = &filter.platform {
+                q.push(" AND t.platform = ").push_bind(pl);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY p.publish_at DESC, p.id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit));
+        q.build()
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(post_from_row)
+            .collect()
     }
 
     async fn claim_due_targets(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use switchboard_store::posts::{
-    post_status, Deferral, NewTarget, Post, PostFilter, SummaryRow, TargetOutcome,
+    post_status, Deferral, NewTarget, Post, PostFilter, PostKey, SummaryRow, TargetOutcome,
 };
 use switchboard_store::Store;
 
@@ -147,6 +147,178 @@ async fn list_filters(store: Arc<dyn Store>) {
     assert!(store.list_posts(&ws, &f).await.unwrap().is_empty());
     let f = PostFilter { limit: 1, ..all };
     assert_eq!(ids(store.list_posts(&ws, &f).await.unwrap()), vec![c.id]);
+}
+
+/// Pages through `filter` `page` posts at a time, resuming after the last post of each page;
+/// returns the ids in the order read and the number of pages.
+async fn page_through(
+    store: &Arc<dyn Store>,
+    ws: &str,
+    filter: &PostFilter,
+    page: u32,
+) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let f = PostFilter {
+            after: after.clone(),
+            limit: page,
+            ..filter.clone()
+        };
+        let got = store.list_posts(ws, &f).await.unwrap();
+        pages += 1;
+        assert!(got.len() <= page as usize);
+        seen.extend(got.iter().map(|p| p.id.clone()));
+        match got.last() {
+            Some(last) if got.len() == page as usize => after = Some(PostKey::of(last)),
+            _ => return (seen, pages),
+        }
+        assert!(pages < 1000, "paging does not end");
+    }
+}
+
+async fn keyset_paging_is_stable_with_ties(store: Arc<dyn Store>) {
+    let ws = workspace(&store).await;
+    let other = workspace(&store).await;
+    // 40 posts due at the very same instant (ids inserted out of order), 5 before, 5 after;
+    // every third one also on LinkedIn and in a campaign.
+    let mut expected: Vec<(DateTime<Utc>, String, bool)> = Vec::new();
+    let mut ids_made: Vec<String> = (0..50).map(|_| id()).collect();
+    ids_made.reverse();
+    for (i, pid) in ids_made.iter().enumerate() {
+        let due_ms = match i {
+            0..=4 => 1_000 + i as i64,
+            5..=9 => 90_000 + i as i64,
+            _ => 50_000,
+        };
+        let linked = i % 3 == 0;
+        let p = Post {
+            id: pid.clone(),
+            workspace_id: ws.clone(),
+            campaign_id: linked.then(|| "launch".to_string()),
+            content: json!({"text": format!("post {i}")}),
+            publish_at: at(due_ms),
+            time_zone: None,
+            created_at: at(0),
+        };
+        let mut targets = vec![NewTarget {
+            id: id(),
+            connection_id: "conn-x".into(),
+            page_id: None,
+            platform: "x".into(),
+        }];
+        if linked {
+            targets.push(NewTarget {
+                id: id(),
+                connection_id: "conn-linkedin".into(),
+                page_id: None,
+                platform: "linkedin".into(),
+            });
+        }
+        store.create_post(&p, &targets).await.unwrap();
+        expected.push((p.publish_at, p.id, linked));
+    }
+    // Another workspace's posts at the same instant never show.
+    for _ in 0..5 {
+        post(&store, &other, Some("launch"), 50_000, &["x", "linkedin"]).await;
+    }
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    let all_ids: Vec<String> = expected.iter().map(|e| e.1.clone()).collect();
+    let linked_ids: Vec<String> = expected
+        .iter()
+        .filter(|e| e.2)
+        .map(|e| e.1.clone())
+        .collect();
+
+    let all = PostFilter {
+        limit: 200,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids_of(store.list_posts(&ws, &all).await.unwrap()),
+        all_ids,
+        "latest first, ties by id descending"
+    );
+    for page in [1, 3, 7, 40, 50, 51] {
+        let (seen, pages) = page_through(&store, &ws, &all, page).await;
+        assert_eq!(seen, all_ids, "page size {page}: no duplicate, no gap");
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 50);
+        assert_eq!(pages, 50 / page as usize + 1, "page size {page}");
+    }
+    // Filters combine with paging: platform, campaign, time range.
+    let (seen, _) = page_through(
+        &store,
+        &ws,
+        &PostFilter {
+            platform: Some("linkedin".into()),
+            ..all.clone()
+        },
+        4,
+    )
+    .await;
+    assert_eq!(seen, linked_ids);
+    let (seen, _) = page_through(
+        &store,
+        &ws,
+        &PostFilter {
+            campaign_id: Some("launch".into()),
+            status: Some("scheduled".into()),
+            ..all.clone()
+        },
+        2,
+    )
+    .await;
+    assert_eq!(seen, linked_ids);
+    let (seen, _) = page_through(
+        &store,
+        &ws,
+        &PostFilter {
+            from: Some(at(50_000)),
+            to: Some(at(50_001)),
+            ..all.clone()
+        },
+        6,
+    )
+    .await;
+    let tied: Vec<String> = expected
+        .iter()
+        .filter(|e| e.0 == at(50_000))
+        .map(|e| e.1.clone())
+        .collect();
+    assert_eq!(tied.len(), 40);
+    assert_eq!(seen, tied);
+
+    // A post scheduled while someone pages, above their position, does not shift the pages
+    // still to come.
+    let first = store
+        .list_posts(
+            &ws,
+            &PostFilter {
+                limit: 12,
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    post(&store, &ws, None, 95_000, &["x"]).await;
+    let rest = store
+        .list_posts(
+            &ws,
+            &PostFilter {
+                after: Some(PostKey::of(first.last().unwrap())),
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let mut joined = ids_of(first);
+    joined.extend(ids_of(rest));
+    assert_eq!(joined, all_ids);
+}
+
+fn ids_of(posts: Vec<Post>) -> Vec<String> {
+    posts.into_iter().map(|p| p.id).collect()
 }
 
 async fn claim_only_due_and_free(store: Arc<dyn Store>) {
@@ -507,6 +679,7 @@ conformance! {
     single: [
         create_then_read_back,
         list_filters,
+        keyset_paging_is_stable_with_ties,
         claim_only_due_and_free,
         progress_defer_and_finish,
         cancel_retry_publish_now_and_summary,
