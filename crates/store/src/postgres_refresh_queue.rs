@@ -32,7 +32,7 @@ impl RefreshQueue for PgStore {
                    AND ($6::timestamptz IS NULL OR token_obtained_at <= $6)
                    AND (next_refresh_at IS NULL OR next_refresh_at <= $7)
                    AND (refresh_locked_until IS NULL OR refresh_locked_until <= $7)
-                 ORDER BY expires_at
+                 ORDER BY (refresh_locked_until IS NULL), expires_at
                  LIMIT $8
                  FOR UPDATE SKIP LOCKED)
              RETURNING refresh_attempts_today, ",

@@ -298,7 +298,9 @@ pub trait PostStore {
 
     /// Claims up to `limit` targets whose `next_attempt_at` has come, that are `scheduled` or
     /// `publishing`, and whose lease is free or expired (a crashed holder's): sets them
-    /// `publishing` with the lease `owner` until `lease_until`, earliest first. One statement;
+    /// `publishing` with the lease `owner` until `lease_until`, earliest first. Targets whose
+    /// lease ran out (their holder died: work already started, already late) are claimed before
+    /// the freshly due ones (index `post_targets_claim`, migration 0014). One statement;
     /// across processes each target goes to one holder at a time.
     async fn claim_due_targets(
         &self,

@@ -38,7 +38,10 @@ pub struct Claimed {
 #[async_trait]
 pub trait RefreshQueue {
     /// Claims due connections: sets their refresh lock to `owner` until `lease_until`, counts an
-    /// attempt for `due.day`, and returns them, soonest expiry first. Skips connections whose grant is dead (`needs_reauth`,
+    /// attempt for `due.day`, and returns them, soonest expiry first. Connections whose earlier
+    /// lease ran out (a holder that died mid-refresh: work already started and late) are
+    /// claimed before the freshly due ones, so a batch smaller than the backlog still takes them
+    /// (index `connections_refresh_claim`, migration 0014). Skips connections whose grant is dead (`needs_reauth`,
     /// `revoked`), that wait for the person (`pending_selection`), that are backing off
     /// (`next_refresh_at` in the future) or that another holder has locked. Across processes a
     /// connection is claimed by one holder at a time.

@@ -229,7 +229,7 @@ impl PostStore for SqliteStore {
              WHERE id IN (SELECT id FROM post_targets \
                  WHERE status IN ('scheduled', 'publishing') AND next_attempt_at <= ?3 \
                    AND (locked_until IS NULL OR locked_until <= ?3) \
-                 ORDER BY next_attempt_at LIMIT ?4) \
+                 ORDER BY (locked_until IS NULL), next_attempt_at LIMIT ?4) \
              RETURNING {TARGET_COLUMNS}"
         ))
         .bind(owner)
