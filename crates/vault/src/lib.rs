@@ -57,6 +57,8 @@ pub enum VaultError {
 struct Key {
     id: String,
     cipher: Aes256Gcm,
+    /// The key bytes, only for [`Keyring::derive_key`] (never sealed with directly).
+    raw: [u8; 32],
 }
 
 /// A set of keys, one active. Cloning is cheap enough for startup; share it behind an `Arc`.
@@ -144,6 +146,7 @@ impl Keyring {
                 Key {
                     id: id.to_string(),
                     cipher,
+                    raw: bytes.as_slice().try_into().expect("checked: 32 bytes"),
                 },
             );
         }
@@ -169,6 +172,20 @@ impl Keyring {
     /// Ids of all configured keys.
     pub fn key_ids(&self) -> Vec<String> {
         self.keys.keys().cloned().collect()
+    }
+
+    /// A 256-bit key for another use than sealing (signing media URLs...), derived from the key
+    /// `key_id` and `purpose`: HMAC-SHA256(key, `"switchboard-vault-derive:" + purpose`). The
+    /// same key id and purpose give the same bytes in every process sharing the keyring, and
+    /// different purposes give unrelated keys. `None` when the keyring has no such key.
+    pub fn derive_key(&self, key_id: &str, purpose: &str) -> Option<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let key = self.keys.get(key_id)?;
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key.raw)
+            .expect("HMAC takes any key length");
+        mac.update(b"switchboard-vault-derive:");
+        mac.update(purpose.as_bytes());
+        Some(mac.finalize().into_bytes().into())
     }
 
     /// Seals `plaintext` for `context` (the row and field, e.g. `connection:<id>:access_token`).
@@ -253,6 +270,24 @@ pub fn key_id_of(sealed: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_are_stable_per_key_and_purpose() {
+        let spec = generate_key_spec();
+        let a = Keyring::parse(&spec, None).unwrap();
+        let b = Keyring::parse(&format!("{spec},{}", generate_key_spec()), None).unwrap();
+        let id = a.active_id().to_string();
+        let k = a.derive_key(&id, "media-url").unwrap();
+        assert_eq!(
+            b.derive_key(&id, "media-url"),
+            Some(k),
+            "same key, same bytes"
+        );
+        assert_ne!(a.derive_key(&id, "other").unwrap(), k);
+        let other = Keyring::ephemeral();
+        assert_ne!(other.derive_key(other.active_id(), "media-url").unwrap(), k);
+        assert_eq!(a.derive_key("nope", "media-url"), None);
+    }
 
     #[test]
     fn seal_open_round_trip_and_context_binding() {
