@@ -11,10 +11,11 @@
 //! operation that must be atomic is a single statement (`UPDATE ... RETURNING`,
 //! `INSERT ... ON CONFLICT ... RETURNING`): SQLite runs each statement under the database write
 //! lock, so the guarantees of the [`Store`] trait hold across every pool (and process) that opens
-//! the same file. Migrations, however, are not serialized across processes on SQLite: start one
-//! process first on a new file.
+//! the same file. Migrations, which sqlx's SQLite migrator does not serialize, run under an
+//! exclusive file lock on `<database>.migrate.lock` ([`migrate_lock_path`]), so processes
+//! starting together on a new file apply them once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -79,7 +80,8 @@ impl SqliteStore {
     ///
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for a URL that names no database,
-    /// [`StoreError::Database`] when the directory or file cannot be created or opened,
+    /// [`StoreError::Database`] when the directory, the file or its migration lock file
+    /// ([`migrate_lock_path`]; file databases migrate under it) cannot be created or opened,
     /// [`StoreError::Migrate`] when the migrations fail.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let (options, in_memory) = connect_options(url)?;
@@ -110,7 +112,12 @@ impl SqliteStore {
                 .await?
         };
 
-        MIGRATOR.run(&pool).await?;
+        if in_memory {
+            // Private to this pool: nobody else can be migrating it.
+            MIGRATOR.run(&pool).await?;
+        } else {
+            migrate_locked(&pool, options_path(&pool)).await?;
+        }
         Ok(Self { pool })
     }
 
@@ -118,6 +125,48 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+fn options_path(pool: &SqlitePool) -> PathBuf {
+    pool.connect_options().get_filename().to_path_buf()
+}
+
+/// The lock file serialising migrations of the database file `db`: `<db>.migrate.lock`.
+pub fn migrate_lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_os_string();
+    name.push(".migrate.lock");
+    PathBuf::from(name)
+}
+
+/// Runs the migrations while holding an exclusive lock on [`migrate_lock_path`]. sqlx's SQLite
+/// migrator takes no lock (PostgreSQL's takes an advisory one): two processes opening a fresh
+/// file together would both see a migration as missing and both apply it, and one of them would
+/// fail (`table ... already exists`). With the lock the second waits, then finds everything
+/// applied. The lock is an OS file lock (`flock` / `LockFileEx`): a process that dies while
+/// holding it releases it. The empty lock file stays next to the database.
+async fn migrate_locked(pool: &SqlitePool, db: PathBuf) -> StoreResult<()> {
+    let lock_path = migrate_lock_path(&db);
+    let io = |error: std::io::Error| StoreError::Database(sqlx::Error::Io(error));
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)?;
+        // The trait's method, by path: std's inherent `File::lock` needs Rust 1.89.
+        fs4::FileExt::lock(&file)?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| io(std::io::Error::other(e)))?
+    .map_err(io)?;
+    let outcome = MIGRATOR.run(pool).await;
+    // Closing the file releases the lock too; unlocking first makes the order explicit.
+    let _ = fs4::FileExt::unlock(&lock);
+    drop(lock);
+    outcome?;
+    Ok(())
 }
 
 /// Turns a URL or path into connect options, and tells whether it is an in-memory database.
