@@ -175,6 +175,13 @@ impl PostStore for PgStore {
                 .push_bind(&after.id)
                 .push(")");
         }
+        if let Some(before) = &filter.before {
+            q.push(" AND (p.publish_at, p.id) > (")
+                .push_bind(before.publish_at)
+                .push(", ")
+                .push_bind(&before.id)
+                .push(")");
+        }
         if filter.status.is_some() || filter.platform.is_some() {
             q.push(" AND EXISTS (SELECT 1 FROM post_targets t WHERE t.post_id = p.id");
             if let Some(s) = &filter.status {
@@ -185,14 +192,25 @@ impl PostStore for PgStore {
             }
             q.push(")");
         }
-        q.push(" ORDER BY p.publish_at DESC, p.id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit));
-        q.build()
+        // Backwards (the page before `before`): the closest posts first, then turned around.
+        let backwards = filter.before.is_some() && filter.after.is_none();
+        q.push(if backwards {
+            " ORDER BY p.publish_at ASC, p.id ASC LIMIT "
+        } else {
+            " ORDER BY p.publish_at DESC, p.id DESC LIMIT "
+        })
+        .push_bind(i64::from(filter.limit));
+        let mut posts = q
+            .build()
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(post_from_row)
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        if backwards {
+            posts.reverse();
+        }
+        Ok(posts)
     }
 
     async fn claim_due_targets(

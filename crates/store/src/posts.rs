@@ -162,6 +162,10 @@ pub struct PostFilter {
     /// Keyset paging: only posts after this one in the listing order, i.e. with
     /// `(publish_at, id)` strictly below this key (see [`PostKey`]). `None` starts at the top.
     pub after: Option<PostKey>,
+    /// Keyset paging backwards: only posts before this one in the listing order (`(publish_at,
+    /// id)` strictly above the key), and of those the `limit` closest to it, still listed
+    /// latest first (the page before a page). Combined with `after`, both bounds apply.
+    pub before: Option<PostKey>,
     /// At most this many (newest due first).
     pub limit: u32,
 }
@@ -291,9 +295,10 @@ pub trait PostStore {
     async fn get_target(&self, id: &str) -> StoreResult<Option<PostTarget>>;
 
     /// A workspace's posts matching `filter`, latest `publish_at` first, ties by `id`
-    /// descending; with `filter.after`, only the posts strictly after that key in this order
-    /// (keyset paging: the `(workspace_id, publish_at, id)` index of migration 0013 serves both
-    /// the order and the seek).
+    /// descending; with `filter.after`, only the posts strictly after that key in this order,
+    /// with `filter.before` the `limit` posts just before that key (keyset paging: the
+    /// `(workspace_id, publish_at, id)` index of migration 0013 serves both the order and the
+    /// seek, walked forwards or backwards).
     async fn list_posts(&self, workspace_id: &str, filter: &PostFilter) -> StoreResult<Vec<Post>>;
 
     /// Claims up to `limit` targets whose `next_attempt_at` has come, that are `scheduled` or

@@ -289,6 +289,74 @@ async fn keyset_paging_is_stable_with_ties(store: Arc<dyn Store>) {
     assert_eq!(tied.len(), 40);
     assert_eq!(seen, tied);
 
+    // Backwards: from the end, the page before each page, back to the top.
+    let mut back: Vec<String> = Vec::new();
+    let mut before = Some(PostKey {
+        publish_at: at(-1),
+        id: String::new(),
+    });
+    let mut before_pages = 0;
+    while let Some(key) = before.take() {
+        let got = store
+            .list_posts(
+                &ws,
+                &PostFilter {
+                    before: Some(key),
+                    limit: 7,
+                    ..all.clone()
+                },
+            )
+            .await
+            .unwrap();
+        before_pages += 1;
+        let mut ids = ids_of(got.clone());
+        ids.extend(back);
+        back = ids;
+        if got.len() == 7 {
+            before = got.first().map(PostKey::of);
+        }
+    }
+    assert_eq!(back, all_ids, "paging backwards meets every post once");
+    assert_eq!(before_pages, 8);
+    let page2 = store
+        .list_posts(
+            &ws,
+            &PostFilter {
+                after: Some(PostKey::of(
+                    &store
+                        .list_posts(
+                            &ws,
+                            &PostFilter {
+                                limit: 7,
+                                ..all.clone()
+                            },
+                        )
+                        .await
+                        .unwrap()[6],
+                )),
+                limit: 7,
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let page1_again = store
+        .list_posts(
+            &ws,
+            &PostFilter {
+                before: Some(PostKey::of(&page2[0])),
+                limit: 7,
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids_of(page1_again),
+        all_ids[..7],
+        "the page before page 2 is page 1"
+    );
+
     // A post scheduled while someone pages, above their position, does not shift the pages
     // still to come.
     let first = store
