@@ -53,7 +53,7 @@ pub struct PostContent {
     /// them appended as `#tag` (see [`crate::post_rules::ContentRules::hashtags_in_text`]).
     #[serde(default)]
     pub hashtags: Vec<String>,
-    /// Media by public URL, in display order.
+    /// Media by public URL or by uploaded file (`media_id`), in display order.
     #[serde(default)]
     pub media: Vec<Media>,
     /// Per-platform replacements, keyed by platform id (`youtube`, `pinterest`...).
@@ -84,13 +84,27 @@ impl MediaKind {
     }
 }
 
-/// One media item. What is not given is not checked (the publisher checks the fetched file).
+/// One media item: a file at a public `url`, or one uploaded with `POST /v1/media` named by
+/// `media_id` (exactly one of the two in a request). What is not given is not checked (the
+/// publisher checks the fetched file).
+///
+/// An uploaded file is resolved when the post is validated or created: `url` becomes the file's
+/// signed public URL (`{public_url}/media/{id}/{token}`, which platforms that pull media fetch)
+/// and `kind`, `mime_type` and `size_bytes` are the upload's, so the stored content carries both
+/// `media_id` and `url` and every publisher reads `url` as for any other media.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "MediaWire")]
 pub struct Media {
     /// Public URL of the file (Instagram and TikTok photos are pulled from it by the platform).
+    /// Give it, or `media_id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schema(required = false)]
     pub url: String,
-    /// Image, video or GIF.
+    /// Id of a file uploaded with `POST /v1/media` in this workspace, instead of `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    /// Image, video or GIF. Required with `url`; with `media_id` the upload's kind is used.
+    #[schema(required = false)]
     pub kind: MediaKind,
     /// MIME type (`image/jpeg`, `video/mp4`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +124,62 @@ pub struct Media {
     /// Text alternative for people using screen readers (Pinterest `alt_text`, X alt text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_text: Option<String>,
+}
+
+/// The wire form of [`Media`]: `kind` may be left out when `media_id` names an upload.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaWire {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    media_id: Option<String>,
+    #[serde(default)]
+    kind: Option<MediaKind>,
+    #[serde(default)]
+    mime_type: Option<String>,
+    #[serde(default)]
+    size_bytes: Option<u64>,
+    #[serde(default)]
+    duration_secs: Option<f64>,
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    height: Option<u32>,
+    #[serde(default)]
+    alt_text: Option<String>,
+}
+
+impl TryFrom<MediaWire> for Media {
+    type Error = String;
+
+    fn try_from(w: MediaWire) -> Result<Self, Self::Error> {
+        let url = w.url.unwrap_or_default();
+        if url.is_empty() && w.media_id.is_none() {
+            return Err(
+                "give `url` (a public URL of the file) or `media_id` (a file uploaded with POST /v1/media)"
+                    .into(),
+            );
+        }
+        let kind = match (w.kind, &w.media_id) {
+            (Some(k), _) => k,
+            // Replaced by the upload's kind when the media id is resolved.
+            (None, Some(_)) => MediaKind::Image,
+            // Worded as serde's own, so the field is named `...kind`.
+            (None, None) => return Err("missing field `kind`".into()),
+        };
+        Ok(Media {
+            url,
+            media_id: w.media_id,
+            kind,
+            mime_type: w.mime_type,
+            size_bytes: w.size_bytes,
+            duration_secs: w.duration_secs,
+            width: w.width,
+            height: w.height,
+            alt_text: w.alt_text,
+        })
+    }
 }
 
 /// What one platform gets instead of (or beside) the shared content.
@@ -349,5 +419,38 @@ impl PostRequest {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    fn media(v: serde_json::Value) -> Result<Media, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn media_by_url_needs_a_kind_and_media_by_upload_does_not() {
+        let m =
+            media(serde_json::json!({"url": "https://a.example/x.jpg", "kind": "image"})).unwrap();
+        assert_eq!(m.media_id, None);
+        let err = media(serde_json::json!({"url": "https://a.example/x.jpg"})).unwrap_err();
+        assert!(err.contains("missing field `kind`"), "{err}");
+        let m = media(serde_json::json!({"media_id": "0190"})).unwrap();
+        assert_eq!(m.media_id.as_deref(), Some("0190"));
+        assert_eq!(m.url, "");
+        let err = media(serde_json::json!({"kind": "image"})).unwrap_err();
+        assert!(err.contains("`media_id`"), "{err}");
+        assert!(media(serde_json::json!({"media_id": "1", "colour": "red"})).is_err());
+        // The stored form (resolved: both) reads back, and an empty url is not written.
+        let stored = serde_json::json!({"url": "https://sb.example/media/1/t", "media_id": "1", "kind": "video"});
+        let m = media(stored.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&m).unwrap(), stored);
+        let unresolved = media(serde_json::json!({"media_id": "1"})).unwrap();
+        assert!(serde_json::to_value(&unresolved)
+            .unwrap()
+            .get("url")
+            .is_none());
     }
 }

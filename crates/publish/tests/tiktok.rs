@@ -150,6 +150,7 @@ async fn pulled_video_and_photos_publish_once_each() {
     let mut pulled = text("pulled");
     pulled.media = vec![switchboard_core::post::Media {
         url: "https://cdn.example.com/videos/clip.mp4".into(),
+        media_id: None,
         kind: MediaKind::Video,
         mime_type: None,
         size_bytes: None,

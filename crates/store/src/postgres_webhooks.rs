@@ -212,12 +212,13 @@ impl WebhookStore for PgStore {
         ))
     }
 
-    async fn claim_deliveries(
+    async fn claim_deliveries_except(
         &self,
         owner: &str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
+        skip_webhooks: &[String],
     ) -> StoreResult<Vec<WebhookDelivery>> {
         let rows = sqlx::query(concat!(
             "UPDATE webhook_deliveries SET locked_by = $1, locked_until = $2
@@ -225,6 +226,7 @@ impl WebhookStore for PgStore {
                  SELECT id FROM webhook_deliveries
                  WHERE status = 'pending' AND next_attempt_at <= $3
                    AND (locked_until IS NULL OR locked_until <= $3)
+                   AND NOT (webhook_id = ANY($5))
                  ORDER BY next_attempt_at, id
                  LIMIT $4
                  FOR UPDATE SKIP LOCKED)
@@ -235,6 +237,7 @@ impl WebhookStore for PgStore {
         .bind(until)
         .bind(now)
         .bind(i64::from(limit))
+        .bind(skip_webhooks)
         .fetch_all(self.pool())
         .await?;
         Ok(by_due(

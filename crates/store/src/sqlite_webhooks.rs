@@ -228,13 +228,15 @@ impl WebhookStore for SqliteStore {
         Ok(queued)
     }
 
-    /// One `UPDATE ... WHERE id IN (SELECT ... LIMIT) RETURNING`.
-    async fn claim_deliveries(
+    /// One `UPDATE ... WHERE id IN (SELECT ... LIMIT) RETURNING`; the skipped endpoints are
+    /// one JSON array parameter.
+    async fn claim_deliveries_except(
         &self,
         owner: &str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
+        skip_webhooks: &[String],
     ) -> StoreResult<Vec<WebhookDelivery>> {
         let rows = sqlx::query(concat!(
             "UPDATE webhook_deliveries SET locked_by = $1, locked_until = $2
@@ -242,6 +244,7 @@ impl WebhookStore for SqliteStore {
                  SELECT id FROM webhook_deliveries
                  WHERE status = 'pending' AND next_attempt_at <= $3
                    AND (locked_until IS NULL OR locked_until <= $3)
+                   AND webhook_id NOT IN (SELECT value FROM json_each($5))
                  ORDER BY next_attempt_at, id
                  LIMIT $4)
              RETURNING ",
@@ -251,6 +254,7 @@ impl WebhookStore for SqliteStore {
         .bind(to_millis(until))
         .bind(to_millis(now))
         .bind(i64::from(limit))
+        .bind(serde_json::Value::from(skip_webhooks.to_vec()).to_string())
         .fetch_all(self.pool())
         .await?;
         Ok(by_due(

@@ -170,6 +170,21 @@ pub trait WebhookStore: Send + Sync {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.claim_deliveries_except(owner, until, now, limit, &[])
+            .await
+    }
+
+    /// [`WebhookStore::claim_deliveries`] leaving out the deliveries of the endpoints listed in
+    /// `skip_webhooks` (those the caller already has enough deliveries in flight for), so that
+    /// one slow endpoint's backlog does not fill every claim.
+    async fn claim_deliveries_except(
+        &self,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+        skip_webhooks: &[String],
     ) -> StoreResult<Vec<WebhookDelivery>>;
 
     /// Records an attempt of a delivery `owner` leases: attempts + 1, the status, code, error,

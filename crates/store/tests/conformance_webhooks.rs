@@ -210,6 +210,51 @@ async fn claim_takes_due_deliveries_under_a_lease(store: Arc<dyn Store>) {
     assert_eq!(ids, HashSet::from(["ev-1", "ev-2", "ev-3"]));
 }
 
+async fn claim_can_skip_endpoints(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "A").await;
+    let slow = webhook(&ws, &["connection.created"], 1);
+    let fast = webhook(&ws, &["connection.refreshed"], 2);
+    let third = webhook(&ws, &["connection.created"], 3);
+    for w in [&slow, &fast, &third] {
+        store.create_webhook(w).await.unwrap();
+    }
+    // The skipped endpoints' deliveries come first in due order.
+    for i in 0..5 {
+        enqueue(&store, &ws, &format!("c-{i}"), "connection.created", i).await;
+    }
+    enqueue(&store, &ws, "r-1", "connection.refreshed", 100).await;
+    let skip = vec![slow.id.clone(), third.id.clone()];
+    let got = store
+        .claim_deliveries_except("a", at(60_000), at(1_000), 2, &skip)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|d| (d.webhook_id.as_str(), d.event_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(fast.id.as_str(), "r-1")]
+    );
+    // Skipping one leaves the other's.
+    let got = store
+        .claim_deliveries_except(
+            "a",
+            at(60_000),
+            at(1_000),
+            3,
+            std::slice::from_ref(&slow.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|d| d.webhook_id == third.id), "{got:?}");
+    // Nothing skipped: the rest, earliest first.
+    let got = store
+        .claim_deliveries_except("a", at(60_000), at(1_000), 100, &[])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 7, "5 for slow, 2 left for third");
+}
+
 async fn attempts_are_recorded_only_by_the_lease_holder(store: Arc<dyn Store>) {
     let ws = workspace(&store, "A").await;
     let w = webhook(&ws, &[], 1);
@@ -443,6 +488,7 @@ conformance! {
         webhook_debug_hides_the_sealed_secret,
         enqueue_follows_event_filters_and_workspaces,
         claim_takes_due_deliveries_under_a_lease,
+        claim_can_skip_endpoints,
         attempts_are_recorded_only_by_the_lease_holder,
         deliveries_list_newest_first_scoped_and_go_with_their_webhook,
         audit_log_newest_first_filtered_and_scoped,

@@ -148,6 +148,7 @@ impl Env {
     pub fn media(&self, name: &str, kind: MediaKind, bytes: usize) -> Media {
         Media {
             url: self.media_url(name, bytes),
+            media_id: None,
             kind,
             mime_type: None,
             size_bytes: None,
