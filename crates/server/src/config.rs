@@ -176,6 +176,8 @@ pub struct FileConfig {
     publish_settle_margin_secs: Option<u64>,
     publish_per_platform: Option<usize>,
     publish_per_account: Option<usize>,
+    webhook_per_receiver: Option<usize>,
+    webhooks_allow_private_networks: Option<bool>,
     max_body_bytes: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
     rate_limits: Option<RateLimitConfig>,
@@ -249,6 +251,15 @@ pub struct Config {
     /// Post targets publishing at once per account (a connection, or a Facebook Page) in one
     /// process (default 1, at least 1: one account's posts go out one after the other).
     pub publish_per_account: usize,
+    /// Webhook deliveries in flight at once per endpoint in one process (default 4, at least 1;
+    /// `workers::webhooks`): one slow receiver holds at most this many sending slots while the
+    /// other endpoints' deliveries go on.
+    pub webhook_per_receiver: usize,
+    /// Let webhook endpoints point at loopback, private (RFC 1918), link-local (cloud metadata),
+    /// CGNAT, unique-local and other non-public addresses (default false: refused when an
+    /// endpoint is added and again at every delivery, after DNS resolution; `webhooks`). For the
+    /// sandbox, tests and on-premises receivers on the same network.
+    pub webhooks_allow_private_networks: bool,
     /// How long the refresh worker's claim of a connection lasts, seconds (default 60, at least
     /// 1; `workers::refresh`). A crashed instance's claimed refreshes are taken over by another
     /// once it runs out; a live holder renews it just before calling the platform.
@@ -308,6 +319,8 @@ impl Default for Config {
             publish_settle_margin_secs: 30,
             publish_per_platform: 8,
             publish_per_account: 1,
+            webhook_per_receiver: 4,
+            webhooks_allow_private_networks: false,
             refresh_lease_secs: 60,
             metrics_listen: None,
             sentry_dsn: None,
@@ -492,6 +505,13 @@ impl Config {
             .unwrap_or(c.publish_per_account)
             .max(1);
         c.refresh_lease_secs = fc.refresh_lease_secs.unwrap_or(c.refresh_lease_secs).max(1);
+        if let Some(n) = fc.webhook_per_receiver {
+            if n == 0 {
+                return Err(invalid("webhook_per_receiver", "must be at least 1"));
+            }
+            c.webhook_per_receiver = n;
+        }
+        c.webhooks_allow_private_networks = fc.webhooks_allow_private_networks.unwrap_or(false);
         c.refresh_buffer_secs = fc.refresh_buffer_secs;
         c.retention = crate::workers::retention::RetentionConfig::resolve(
             fc.retention.unwrap_or_default(),
@@ -798,6 +818,15 @@ fn apply_numeric_env(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
     if let Some(v) = env_parse::<u64>(env, "SWITCHBOARD_REFRESH_LEASE_SECS", WHOLE)? {
         c.refresh_lease_secs = v.max(1);
     }
+    if let Some(v) = env_parse::<usize>(env, "SWITCHBOARD_WEBHOOK_PER_RECEIVER", WHOLE)? {
+        if v == 0 {
+            return Err(invalid("SWITCHBOARD_WEBHOOK_PER_RECEIVER", "must be at least 1"));
+        }
+        c.webhook_per_receiver = v;
+    }
+    if let Some(v) = env_bool(env, "SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS")? {
+        c.webhooks_allow_private_networks = v;
+    }
     Ok(())
 }
 
@@ -990,6 +1019,12 @@ impl Config {
         let _ = writeln!(o, "publish_per_platform = {}", self.publish_per_platform);
         let _ = writeln!(o, "publish_per_account = {}", self.publish_per_account);
         let _ = writeln!(o, "refresh_lease_secs = {}", self.refresh_lease_secs);
+        let _ = writeln!(o, "webhook_per_receiver = {}", self.webhook_per_receiver);
+        let _ = writeln!(
+            o,
+            "webhooks_allow_private_networks = {}",
+            self.webhooks_allow_private_networks
+        );
         let _ = writeln!(o, "max_body_bytes = {}", self.max_body_bytes);
         match self.metrics_listen {
             Some(a) => writeln!(o, "metrics_listen = {}", q(&a.to_string())),
@@ -1222,6 +1257,56 @@ mod tests {
         let err = Config::from_parts(fc, &env(&[])).unwrap_err();
         assert!(err.to_string().contains("platforms.myspace"), "{err}");
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let c = Config::from_parts(FileConfig::default(), &env(&[])).unwrap();
+        assert_eq!(c.webhook_per_receiver, 4);
+        assert!(
+            !c.webhooks_allow_private_networks,
+            "private receivers are refused unless an operator opts in"
+        );
+        let c = Config::from_parts(
+            toml::from_str("webhook_per_receiver = 2\nwebhooks_allow_private_networks = true\n")
+                .unwrap(),
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.webhook_per_receiver, 2);
+        assert!(c.webhooks_allow_private_networks);
+        let shown = c.redacted_toml();
+        assert!(shown.contains("webhook_per_receiver = 2"), "{shown}");
+        assert!(
+            shown.contains("webhooks_allow_private_networks = true"),
+            "{shown}"
+        );
+        let c = Config::from_parts(
+            toml::from_str("webhooks_allow_private_networks = true\n").unwrap(),
+            &env(&[
+                ("SWITCHBOARD_WEBHOOK_PER_RECEIVER", "7"),
+                ("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.webhook_per_receiver, 7);
+        assert!(!c.webhooks_allow_private_networks, "the variable wins");
+        let err = Config::from_parts(
+            toml::from_str("webhook_per_receiver = 0\n").unwrap(),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("webhook_per_receiver"), "{err}");
+        let err = Config::from_parts(
+            FileConfig::default(),
+            &env(&[("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "maybe")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,6 +5,16 @@
 //! as UTF-8 bytes), of `"<t>.<raw body>"`. A receiver recomputes it over the exact bytes it
 //! received, compares in constant time, and rejects timestamps older than a few minutes
 //! (README, "Webhooks").
+//!
+//! Where deliveries may go: unless `webhooks_allow_private_networks` is set, an endpoint must
+//! lead to a public address ([`non_public`] lists what is refused). [`check_destination`] checks
+//! it when the endpoint is added; at every delivery [`PublicResolver`] resolves the name again,
+//! drops the non-public addresses and hands only checked ones to the HTTP client, which
+//! connects to exactly those (and [`literal_address`] covers URLs naming an IP address, which
+//! no resolver sees).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -93,9 +103,348 @@ pub async fn enqueue(state: &AppState, event: &Event) {
     }
 }
 
+/// Why an address is not one webhooks may reach by default, or `None` for a public unicast
+/// address. Refused: unspecified, loopback, private (RFC 1918), shared/CGNAT (100.64.0.0/10),
+/// link-local (169.254.0.0/16 — cloud metadata — and fe80::/10), IETF protocol assignments
+/// (192.0.0.0/24), documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32,
+/// 3fff::/20), benchmarking (198.18.0.0/15), multicast, reserved (240.0.0.0/4, broadcast),
+/// unique-local fc00::/7, site-local fec0::/10, discard-only 100::/64, and IPv6 forms embedding
+/// an IPv4 address (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) by
+/// the embedded address's class; local-use NAT64 `64:ff9b:1::/48` always.
+pub fn non_public(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => non_public_v4(v4),
+        IpAddr::V6(v6) => non_public_v6(v6),
+    }
+}
+
+fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(match (a, b, c) {
+        _ if ip.is_unspecified() || a == 0 => "unspecified (0.0.0.0/8)",
+        _ if ip.is_loopback() => "loopback",
+        _ if ip.is_private() => "private network (RFC 1918)",
+        (100, 64..=127, _) => "shared address space (CGNAT, 100.64.0.0/10)",
+        _ if ip.is_link_local() => "link-local (169.254.0.0/16, cloud metadata)",
+        (192, 0, 0) => "IETF protocol assignment (192.0.0.0/24)",
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation range",
+        (198, 18..=19, _) => "benchmarking (198.18.0.0/15)",
+        _ if ip.is_multicast() => "multicast",
+        _ if ip.is_broadcast() || a >= 240 => "reserved (240.0.0.0/4)",
+        _ => return None,
+    })
+}
+
+fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return non_public_v4(v4);
+    }
+    let s = ip.segments();
+    let embedded = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    Some(match s {
+        _ if ip.is_unspecified() => "unspecified (::)",
+        _ if ip.is_loopback() => "loopback (::1)",
+        // IPv4-compatible ::a.b.c.d (deprecated) and NAT64 64:ff9b::a.b.c.d: as the IPv4 address.
+        [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => {
+            return non_public_v4(embedded())
+        }
+        // 6to4: 2002:AABB:CCDD::/48 carries a.b.c.d in segments 1 and 2.
+        [0x2002, hi, lo, ..] => {
+            return non_public_v4(Ipv4Addr::new(
+                (hi >> 8) as u8,
+                hi as u8,
+                (lo >> 8) as u8,
+                lo as u8,
+            ))
+        }
+        [0x64, 0xff9b, 1, ..] => "local-use NAT64 (64:ff9b:1::/48)",
+        [0x100, 0, 0, 0, ..] => "discard-only (100::/64)",
+        [x, ..] if x & 0xfe00 == 0xfc00 => "unique local (fc00::/7)",
+        [x, ..] if x & 0xffc0 == 0xfe80 => "link-local (fe80::/10)",
+        [x, ..] if x & 0xffc0 == 0xfec0 => "site-local (fec0::/10)",
+        [x, ..] if x & 0xff00 == 0xff00 => "multicast (ff00::/8)",
+        [0x2001, 0xdb8, ..] => "documentation (2001:db8::/32)",
+        [x, ..] if x & 0xfff0 == 0x3ff0 => "documentation (3fff::/20)",
+        _ => return None,
+    })
+}
+
+/// Name of the setting that lets webhooks reach non-public addresses, as errors quote it.
+pub const ALLOW_PRIVATE_SETTING: &str = "webhooks_allow_private_networks";
+
+/// A webhook destination refused because it is, or resolves to, a non-public address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateAddress {
+    /// The URL's host as written (a name, or the address itself).
+    pub host: String,
+    /// The refused address.
+    pub addr: IpAddr,
+    /// What kind of address it is ([`non_public`]).
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for PrivateAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host == self.addr.to_string() {
+            write!(f, "{} is a private address", self.addr)?;
+        } else {
+            write!(
+                f,
+                "{} resolves to a private address {}",
+                self.host, self.addr
+            )?;
+        }
+        write!(
+            f,
+            " ({}); set {ALLOW_PRIVATE_SETTING} to allow",
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for PrivateAddress {}
+
+/// The refusal for a URL whose host is an IP address that is not public; `None` for a public
+/// address or a host name (names are checked by [`check_destination`] and [`PublicResolver`]).
+pub fn literal_address(url: &url::Url) -> Option<PrivateAddress> {
+    let addr = match url.host()? {
+        url::Host::Ipv4(a) => IpAddr::V4(a),
+        url::Host::Ipv6(a) => IpAddr::V6(a),
+        url::Host::Domain(_) => return None,
+    };
+    non_public(addr).map(|reason| PrivateAddress {
+        host: addr.to_string(),
+        addr,
+        reason,
+    })
+}
+
+/// How long adding an endpoint waits for its name to resolve.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where an endpoint URL leads, checked when it is added: an IP address must be public; a name
+/// is resolved (at most [`RESOLVE_TIMEOUT`]) and every address it gives must be public. A name
+/// that does not resolve now is let through: each delivery resolves and checks it again.
+///
+/// # Errors
+/// The first non-public address found.
+pub async fn check_destination(url: &url::Url) -> Result<(), PrivateAddress> {
+    if let Some(refused) = literal_address(url) {
+        return Err(refused);
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let lookup = tokio::net::lookup_host((host, port));
+    let Ok(Ok(addrs)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
+        return Ok(());
+    };
+    for a in addrs {
+        if let Some(reason) = non_public(a.ip()) {
+            return Err(PrivateAddress {
+                host: host.to_string(),
+                addr: a.ip(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The delivery client's DNS resolver when private networks are not allowed: resolves through
+/// the system (`getaddrinfo`), drops every non-public address, and fails with
+/// [`PrivateAddress`] (the first refused) when none is left, so the client can only connect to
+/// an address checked here, whatever the DNS answered when the endpoint was added.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refused = None;
+            let public: Vec<SocketAddr> = all
+                .into_iter()
+                .filter(|a| match non_public(a.ip()) {
+                    None => true,
+                    Some(reason) => {
+                        refused.get_or_insert(PrivateAddress {
+                            host: host.clone(),
+                            addr: a.ip(),
+                            reason,
+                        });
+                        false
+                    }
+                })
+                .collect();
+            match (public.is_empty(), refused) {
+                (true, Some(r)) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
+                (true, None) => Err(format!("{host} has no address").into()),
+                (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}
+
+/// The [`PrivateAddress`] refusal behind an error, if any (walks `source()`).
+pub fn refusal_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a PrivateAddress> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<PrivateAddress>() {
+            return Some(r);
+        }
+        cur = err.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_public_addresses_are_named() {
+        let refused = [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "127.255.0.9",
+            "10.0.0.5",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "169.254.169.254",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.18.0.1",
+            "224.0.0.251",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.5",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::1",
+            "2002:a00:5::1",
+            "2002:7f00:1::",
+            "100::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "3fff::1",
+        ];
+        for a in refused {
+            let ip: IpAddr = a.parse().unwrap();
+            assert!(non_public(ip).is_some(), "{a} must be refused");
+        }
+        let public = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.215.14",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.15.255.255",
+            "172.32.0.1",
+            "192.167.1.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.255",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700:4700::1111",
+            "2a00:1450:4007::200e",
+        ];
+        for a in public {
+            let ip: IpAddr = a.parse().unwrap();
+            assert_eq!(non_public(ip), None, "{a} is public");
+        }
+        assert_eq!(
+            non_public("10.1.2.3".parse().unwrap()),
+            Some("private network (RFC 1918)")
+        );
+        assert_eq!(
+            non_public("::ffff:169.254.169.254".parse().unwrap()),
+            non_public("169.254.169.254".parse().unwrap()),
+            "an IPv4-mapped address is judged as the IPv4 one"
+        );
+    }
+
+    #[test]
+    fn literal_addresses_in_urls_and_the_refusal_text() {
+        for (u, host) in [
+            ("http://127.0.0.1:5432/", "127.0.0.1"),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "169.254.169.254",
+            ),
+            ("http://[::ffff:10.0.0.5]/x", "10.0.0.5"),
+            // The URL parser normalises numeric forms; they cannot slip past.
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://[::1]:8080/", "::1"),
+        ] {
+            let url = url::Url::parse(u).unwrap();
+            let r = literal_address(&url).unwrap_or_else(|| panic!("{u} must be refused"));
+            assert_eq!(r.addr.to_string().replace("::ffff:", ""), host, "{u}");
+        }
+        assert!(literal_address(&url::Url::parse("https://8.8.8.8/").unwrap()).is_none());
+        assert!(literal_address(&url::Url::parse("https://hooks.example/").unwrap()).is_none());
+
+        let r = literal_address(&url::Url::parse("http://127.0.0.1/").unwrap()).unwrap();
+        assert_eq!(
+            r.to_string(),
+            "127.0.0.1 is a private address (loopback); set webhooks_allow_private_networks to allow"
+        );
+        let r = PrivateAddress {
+            host: "hooks.example".into(),
+            addr: "10.0.0.5".parse().unwrap(),
+            reason: "private network (RFC 1918)",
+        };
+        assert_eq!(
+            r.to_string(),
+            "hooks.example resolves to a private address 10.0.0.5 (private network (RFC 1918)); \
+             set webhooks_allow_private_networks to allow"
+        );
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_and_checked() {
+        // `localhost` resolves to loopback through the system resolver (/etc/hosts).
+        let url = url::Url::parse("http://localhost:9/hook").unwrap();
+        let r = check_destination(&url).await.unwrap_err();
+        assert!(r.addr.is_loopback(), "{r}");
+        assert!(
+            r.to_string()
+                .starts_with("localhost resolves to a private address"),
+            "{r}"
+        );
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let e = match PublicResolver.resolve(name).await {
+            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e,
+        };
+        let r = refusal_in(e.as_ref()).expect("a PrivateAddress");
+        assert!(r.addr.is_loopback());
+        // A name that does not resolve passes at registration (checked at each delivery).
+        let url = url::Url::parse("https://does-not-exist.invalid/hook").unwrap();
+        assert!(check_destination(&url).await.is_ok());
+    }
 
     #[test]
     fn secrets_are_prefixed_256_bit_and_distinct() {

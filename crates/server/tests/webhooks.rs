@@ -585,3 +585,265 @@ async fn two_instances_on_postgres_send_each_delivery_once() {
         .iter()
         .all(|d| d["status"] == "delivered" && d["attempts"] == 1));
 }
+
+/// An app with the production default: webhooks may not reach private networks.
+async fn app_refusing_private() -> TestApp {
+    TestApp::spawn_with(common::Setup {
+        config: Box::new(|c| c.webhooks_allow_private_networks = false),
+        ..common::Setup::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn private_destinations_are_refused_when_added() {
+    let app = app_refusing_private().await;
+    assert!(!switchboard_server::Config::default().webhooks_allow_private_networks);
+    for (url, shown) in [
+        (
+            "http://127.0.0.1:5432/",
+            "127.0.0.1 is a private address (loopback)",
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254 is a private address (link-local",
+        ),
+        (
+            "http://10.0.0.5/hook",
+            "10.0.0.5 is a private address (private network",
+        ),
+        (
+            "https://192.168.1.10/hook",
+            "192.168.1.10 is a private address",
+        ),
+        (
+            "http://100.64.0.1/hook",
+            "100.64.0.1 is a private address (shared",
+        ),
+        (
+            "http://[::1]:8080/hook",
+            "::1 is a private address (loopback",
+        ),
+        (
+            "http://[fd00::5]/hook",
+            "fd00::5 is a private address (unique local",
+        ),
+        (
+            "http://[::ffff:127.0.0.1]/hook",
+            "::ffff:127.0.0.1 is a private address (loopback)",
+        ),
+        (
+            "http://0.0.0.0:8080/hook",
+            "0.0.0.0 is a private address (unspecified",
+        ),
+        // Numeric spellings are normalised before the check.
+        ("http://2130706433/hook", "127.0.0.1 is a private address"),
+        // A name is resolved and its addresses checked.
+        (
+            "http://localhost:9/hook",
+            "localhost resolves to a private address",
+        ),
+    ] {
+        let (s, v) = app.post("/v1/webhooks", json!({"url": url})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+        assert_eq!(v["field"], "url", "{url}: {v}");
+        let detail = v["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(shown), "{url}: {v}");
+        assert!(
+            detail.ends_with("set webhooks_allow_private_networks to allow"),
+            "{url}: {v}"
+        );
+    }
+    // Credentials in the URL: refused, and not echoed.
+    let (s, v) = app
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://user:hunter2@hooks.example/x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["field"], "url");
+    assert!(v["detail"].as_str().unwrap().contains("credentials"), "{v}");
+    assert!(!v.to_string().contains("hunter2"), "{v}");
+    let (s, v) = app
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://token@hooks.example/x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // Nothing was stored; a public address is accepted.
+    let (_, list) = app.get("/v1/webhooks").await;
+    assert_eq!(list["data"], json!([]));
+    add_webhook(&app, "https://8.8.8.8/hook", None).await;
+    add_webhook(&app, "https://hooks.example/hook", None).await;
+
+    // The operator's opt-out lets the same addresses through (the harness's default).
+    let open = TestApp::spawn().await;
+    assert!(open.state.config().webhooks_allow_private_networks);
+    add_webhook(&open, "http://127.0.0.1:5432/", None).await;
+    add_webhook(&open, "http://localhost:9/hook", None).await;
+}
+
+/// Stores an endpoint directly (as one added before the DNS changed, or before the operator
+/// turned the opt-out off).
+async fn stored_webhook(app: &TestApp, url: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    app.state
+        .store()
+        .create_webhook(&switchboard_store::webhooks::Webhook {
+            secret_sealed: app.state.keyring().seal(
+                &switchboard_server::webhooks::secret_context(&id),
+                "whsec_stored",
+            ),
+            id: id.clone(),
+            workspace_id: app.workspace_id.clone(),
+            url: url.to_string(),
+            events: vec![],
+            description: None,
+            created_at: app.clock.now(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_private_destination_is_refused_at_delivery_and_not_retried() {
+    let app = app_refusing_private().await;
+    let rx = Receiver::start(app.clock.clone()).await;
+    let port = rx.url.rsplit(':').next().unwrap().to_string();
+    // Through DNS (the resolver filters at delivery time) and as an address literal.
+    let by_name = stored_webhook(&app, &format!("http://localhost:{port}/hook")).await;
+    let by_address = stored_webhook(&app, &format!("{}/hook", rx.url)).await;
+    app.connect("twitter").await;
+    assert_eq!(tick(&app.state).await.unwrap(), 2);
+    assert!(rx.got().is_empty(), "nothing reached the private receiver");
+    for (id, shown) in [
+        (&by_name, "localhost resolves to a private address"),
+        (&by_address, "127.0.0.1 is a private address (loopback)"),
+    ] {
+        let ds = deliveries(&app, id).await;
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0]["status"], "failed", "{ds:?}");
+        assert_eq!(ds[0]["attempts"], 1);
+        let error = ds[0]["last_error"].as_str().unwrap();
+        assert!(error.contains(shown), "{error}");
+        assert!(
+            error.ends_with("set webhooks_allow_private_networks to allow"),
+            "{error}"
+        );
+    }
+    // Not retried, however long one waits.
+    app.clock.advance(Duration::hours(8));
+    assert_eq!(tick(&app.state).await.unwrap(), 0);
+    assert!(rx.got().is_empty());
+}
+
+/// A receiver that answers 200 after `delay`, counting requests in flight.
+#[derive(Clone, Default)]
+struct Counting {
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    done: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn counting_receiver(
+    delay: std::time::Duration,
+    on_request: Arc<dyn Fn() + Send + Sync>,
+) -> (String, Counting) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let c = Counting::default();
+    let state = (c.clone(), on_request);
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(
+            move |State((c, on_request)): State<(Counting, Arc<dyn Fn() + Send + Sync>)>| async move {
+                let now = c.in_flight.fetch_add(1, SeqCst) + 1;
+                c.max_in_flight.fetch_max(now, SeqCst);
+                on_request();
+                tokio::time::sleep(delay).await;
+                c.in_flight.fetch_sub(1, SeqCst);
+                c.done.fetch_add(1, SeqCst);
+                AxumStatus::OK
+            },
+        ))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_slow_receiver_does_not_hold_every_delivery_slot() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let app = TestApp::spawn().await;
+    let cap = app.state.config().webhook_per_receiver;
+    assert_eq!(cap, 4, "the default");
+    let (slow_url, slow) =
+        counting_receiver(std::time::Duration::from_secs(2), Arc::new(|| {})).await;
+    // At each fast delivery: how many slow ones had finished by then.
+    let slow_done_at_fast = Arc::new(Mutex::new(Vec::new()));
+    let (fast_url, fast) = {
+        let seen = slow_done_at_fast.clone();
+        let slow = slow.clone();
+        counting_receiver(
+            std::time::Duration::ZERO,
+            Arc::new(move || seen.lock().unwrap().push(slow.done.load(SeqCst))),
+        )
+        .await
+    };
+    let slow_hook = add_webhook(&app, &slow_url, Some(&["connection.created"])).await;
+    let fast_hook = add_webhook(&app, &fast_url, Some(&["connection.refreshed"])).await;
+    // Twelve for the slow receiver, queued first (they come first in due order), then eight
+    // for the fast one.
+    for i in 0..12 {
+        switchboard_server::events::emit(
+            &app.state,
+            &app.workspace_id,
+            None,
+            "connection.created",
+            json!({"i": i}),
+        )
+        .await;
+    }
+    for i in 0..8 {
+        switchboard_server::events::emit(
+            &app.state,
+            &app.workspace_id,
+            None,
+            "connection.refreshed",
+            json!({"i": i}),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    let n = tick(&app.state).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(n, 20);
+    assert_eq!(slow.done.load(SeqCst), 12);
+    assert_eq!(fast.done.load(SeqCst), 8);
+    // The slow receiver never had more than its cap in flight, and did have that many.
+    assert_eq!(
+        slow.max_in_flight.load(SeqCst),
+        cap,
+        "slow receiver's concurrency"
+    );
+    // Every fast delivery arrived while the slow receiver's first wave was still in flight.
+    let seen = slow_done_at_fast.lock().unwrap().clone();
+    assert_eq!(seen.len(), 8);
+    assert!(
+        seen.iter().all(|d| *d == 0),
+        "slow deliveries finished before fast ones: {seen:?}"
+    );
+    // Three waves of four at 2 s each.
+    assert!(took >= std::time::Duration::from_secs(6), "{took:?}");
+    for hook in [&slow_hook, &fast_hook] {
+        let ds = deliveries(&app, hook["id"].as_str().unwrap()).await;
+        assert!(
+            ds.iter()
+                .all(|d| d["status"] == "delivered" && d["attempts"] == 1),
+            "{ds:?}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ use crate::audit::{self, action};
 use crate::error::{ApiError, ApiResult};
 use crate::events::kind;
 use crate::extract::{ApiJson, ApiQuery, WorkspaceAuth};
-use crate::webhooks::{new_secret, secret_context};
+use crate::webhooks::{check_destination, new_secret, secret_context};
 use crate::AppState;
 
 /// Longest accepted endpoint URL, characters.
@@ -34,7 +34,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// Absolute `http` or `https` URL.
+    /// Absolute `http` or `https` URL without credentials, leading to a public address (unless
+    /// the operator set `webhooks_allow_private_networks`).
     #[schema(
         max_length = 2048,
         pattern = "^https?://[^/?#\\s]+",
@@ -100,7 +101,26 @@ fn check_url(raw: &str) -> Result<url::Url, ApiError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ApiError::validation("url", "url must name a host"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echo the URL: the credentials would land in the answer and in logs.
+        return Err(ApiError::validation(
+            "url",
+            "url must not carry credentials (user:password@); authenticate deliveries with the \
+             Switchboard-Signature header instead",
+        ));
+    }
     Ok(url)
+}
+
+/// Refuses an endpoint that is, or resolves to, a non-public address (loopback, private,
+/// link-local/cloud metadata...), unless the operator allowed private networks.
+async fn check_reachable(state: &AppState, url: &url::Url) -> Result<(), ApiError> {
+    if state.config().webhooks_allow_private_networks {
+        return Ok(());
+    }
+    check_destination(url)
+        .await
+        .map_err(|refused| ApiError::validation("url", format!("url host {refused}")))
 }
 
 fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
@@ -135,8 +155,10 @@ fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
 /// `POST /v1/webhooks` → 201 `{id, url, events, description, secret, created_at}`. The secret
 /// (`whsec_` + 256 random bits) is returned only here; it is stored sealed by the vault.
 ///
-/// Errors: 422 naming `url` (not an absolute http(s) URL), `events` (empty), `events[i]`
-/// (unknown type) or `description` (too long).
+/// Errors: 422 naming `url` (not an absolute http(s) URL, credentials in it, or a host that is
+/// or resolves to a non-public address — loopback, private, link-local/cloud metadata, CGNAT,
+/// unique-local... — unless `webhooks_allow_private_networks` is set), `events` (empty),
+/// `events[i]` (unknown type) or `description` (too long).
 #[utoipa::path(
     post,
     path = "/v1/webhooks",
@@ -149,7 +171,7 @@ fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
         (status = 201, description = "The endpoint with its signing secret, shown only here.", body = crate::openapi::WebhookCreated),
         (status = 400, description = "`malformed-body`: the body is not JSON.", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported-media-type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation-error` on `url`, `events`, `events[i]` (`known_events` lists the types) or `description`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` on `url` (not http(s), credentials in it, or a non-public destination such as 127.0.0.1, 10.0.0.0/8 or 169.254.169.254 unless `webhooks_allow_private_networks` is set), `events`, `events[i]` (`known_events` lists the types) or `description`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn create(
@@ -159,6 +181,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let url = check_url(body.url.trim())?;
     let events = check_events(body.events)?;
+    check_reachable(&state, &url).await?;
     if body
         .description
         .as_ref()

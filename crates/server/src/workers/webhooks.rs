@@ -2,31 +2,45 @@
 //! retries failures with exponential back-off and jitter.
 //!
 //! A delivery is queued by [`crate::webhooks::enqueue`] (called from `events::emit`) for every
-//! endpoint that subscribes to the event's type. Each [`tick`] leases up to [`BATCH`] due deliveries (one
-//! statement; several instances never send the same delivery at once) and POSTs each:
+//! endpoint that subscribes to the event's type. Each [`tick`] is a pipeline: it leases due
+//! deliveries (one statement per claim; several instances never send the same delivery at
+//! once), at most [`BATCH`] held at a time, and claims more as sends finish, until nothing is
+//! due. At most [`CONCURRENCY`] are sent at once in all, and at most `webhook_per_receiver`
+//! (default 4) to one endpoint: the endpoints at that cap are left out of the next claims, so a
+//! slow or hanging receiver holds only its own slots while the others' deliveries go on. Each
+//! is POSTed:
 //!
 //! - body: `{"id","type","created_at","workspace_id","connection_id","data"}`, the same bytes
 //!   on every attempt;
 //! - headers: `Content-Type: application/json`, `Switchboard-Event-Id`,
 //!   `Switchboard-Event-Type`, `Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
 //!   (see [`crate::webhooks`]);
-//! - a [`TIMEOUT`] of 10 s, redirects not followed (a 3xx is a failure).
+//! - a [`TIMEOUT`] of 10 s, redirects not followed (a 3xx is a failure), no proxy;
+//! - unless `webhooks_allow_private_networks` is set, only to a public address: a URL naming a
+//!   non-public IP address is refused before sending, and a name goes through
+//!   [`crate::webhooks::PublicResolver`], which resolves it now and passes on only public
+//!   addresses, so the connection goes to an address checked at this delivery.
 //!
-//! A 2xx answer marks it delivered. Anything else (another status, a timeout, a refused
-//! connection) schedules the next attempt after [`BACKOFF_SECS`] plus up to 20 % jitter, on the
-//! app clock; after [`MAX_ATTEMPTS`] attempts it is marked failed. Logs name the delivery, the
-//! endpoint and the outcome, never the secret or the signature.
+//! A 2xx answer marks it delivered. A refused destination marks it failed at once, with the
+//! reason (`hooks.example resolves to a private address 10.0.0.5 (...); set
+//! webhooks_allow_private_networks to allow`): it is not retried. Anything else (another status,
+//! a timeout, a refused connection) schedules the next attempt after [`BACKOFF_SECS`] plus up to
+//! 20 % jitter, on the app clock; after [`MAX_ATTEMPTS`] attempts it is marked failed. Logs name
+//! the delivery, the endpoint and the outcome, never the secret or the signature.
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use switchboard_store::webhooks::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::webhooks::{
-    secret_context, signature_header, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER,
+    literal_address, refusal_in, secret_context, signature_header, PublicResolver, EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER, SIGNATURE_HEADER,
 };
 use crate::AppState;
 
@@ -42,15 +56,25 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting to a receiver may take (an address that swallows SYNs fails fast).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Deliveries leased per tick.
+/// Deliveries a tick holds at once (leased, sending or waiting for their endpoint's turn).
 pub const BATCH: u32 = 32;
 
-/// Deliveries sent at the same time within a tick.
-const CONCURRENCY: usize = 8;
+/// Deliveries sent at the same time by one tick, all endpoints together.
+pub const CONCURRENCY: usize = 16;
 
-/// Lease length, seconds: longer than a whole batch takes ([`BATCH`] / [`CONCURRENCY`] rounds
-/// of at most [`TIMEOUT`]), so a lease only lapses when its holder died.
+/// Lease length, seconds. A held delivery waits at most for its endpoint's earlier deliveries
+/// (fewer than two rounds of `webhook_per_receiver`, each at most [`TIMEOUT`]) and for a
+/// sending slot ([`BATCH`] / [`CONCURRENCY`] rounds), well under this: a lease only lapses when
+/// its holder died.
 const LEASE_SECS: i64 = 120;
+
+/// A tick stops claiming after this long (it then finishes what it holds), so that a steady
+/// stream of deliveries does not keep one tick running past the readiness check's patience.
+const ROUND: Duration = Duration::from_secs(60);
+
+/// How long a tick with deliveries in flight waits before claiming again when nothing was
+/// claimable (new events, or an endpoint back under its cap).
+const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// The delay before the next attempt after `attempts` failed ones, jitter included (0–20 %
 /// added, so receivers that failed together do not all come back at the same second).
@@ -61,49 +85,150 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
     chrono::Duration::milliseconds(base_ms + jitter_ms)
 }
 
-fn client() -> anyhow::Result<&'static reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
+/// The delivery client: one that reaches only public addresses ([`PublicResolver`], no proxy),
+/// or, with `allow_private`, the plain one.
+fn client(allow_private: bool) -> anyhow::Result<&'static reqwest::Client> {
+    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
+    static ANY: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if allow_private { &ANY } else { &PUBLIC };
+    if let Some(c) = cell.get() {
         return Ok(c);
     }
-    let c = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| c))
+        .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")));
+    if !allow_private {
+        // A proxy would resolve and connect on our behalf, past the resolver's check.
+        builder = builder.no_proxy().dns_resolver(Arc::new(PublicResolver));
+    }
+    let c = builder.build()?;
+    Ok(cell.get_or_init(|| c))
 }
 
-/// One pass: leases the due deliveries and sends each once. Returns how many were attempted.
+/// One round: leases due deliveries and sends each once, claiming more as sends finish, until
+/// nothing is due (or [`ROUND`] has passed). Returns how many were attempted.
 ///
 /// # Errors
 /// Database failures while claiming, or an HTTP client that cannot be built.
 pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
-    let client = client()?;
-    let now = state.now();
-    let claimed = state
-        .store()
-        .claim_deliveries(
-            state.instance_id(),
-            now + chrono::Duration::seconds(LEASE_SECS),
-            now,
-            BATCH,
-        )
-        .await?;
-    let n = claimed.len();
-    futures::stream::iter(claimed)
-        .for_each_concurrent(CONCURRENCY, |d| {
-            let span = tracing::info_span!(
-                "webhook_delivery",
-                delivery_id = %d.id,
-                webhook_id = %d.webhook_id,
-                workspace_id = %d.workspace_id,
-            );
-            tracing::Instrument::instrument(deliver(state, client, d), span)
-        })
-        .await;
-    Ok(n)
+    let config = state.config();
+    let client = client(config.webhooks_allow_private_networks)?;
+    let per_receiver = config.webhook_per_receiver.max(1);
+    let sending = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut receivers: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    // Deliveries held per endpoint (claimed, not yet finished).
+    let mut held: HashMap<String, usize> = HashMap::new();
+    let mut set: JoinSet<String> = JoinSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let started = Instant::now();
+    let mut handled = 0;
+    let mut claiming = true;
+    let mut failure = None;
+    loop {
+        if claiming && started.elapsed() >= ROUND {
+            claiming = false;
+        }
+        if claiming && set.len() < BATCH as usize {
+            let skip: Vec<String> = held
+                .iter()
+                .filter(|(_, n)| **n >= per_receiver)
+                .map(|(id, _)| id.clone())
+                .collect();
+            // At most one endpoint's cap per claim: an endpoint under its cap can then hold
+            // fewer than twice its cap, all of which start within two of its rounds.
+            let room = (BATCH as usize - set.len()).min(per_receiver) as u32;
+            let now = state.now();
+            let claimed = match state
+                .store()
+                .claim_deliveries_except(
+                    state.instance_id(),
+                    now + chrono::Duration::seconds(LEASE_SECS),
+                    now,
+                    room,
+                    &skip,
+                )
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    // Finish the sends in flight (dropping them would abort requests already
+                    // on the wire), then report.
+                    failure = Some(e);
+                    claiming = false;
+                    continue;
+                }
+            };
+            if claimed.is_empty() && set.is_empty() {
+                break;
+            }
+            let empty = claimed.is_empty();
+            for d in claimed {
+                if !seen.insert(d.id.clone()) {
+                    // Back within the same round (its lease lapsed): finish what is held.
+                    claiming = false;
+                }
+                handled += 1;
+                *held.entry(d.webhook_id.clone()).or_default() += 1;
+                let receiver = receivers
+                    .entry(d.webhook_id.clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(per_receiver)))
+                    .clone();
+                let sending = sending.clone();
+                let state = state.clone();
+                set.spawn(async move {
+                    let webhook_id = d.webhook_id.clone();
+                    // The endpoint's turn first, so a delivery waiting for it holds no slot.
+                    let _receiver = receiver.acquire_owned().await;
+                    let _sending = sending.acquire_owned().await;
+                    let span = tracing::info_span!(
+                        "webhook_delivery",
+                        delivery_id = %d.id,
+                        webhook_id = %d.webhook_id,
+                        workspace_id = %d.workspace_id,
+                    );
+                    tracing::Instrument::instrument(deliver(&state, client, d), span).await;
+                    webhook_id
+                });
+            }
+            if empty {
+                tokio::select! {
+                    joined = set.join_next() => finished(joined, &mut held),
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            continue;
+        }
+        match set.join_next().await {
+            Some(joined) => finished(Some(joined), &mut held),
+            None => break,
+        }
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(handled),
+    }
+}
+
+/// Counts a finished delivery off its endpoint.
+fn finished(
+    joined: Option<Result<String, tokio::task::JoinError>>,
+    held: &mut HashMap<String, usize>,
+) {
+    match joined {
+        Some(Ok(webhook_id)) => {
+            if let Some(n) = held.get_mut(&webhook_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    held.remove(&webhook_id);
+                }
+            }
+        }
+        // A panicked send leaves its count: that endpoint gets fewer slots for this round.
+        Some(Err(e)) => tracing::error!(error = %e, "webhook delivery task panicked"),
+        None => {}
+    }
 }
 
 /// Sends one leased delivery and records the attempt.
@@ -118,10 +243,21 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
             return;
         }
     };
-    let (status_code, error) = match state
+    // A refused destination is final: retrying would only be refused again. A URL naming an
+    // IP address never reaches the resolver, so it is checked here.
+    let mut refused = if state.config().webhooks_allow_private_networks {
+        None
+    } else {
+        url::Url::parse(&webhook.url)
+            .ok()
+            .and_then(|u| literal_address(&u))
+            .map(|r| r.to_string())
+    };
+    let opened = state
         .keyring()
-        .open(&secret_context(&webhook.id), &webhook.secret_sealed)
-    {
+        .open(&secret_context(&webhook.id), &webhook.secret_sealed);
+    let (status_code, error) = match opened {
+        _ if refused.is_some() => (None, refused.clone()),
         Err(e) => (
             None,
             Some(format!("the signing secret cannot be decrypted: {e}")),
@@ -144,7 +280,13 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
                     Some(r.status().as_u16()),
                     Some(format!("the endpoint answered {}", r.status())),
                 ),
-                Err(e) => (None, Some(describe(e))),
+                Err(e) => match refusal_in(&e) {
+                    Some(r) => {
+                        refused = Some(r.to_string());
+                        (None, refused.clone())
+                    }
+                    None => (None, Some(describe(e))),
+                },
             }
         }
     };
@@ -158,7 +300,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
             next_attempt_at: None,
             at,
         },
-        Some(error) if attempts >= MAX_ATTEMPTS => DeliveryAttempt {
+        Some(error) if attempts >= MAX_ATTEMPTS || refused.is_some() => DeliveryAttempt {
             status: DeliveryStatus::Failed,
             status_code,
             error: Some(error),

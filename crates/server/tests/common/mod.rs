@@ -123,6 +123,9 @@ impl TestApp {
             http_timeout_secs: 2,
             // Tests drive the workers' ticks themselves, with the moved clock.
             workers: false,
+            // Test receivers listen on 127.0.0.1; production refuses private webhook
+            // destinations by default (`webhooks.rs` tests that with this set back to false).
+            webhooks_allow_private_networks: true,
             ..Config::default()
         };
         (setup.config)(&mut config);
