@@ -1,5 +1,5 @@
-//! Request extractors whose failures are problem+json: JSON bodies that name the field at fault,
-//! and the workspace API key.
+//! Request extractors whose failures are problem+json: JSON bodies and query strings that name
+//! the field at fault, and the workspace API key.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -80,8 +80,10 @@ fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<ApiJson<
         })
 }
 
-/// A query string. One that does not parse (an unknown parameter, a value of the wrong type) is
-/// a 422 `validation-error` problem naming the parameter at fault, as [`ApiJson`] does for bodies.
+/// A query string. One that does not parse (an unknown parameter, a missing one, a value of the
+/// wrong type) is a 422 `validation-error` problem naming the parameter at fault in `field`, as
+/// [`ApiJson`] does for bodies; every handler of `routes/` reads its query through this, never
+/// through axum's `Query` (whose rejection is a plain-text 400).
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);
 
@@ -101,12 +103,24 @@ where
                 let detail = text
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
-                let field = match detail.split_once(": ") {
-                    Some((p, _)) if !p.is_empty() && p != "." && !p.contains(' ') => p,
-                    _ => "query",
-                };
-                ApiError::validation(field, detail.to_string())
+                ApiError::validation(query_field(detail), detail.to_string())
             })
+    }
+}
+
+/// The parameter a query-string deserialization error is about: the named field of an unknown,
+/// missing or repeated field, else the path serde reports before `": "`, else `query`.
+fn query_field(detail: &str) -> &str {
+    for lead in ["unknown field `", "missing field `", "duplicate field `"] {
+        if let Some(rest) = detail.split(lead).nth(1) {
+            if let Some((name, _)) = rest.split_once('`') {
+                return name;
+            }
+        }
+    }
+    match detail.split_once(": ") {
+        Some((p, _)) if !p.is_empty() && p != "." && !p.contains(' ') => p,
+        _ => "query",
     }
 }
 

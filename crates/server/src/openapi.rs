@@ -1030,8 +1030,18 @@ pub struct TargetMetrics {
 /// A list of posts.
 #[derive(ToSchema)]
 pub struct PostList {
-    /// Latest `publish_at` first (`GET`), or in request order (batch `POST`).
+    /// In request order.
     pub data: Vec<PostView>,
+}
+
+/// `GET /v1/posts`: one page of posts.
+#[derive(ToSchema)]
+pub struct PostPage {
+    /// Latest `publish_at` first, posts due at the same instant by id descending.
+    pub data: Vec<PostView>,
+    /// Opaque cursor of the next page (pass it as `cursor` with the same filters); `null` on
+    /// the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/posts` → 201: the post, or with the batch form the posts.

@@ -1016,6 +1016,16 @@ async fn real_answers_match_the_described_schemas() {
     assert_eq!(batch.status, 201, "{}", batch.body);
     c.get("/v1/posts", "/v1/posts?campaign_id=launch&limit=10")
         .await;
+    // A page with a next one (`next_cursor` a string), then the last page (`null`).
+    let first = c.get("/v1/posts", "/v1/posts?limit=1").await;
+    let cursor = first.body["next_cursor"].as_str().expect("a next page");
+    let last = c
+        .get("/v1/posts", &format!("/v1/posts?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(last.body["next_cursor"], Value::Null, "{}", last.body);
+    for bad in ["/v1/posts?limit=0", "/v1/posts?cursor=bm9wZQ"] {
+        assert_eq!(c.get("/v1/posts", bad).await.status, 422);
+    }
     assert_eq!(
         c.get("/v1/posts", "/v1/posts?status=lost").await.status,
         422

@@ -1476,3 +1476,202 @@ async fn linkedin_check_past_the_page_cap_cannot_tell_and_ends_unknown() {
     app.clock.advance(Duration::days(1));
     assert_eq!(tick(&app.state).await.unwrap(), 0);
 }
+
+/// Follows `next_cursor` from `first` (a path with its query) to the last page; checks that the
+/// `Link: rel="next"` header names the same next page; returns every post id in the order read
+/// and the number of pages.
+async fn page_through(app: &TestApp, first: &str) -> (Vec<String>, usize) {
+    let mut url = format!("{}{first}", app.api);
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = app
+            .http
+            .get(&url)
+            .header("authorization", format!("Bearer {}", app.key))
+            .send()
+            .await
+            .unwrap();
+        let link = r
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_string());
+        let (s, v) = read(r).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        pages += 1;
+        ids.extend(
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_string()),
+        );
+        match v["next_cursor"].as_str() {
+            None => {
+                assert_eq!(v["next_cursor"], Value::Null, "{v}");
+                assert_eq!(link, None, "no Link on the last page");
+                return (ids, pages);
+            }
+            Some(cursor) => {
+                let link = link.expect("a Link header when another page follows");
+                let next = link
+                    .strip_prefix('<')
+                    .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                    .unwrap_or_else(|| panic!("RFC 8288 link: {link}"));
+                let parsed = url::Url::parse(next).unwrap();
+                let cursor_in_link = parsed
+                    .query_pairs()
+                    .find(|(k, _)| k == "cursor")
+                    .map(|(_, v)| v.to_string());
+                assert_eq!(cursor_in_link.as_deref(), Some(cursor));
+                url = next.to_string();
+            }
+        }
+        assert!(pages < 500, "paging does not end");
+    }
+}
+
+async fn listing_pages_through_posts_due_at_the_same_instant(app: TestApp) {
+    let x = connection(&app, "x-ada").await;
+    // 45 posts due at the very same instant, every third in a campaign, and 3 a day later.
+    let due = (app.state.now() + Duration::days(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let posts: Vec<Value> = (0..45)
+        .map(|i| {
+            let mut p = json!({"content": {"text": format!("tie {i}")}, "connection_ids": [x], "publish_at": due});
+            if i % 3 == 0 {
+                p["campaign_id"] = json!("launch");
+            }
+            p
+        })
+        .collect();
+    let made = create(&app, json!({"posts": posts})).await;
+    let later = (app.state.now() + Duration::days(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for i in 0..3 {
+        create(
+            &app,
+            json!({"content": {"text": format!("later {i}")}, "connection_ids": [x], "publish_at": later}),
+        )
+        .await;
+    }
+    let (s, everything) = app.get("/v1/posts?limit=200").await;
+    assert_eq!(s, StatusCode::OK, "{everything}");
+    assert_eq!(everything["next_cursor"], Value::Null);
+    let all: Vec<String> = everything["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all.len(), 48);
+    let mut tied: Vec<String> = made["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    tied.sort_by(|a, b| b.cmp(a));
+    assert_eq!(all[3..], tied[..], "ties listed by id, latest id first");
+
+    for limit in [1, 4, 7, 48] {
+        let (seen, pages) = page_through(&app, &format!("/v1/posts?limit={limit}")).await;
+        assert_eq!(seen, all, "limit {limit}: no duplicate, no gap");
+        // One post more is read than shown, so the last page is never an empty one.
+        assert_eq!(pages, 48_usize.div_ceil(limit), "limit {limit}");
+    }
+    // The default page is 50.
+    let (s, v) = app.get("/v1/posts").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"].as_array().unwrap().len(), 48);
+    assert_eq!(v["next_cursor"], Value::Null);
+
+    // Filters carry over to the next pages through the Link header.
+    let campaign: Vec<String> = tied
+        .iter()
+        .filter(|id| {
+            made["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == id.as_str() && p["campaign_id"] == "launch")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(campaign.len(), 15);
+    let (seen, pages) = page_through(
+        &app,
+        "/v1/posts?campaign_id=launch&status=scheduled&platform=twitter&limit=4",
+    )
+    .await;
+    assert_eq!(seen, campaign);
+    assert_eq!(pages, 4);
+    let from = urlencode(&due);
+    let (seen, _) = page_through(
+        &app,
+        &format!("/v1/posts?to={}&from={from}&limit=10", urlencode(&later)),
+    )
+    .await;
+    assert_eq!(seen, tied, "the time range with paging");
+}
+
+#[tokio::test]
+async fn listing_pages_through_ties_on_sqlite() {
+    listing_pages_through_posts_due_at_the_same_instant(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn listing_pages_through_ties_on_postgres() {
+    let app = TestApp::spawn_with(Setup {
+        db: Db::Postgres,
+        ..Setup::default()
+    })
+    .await;
+    listing_pages_through_posts_due_at_the_same_instant(app).await;
+}
+
+#[tokio::test]
+async fn listing_refuses_a_bad_limit_or_cursor_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    create_id(
+        &app,
+        json!({"content": {"text": "one"}, "connection_ids": [x]}),
+    )
+    .await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=-3", "limit"),
+        ("limit=many", "limit"),
+        ("cursor=***", "cursor"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"), // base64url of "not-a-cursor"
+        ("cursor=djF8eWVzdGVyZGF5fGFiYw", "cursor"), // "v1|yesterday|abc"
+        ("cursor=djF8MjAyNi0wMS0wMVQwMDowMDowMFp8", "cursor"), // "v1|2026-01-01T00:00:00Z|"
+    ] {
+        let r = app
+            .http
+            .get(format!("{}/v1/posts?{query}", app.api))
+            .header("authorization", format!("Bearer {}", app.key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{query}"
+        );
+        let (s, v) = read(r).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {v}");
+        assert_eq!(v["field"], field, "{query}: {v}");
+        assert_eq!(
+            v["type"],
+            "https://switchboard.dev/problems/validation-error"
+        );
+    }
+    let (s, v) = app.get("/v1/posts?limit=200").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "nothing lost");
+}

@@ -572,7 +572,7 @@ pub async fn reconnect(
     let guide = crate::routes::guides::reconnect_guide(
         State(state.clone()),
         Path(c.platform.clone()),
-        Query(crate::routes::guides::GuideQuery {
+        crate::extract::ApiQuery(crate::routes::guides::GuideQuery {
             connection_id: Some(c.id.clone()),
         }),
         Ok(session.auth()),

@@ -1,7 +1,7 @@
 //! The reconnect guide: how to reconnect an account on a platform, what to grant and why, and
 //! for a given connection why it needs reconnecting.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
@@ -13,7 +13,7 @@ use switchboard_core::PlatformSpec;
 use switchboard_store::Connection;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::WorkspaceAuth;
+use crate::extract::{ApiQuery, WorkspaceAuth};
 use crate::routes::permissions;
 use crate::AppState;
 
@@ -142,7 +142,9 @@ fn reason(spec: &PlatformSpec, conn: &Connection) -> Value {
 /// API key is, and `start.body.owner` is the connection's owner.
 ///
 /// Errors: 404 `unknown-platform`; 401 without an API key when `connection_id` is given; 404
-/// for an unknown connection; 422 naming `connection_id` when it belongs to another platform.
+/// for an unknown connection; 422 naming `connection_id` when it belongs to another platform, and
+/// 422 naming the parameter for a query that does not parse (an unknown parameter), as
+/// problem+json ([`ApiQuery`]).
 #[utoipa::path(
     get,
     path = "/v1/platforms/{platform}/reconnect-guide",
@@ -158,13 +160,13 @@ fn reason(spec: &PlatformSpec, conn: &Connection) -> Value {
         (status = 200, description = "The guide; with `connection_id`, why that connection needs reconnecting.", body = crate::openapi::ReconnectGuide),
         (status = 401, description = "`unauthorized`: `connection_id` was given without a valid API key.", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown-platform`, or `not-found` for an unknown `connection_id`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation-error` on `connection_id`: the connection is on another platform.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation-error` naming the parameter: `connection_id` on another platform, or an unknown query parameter.", body = crate::openapi::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn reconnect_guide(
     State(state): State<AppState>,
     Path(platform): Path<String>,
-    Query(q): Query<GuideQuery>,
+    ApiQuery(q): ApiQuery<GuideQuery>,
     auth: Result<WorkspaceAuth, ApiError>,
 ) -> ApiResult<Json<Value>> {
     let spec = state.platform(&platform)?;

@@ -8,7 +8,8 @@
 //!   `scheduling_options.start_time` when given; a batch form `{"posts": [...],
 //!   "scheduling_options"}` spreads several posts over time. `workers::publish` publishes due
 //!   targets.
-//! - `GET /v1/posts?campaign_id=&status=&platform=&from=&to=&limit=`, `GET /v1/posts/{id}`.
+//! - `GET /v1/posts?campaign_id=&status=&platform=&from=&to=&limit=&cursor=` (keyset pages,
+//!   `next_cursor` and a `Link: rel="next"` header), `GET /v1/posts/{id}`.
 //! - `POST /v1/posts/{id}/publish` (scheduled targets due now), `/cancel` (scheduled targets
 //!   only), `/retry` (failed targets only: never published, cancelled or unknown ones).
 //! - `GET /v1/posts/summary`: target counts by status and by platform.
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -26,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_core::post::{PostRequest, PublishAt, SchedulingOptions};
 use switchboard_core::post_rules::{self, TargetVerdict, Verdict, Violation};
-use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostTarget};
+use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostKey, PostTarget};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, WorkspaceAuth};
@@ -420,6 +422,7 @@ pub async fn create(
 /// Query of `GET /v1/posts`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this campaign.
     pub campaign_id: Option<String>,
@@ -434,8 +437,129 @@ pub struct ListQuery {
     /// Due before.
     #[param(format = DateTime)]
     pub to: Option<String>,
-    /// At most this many (default 50, at most 200).
-    pub limit: Option<u32>,
+    /// Posts per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque: the `next_cursor` of the previous page (the same filters should be sent with it).
+    pub cursor: Option<String>,
+}
+
+/// Default page size of `GET /v1/posts`.
+pub const DEFAULT_PAGE: u32 = 50;
+/// Largest page size of `GET /v1/posts`.
+pub const MAX_PAGE: u32 = 200;
+
+/// The page size `limit` asks for: [`DEFAULT_PAGE`] when absent.
+///
+/// # Errors
+/// 422 `validation-error` naming `limit` outside 1..=[`MAX_PAGE`].
+pub fn page_size(limit: Option<i64>) -> ApiResult<u32> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=i64::from(MAX_PAGE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(ApiError::validation(
+            "limit",
+            format!("limit must be between 1 and {MAX_PAGE}, got {n}"),
+        )),
+    }
+}
+
+/// The opaque cursor of a listing position: base64url (no padding) of
+/// `v1|<publish_at RFC 3339 with nanoseconds>|<post id>`, the [`PostKey`] of the last post of a
+/// page. It is not secret (the values are in the page already) and carries no filters.
+pub fn encode_cursor(key: &PostKey) -> String {
+    use base64::Engine;
+    let raw = format!(
+        "v1|{}|{}",
+        key.publish_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        key.id
+    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Reads a cursor made by [`encode_cursor`].
+///
+/// # Errors
+/// 422 `validation-error` naming `cursor` when it is not one (not base64url, another version,
+/// not a date-time, an empty id).
+pub fn decode_cursor(cursor: &str) -> ApiResult<PostKey> {
+    use base64::Engine;
+    let bad = || {
+        ApiError::validation(
+            "cursor",
+            "cursor is not a cursor of this listing; pass the `next_cursor` of a previous page unchanged",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, '|');
+    let (Some("v1"), Some(at), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let publish_at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
+    if id.is_empty() || id.len() > 64 {
+        return Err(bad());
+    }
+    Ok(PostKey {
+        publish_at,
+        id: id.to_string(),
+    })
+}
+
+/// The store filter a list query asks for: `status` checked against the target statuses,
+/// `from`/`to` read as instants, `limit` ([`page_size`]) and `cursor` ([`decode_cursor`]).
+///
+/// # Errors
+/// 422 `validation-error` naming `status`, `from`, `to`, `limit` or `cursor`.
+pub fn list_filter(q: &ListQuery, now: DateTime<Utc>) -> ApiResult<PostFilter> {
+    if let Some(s) = &q.status {
+        if !switchboard_store::posts::TARGET_STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                format!(
+                    "{s:?} is not a target status; one of {}",
+                    switchboard_store::posts::TARGET_STATUSES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(PostFilter {
+        campaign_id: q.campaign_id.clone(),
+        status: q.status.clone(),
+        platform: q.platform.clone(),
+        from: instant("from", q.from.as_deref(), now)?,
+        to: instant("to", q.to.as_deref(), now)?,
+        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        before: None,
+        limit: page_size(q.limit)?,
+    })
+}
+
+/// One page of a workspace's posts: the posts and the key to resume after, `None` on the last
+/// page. Reads one post more than asked to know whether another page follows.
+pub async fn list_page(
+    state: &AppState,
+    workspace_id: &str,
+    filter: &PostFilter,
+) -> ApiResult<(Vec<Post>, Option<PostKey>)> {
+    let page = filter.limit as usize;
+    let probe = PostFilter {
+        limit: filter.limit + 1,
+        ..filter.clone()
+    };
+    let mut posts = state.store().list_posts(workspace_id, &probe).await?;
+    let next = if posts.len() > page {
+        posts.truncate(page);
+        posts.last().map(PostKey::of)
+    } else {
+        None
+    };
+    Ok((posts, next))
 }
 
 fn instant(
@@ -452,59 +576,72 @@ fn instant(
         .transpose()
 }
 
-/// `GET /v1/posts` → `{data: [post]}`, latest `publish_at` first.
+/// The URL of the next page: this request's query with `cursor` replaced, under `public_url`.
+fn next_link(public_url: &str, raw_query: Option<&str>, cursor: &str) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes()) {
+        if k != "cursor" {
+            ser.append_pair(&k, &v);
+        }
+    }
+    ser.append_pair("cursor", cursor);
+    format!(
+        "{}/v1/posts?{}",
+        public_url.trim_end_matches('/'),
+        ser.finish()
+    )
+}
+
+/// `GET /v1/posts` → `{data: [post], next_cursor}`, latest `publish_at` first, posts due at the
+/// same instant by id descending. Keyset paging: `limit` posts per page (default 50, 1–200);
+/// when more follow, `next_cursor` is set and a `Link: <…cursor=…>; rel="next"` header
+/// (RFC 8288) gives the next page's URL with the same filters; `next_cursor` is `null` on the
+/// last page. A post scheduled or removed meanwhile never shifts the pages still to come.
 ///
-/// Errors: 401; 422 on `status` (not a target status), `from`/`to` (not a date-time).
+/// Errors: 401; 422 on `status` (not a target status), `from`/`to` (not a date-time), `limit`
+/// (outside 1–200), `cursor` (not one this listing made), an unknown parameter (a misspelt
+/// `cursor` would otherwise restart at the first page).
 #[utoipa::path(
     get,
     path = "/v1/posts",
     operation_id = "listPosts",
     tag = "posts",
-    summary = "List posts",
+    summary = "List posts, a page at a time",
     params(
         ListQuery,
     ),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "Latest `publish_at` first.", body = crate::openapi::PostList),
-        (status = 422, description = "`validation-error` on `status`, `from`, `to` or a parameter of the wrong type.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Latest `publish_at` first, ties by id; `next_cursor` and the `Link` header lead to the next page.", body = crate::openapi::PostPage,
+            headers(("Link" = String, description = "RFC 8288 `<url>; rel=\"next\"` when another page follows."))),
+        (status = 422, description = "`validation-error` on `status`, `from`, `to`, `limit`, `cursor` or a parameter of the wrong type.", body = crate::openapi::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     auth: WorkspaceAuth,
+    uri: axum::http::Uri,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    if let Some(s) = &q.status {
-        if !switchboard_store::posts::TARGET_STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::validation(
-                "status",
-                format!(
-                    "{s:?} is not a target status; one of {}",
-                    switchboard_store::posts::TARGET_STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
-    let now = state.now();
-    let filter = PostFilter {
-        campaign_id: q.campaign_id,
-        status: q.status,
-        platform: q.platform,
-        from: instant("from", q.from.as_deref(), now)?,
-        to: instant("to", q.to.as_deref(), now)?,
-        limit: q.limit.unwrap_or(50).clamp(1, 200),
-    };
-    let posts = state
-        .store()
-        .list_posts(&auth.workspace_id, &filter)
-        .await?;
+) -> ApiResult<axum::response::Response> {
+    let filter = list_filter(&q, state.now())?;
+    let (posts, next) = list_page(&state, &auth.workspace_id, &filter).await?;
     let mut data = Vec::with_capacity(posts.len());
     for p in &posts {
         let targets = state.store().list_targets(&p.id).await?;
         data.push(post_json(p, &targets));
     }
-    Ok(Json(json!({ "data": data })))
+    let next_cursor = next.as_ref().map(encode_cursor);
+    let mut resp = Json(json!({ "data": data, "next_cursor": next_cursor })).into_response();
+    if let Some(c) = &next_cursor {
+        let link = format!(
+            "<{}>; rel=\"next\"",
+            next_link(&state.config().public_url, uri.query(), c)
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 async fn load(state: &AppState, workspace_id: &str, id: &str) -> ApiResult<Post> {
