@@ -155,6 +155,8 @@ pub struct FileConfig {
     public_url: Option<String>,
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
+    media_dir: Option<PathBuf>,
+    media_max_bytes: Option<u64>,
     keys: Option<String>,
     keys_file: Option<PathBuf>,
     active_key: Option<String>,
@@ -204,6 +206,15 @@ pub struct Config {
     pub public_url: String,
     /// Database URL (`sqlite://...` or `postgres://...`).
     pub database_url: String,
+    /// Where uploaded media files are kept, one file per media id (`media_dir`,
+    /// `SWITCHBOARD_MEDIA_DIR`). `None`: `media` next to the SQLite database (`data_dir/media`),
+    /// or `data/media` on PostgreSQL; see [`Config::media_dir`]. With several instances it must
+    /// be storage they all share.
+    pub media_dir: Option<PathBuf>,
+    /// Largest media upload accepted by `POST /v1/media`, bytes (`media_max_bytes`,
+    /// `SWITCHBOARD_MEDIA_MAX_BYTES`, default 512 MiB, at least 1 KiB). That route's own body
+    /// limit, apart from `max_body_bytes`; a larger upload gets a 413 problem naming it.
+    pub media_max_bytes: u64,
     /// Encryption keys, `id:base64,...`; `None` only with `dev`.
     pub keys: Option<SecretString>,
     /// Id of the key that seals new values.
@@ -301,6 +312,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://data/switchboard.db".into(),
+            media_dir: None,
+            media_max_bytes: 512 * 1024 * 1024,
             keys: None,
             active_key: None,
             dev: false,
@@ -421,6 +434,25 @@ impl Config {
             .or(fc.data_dir)
         {
             c.database_url = format!("sqlite://{}", dir.join("switchboard.db").display());
+        }
+        c.media_dir = env
+            .var("SWITCHBOARD_MEDIA_DIR")
+            .map(PathBuf::from)
+            .or(fc.media_dir);
+        if let Some(b) = env_parse::<u64>(
+            env,
+            "SWITCHBOARD_MEDIA_MAX_BYTES",
+            "a whole number of bytes",
+        )?
+        .or(fc.media_max_bytes)
+        {
+            if b < 1024 {
+                return Err(invalid(
+                    "media_max_bytes",
+                    format!("{b} is below the least useful limit, 1024 bytes"),
+                ));
+            }
+            c.media_max_bytes = b;
         }
         c.keys = match env_or_file(env, "SWITCHBOARD_KEYS")? {
             Some(k) => Some(SecretString::from(k)),
@@ -628,6 +660,26 @@ impl Config {
         Ok(c)
     }
 
+    /// The directory of uploaded media: `media_dir` when set, otherwise `media` beside the
+    /// SQLite database file, otherwise (PostgreSQL, in-memory SQLite) `data/media`.
+    pub fn media_dir(&self) -> PathBuf {
+        if let Some(d) = &self.media_dir {
+            return d.clone();
+        }
+        let db = self.database_url.as_str();
+        let path = db
+            .strip_prefix("sqlite://")
+            .or_else(|| db.strip_prefix("sqlite:"))
+            .or_else(|| (!db.contains("://")).then_some(db))
+            .map(|p| p.split('?').next().unwrap_or_default())
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+        match path.and_then(|p| Path::new(p).parent()) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join("media"),
+            Some(_) => PathBuf::from("media"),
+            None => PathBuf::from("data/media"),
+        }
+    }
+
     /// The redirect URI registered with a platform: `{public_url}/v1/oauth/callback/{platform}`.
     pub fn redirect_uri(&self, platform: &str) -> String {
         format!("{}/v1/oauth/callback/{platform}", self.public_url)
@@ -820,7 +872,10 @@ fn apply_numeric_env(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
     }
     if let Some(v) = env_parse::<usize>(env, "SWITCHBOARD_WEBHOOK_PER_RECEIVER", WHOLE)? {
         if v == 0 {
-            return Err(invalid("SWITCHBOARD_WEBHOOK_PER_RECEIVER", "must be at least 1"));
+            return Err(invalid(
+                "SWITCHBOARD_WEBHOOK_PER_RECEIVER",
+                "must be at least 1",
+            ));
         }
         c.webhook_per_receiver = v;
     }
@@ -968,6 +1023,12 @@ impl Config {
         let _ = writeln!(o, "database_url = {}", q(&redact_url(&self.database_url)));
         let _ = writeln!(
             o,
+            "media_dir = {}",
+            q(&self.media_dir().display().to_string())
+        );
+        let _ = writeln!(o, "media_max_bytes = {}", self.media_max_bytes);
+        let _ = writeln!(
+            o,
             "keys = {}",
             if self.keys.is_some() {
                 REDACTED
@@ -1089,6 +1150,7 @@ impl Config {
         let _ = writeln!(o, "failed_webhooks_days = {}", t.failed_webhooks_days);
         let _ = writeln!(o, "sync_history_days = {}", t.sync_history_days);
         let _ = writeln!(o, "connect_batches_days = {}", t.connect_batches_days);
+        let _ = writeln!(o, "media_days = {}", t.media_days);
         let _ = writeln!(o, "interval_secs = {}", t.interval_secs);
         let _ = writeln!(o, "batch_size = {}", t.batch_size);
         if !self.hosts.is_empty() {
@@ -1219,6 +1281,37 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn media_dir_defaults_beside_the_database_and_media_max_bytes_is_checked() {
+        let c = Config::from_parts(FileConfig::default(), &env(&[])).unwrap();
+        assert_eq!(c.media_dir(), PathBuf::from("data/media"));
+        assert_eq!(c.media_max_bytes, 512 * 1024 * 1024);
+        let c = Config::from_parts(
+            FileConfig::default(),
+            &env(&[("SWITCHBOARD_DATA_DIR", "/var/lib/sb")]),
+        )
+        .unwrap();
+        assert_eq!(c.media_dir(), PathBuf::from("/var/lib/sb/media"));
+        let fc: FileConfig = toml::from_str(
+            "database_url = \"postgres://db/sb\"\nmedia_dir = \"/mnt/shared/media\"\nmedia_max_bytes = 2048",
+        )
+        .unwrap();
+        let c = Config::from_parts(fc, &env(&[])).unwrap();
+        assert_eq!(c.media_dir(), PathBuf::from("/mnt/shared/media"));
+        assert_eq!(c.media_max_bytes, 2048);
+        let pg = Config {
+            database_url: "postgres://db/sb".into(),
+            ..Config::default()
+        };
+        assert_eq!(pg.media_dir(), PathBuf::from("data/media"));
+        let err = Config::from_parts(
+            FileConfig::default(),
+            &env(&[("SWITCHBOARD_MEDIA_MAX_BYTES", "12")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("media_max_bytes"), "{err}");
     }
 
     #[test]

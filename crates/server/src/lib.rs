@@ -331,6 +331,8 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             state.config().max_body_bytes,
         ))
+        // After the global body limit: uploads have their own, `media_max_bytes`.
+        .merge(routes::media::routes())
         // Shared rate limits (429 + Retry-After) and the 413 problem naming the body limit.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

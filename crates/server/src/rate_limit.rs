@@ -437,10 +437,12 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
             }
         }
     }
+    // Media uploads answer their own 413, naming `media_max_bytes`.
+    let own_limit = req.uri().path() == "/v1/media";
     let mut resp = next.run(req).await;
     // From `RequestBodyLimitLayer` (plain text, Content-Length over the limit) or from a body
     // extractor cut off while reading: one problem naming the limit.
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !own_limit {
         resp = body_too_large(config.max_body_bytes);
     }
     if let Some(d) = tightest {

@@ -232,9 +232,11 @@ async fn the_served_document_is_openapi_3_1() {
             }
         }
         if let Some(body) = op.get("requestBody") {
+            // JSON, or (file uploads) a multipart form whose parts are described.
             assert!(
-                body["content"]["application/json"]["schema"].is_object(),
-                "{at}: request body without a JSON schema"
+                body["content"]["application/json"]["schema"].is_object()
+                    || body["content"]["multipart/form-data"]["schema"].is_object(),
+                "{at}: request body without a JSON (or multipart form) schema"
             );
         }
     }
@@ -1149,6 +1151,92 @@ async fn real_answers_match_the_described_schemas() {
         .await;
     assert_eq!(gone.body["deleted"], true);
 
+    // Media: raw and multipart uploads, refused types, metadata, the list, the public file
+    // (whole and a range), a bad token, and delete.
+    let png = media_png();
+    let raw = c
+        .app
+        .http
+        .post(format!("{}/v1/media?filename=dot.png", c.app.api))
+        .header(AUTHORIZATION, format!("Bearer {}", c.app.key))
+        .header(CONTENT_TYPE, "image/png")
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    let up = c.check("post", "/v1/media", raw).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png.clone())
+            .file_name("dot.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let multi = c
+        .app
+        .http
+        .post(format!("{}/v1/media", c.app.api))
+        .header(AUTHORIZATION, format!("Bearer {}", c.app.key))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.check("post", "/v1/media", multi).await.status, 201);
+    for (ct, status) in [("image/jpeg", 422), ("image/tiff", 415)] {
+        let r = c
+            .app
+            .http
+            .post(format!("{}/v1/media", c.app.api))
+            .header(AUTHORIZATION, format!("Bearer {}", c.app.key))
+            .header(CONTENT_TYPE, ct)
+            .body(png.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(c.check("post", "/v1/media", r).await.status, status, "{ct}");
+    }
+    let media_id = up.body["id"].as_str().unwrap().to_string();
+    let url = up.body["url"].as_str().unwrap().to_string();
+    c.get("/v1/media/{id}", &format!("/v1/media/{media_id}"))
+        .await;
+    let listed = c.get("/v1/media", "/v1/media?limit=5").await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
+    let path = url.strip_prefix(&c.app.api).unwrap().to_string();
+    let file = c
+        .send("get", "/media/{id}/{token}", &path, None, true, "*/*")
+        .await;
+    assert_eq!(file.status, 200);
+    let part = c
+        .app
+        .http
+        .get(&url)
+        .header("range", "bytes=0-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.check("get", "/media/{id}/{token}", part).await.status,
+        206
+    );
+    let forged = c
+        .send(
+            "get",
+            "/media/{id}/{token}",
+            &format!("{path}x"),
+            None,
+            true,
+            "*/*",
+        )
+        .await;
+    assert_eq!(forged.status, 404);
+    assert_eq!(
+        c.delete("/v1/media/{id}", &format!("/v1/media/{media_id}"))
+            .await
+            .status,
+        204
+    );
+
     // The check can fail: an undocumented field, a value outside its enum and a missing
     // required field are each caught.
     let schema = c.schema_of("get", "/v1/connections/{id}", 200, "application/json");
@@ -1198,6 +1286,14 @@ async fn real_answers_match_the_described_schemas() {
         "validated {checked} (operation, status) pairs over {} operations",
         seen.len()
     );
+}
+
+/// A real 1×1 PNG.
+fn media_png() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+        .unwrap()
 }
 
 #[tokio::test]

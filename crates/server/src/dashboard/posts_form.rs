@@ -180,6 +180,7 @@ impl Draft {
             }
             media.push(Media {
                 url: url.to_string(),
+                media_id: None,
                 kind,
                 mime_type: None,
                 size_bytes: None,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod facebook_pages;
 pub mod guides;
 pub mod health_check;
+pub mod media;
 pub mod permissions;
 pub mod platforms;
 pub mod posts;

@@ -125,6 +125,8 @@ pub async fn validate(
     auth: WorkspaceAuth,
     ApiJson(req): ApiJson<PostRequest>,
 ) -> ApiResult<Json<Verdict>> {
+    // Uploaded media (`media_id`) are checked as the URL media they become.
+    let req = crate::routes::media::resolve_post_media(&state, &auth.workspace_id, &req).await?;
     Ok(Json(verdict(&state, &auth.workspace_id, &req).await?))
 }
 
@@ -218,6 +220,10 @@ async fn plan(
     due: Option<(DateTime<Utc>, Option<String>)>,
     campaign_id: Option<&String>,
 ) -> ApiResult<(Post, Vec<NewTarget>)> {
+    // Uploaded media (`media_id`) become their signed public URL, kind, type and size: checked
+    // and stored like media given by URL, so every publisher reads them as such.
+    let resolved = crate::routes::media::resolve_post_media(state, workspace_id, req).await?;
+    let req = &resolved;
     let v = verdict(state, workspace_id, req).await?;
     if !v.valid {
         let first = v

@@ -14,6 +14,7 @@
 //! | metric snapshots | fetched more than `sync_history_days` ago, except each target's newest | 90 days |
 //! | sync jobs | finished more than `sync_history_days` ago and holding no snapshot | 90 days |
 //! | bulk connect batches | expired more than `connect_batches_days` ago | 30 days |
+//! | uploaded media (row **and** file in `media_dir`) | uploaded more than `media_days` ago and named by no post of its workspace | 30 days |
 //!
 //! Healthy connections are never purged for age. A purged connection's Pages and validation go
 //! with it; its events, audit trail and post history stay (until their own retention), and an
@@ -57,6 +58,7 @@ pub struct RetentionFile {
     failed_webhooks_days: Option<u64>,
     sync_history_days: Option<u64>,
     connect_batches_days: Option<u64>,
+    media_days: Option<u64>,
     interval_secs: Option<u64>,
     batch_size: Option<u32>,
 }
@@ -81,6 +83,8 @@ pub struct RetentionConfig {
     pub sync_history_days: u64,
     /// Expired bulk connect batches, days after expiry (default 30).
     pub connect_batches_days: u64,
+    /// Uploaded media no post refers to, days after upload (default 30); the file goes too.
+    pub media_days: u64,
     /// Pause between two purge runs, seconds (default 3600, at least 60).
     pub interval_secs: u64,
     /// Rows deleted per statement (default 1000, 1 to 100,000).
@@ -98,6 +102,7 @@ impl Default for RetentionConfig {
             failed_webhooks_days: 90,
             sync_history_days: 90,
             connect_batches_days: 30,
+            media_days: 30,
             interval_secs: 3600,
             batch_size: 1000,
         }
@@ -180,6 +185,7 @@ impl RetentionConfig {
                 0,
                 MAX_DAYS,
             )?,
+            media_days: get("media_days", file.media_days, d.media_days, 0, MAX_DAYS)?,
             interval_secs: get(
                 "interval_secs",
                 file.interval_secs,
@@ -291,6 +297,23 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<RetentionReport> {
             tokio::task::yield_now().await;
         }
         report.deleted.insert(what.name(), n);
+    }
+
+    if config.media_days > 0 {
+        let cutoff = now - Duration::days(config.media_days as i64);
+        let mut n = 0;
+        for _ in 0..MAX_BATCHES {
+            let purged = store.purge_unreferenced_media(cutoff, batch).await?;
+            for m in &purged {
+                crate::routes::media::remove_file(state, &m.id).await;
+            }
+            n += purged.len() as u64;
+            if (purged.len() as u32) < batch {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        report.deleted.insert("media", n);
     }
     if report.total() > 0 {
         tracing::info!(deleted = ?report.deleted, "retention purged old data");

@@ -1,0 +1,695 @@
+//! Media by uploaded file end to end: `POST /v1/media` (multipart and raw), the limits and type
+//! checks (nothing stored on refusal: no row, no file), metadata, list, delete (409 while a post
+//! not yet finished uses it), the signed public URL (bad token 404, `Range`), posts naming
+//! `media_id` (resolved, checked by the platform rules, refused when unknown or foreign), a real
+//! publish through the sandbox's Instagram and X, and the retention purge.
+
+mod common;
+
+use base64::Engine as _;
+use chrono::Duration;
+use common::*;
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use switchboard_server::workers::publish::tick;
+use switchboard_server::workers::retention::run_once;
+
+/// A real 1×1 PNG.
+fn png() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+        .unwrap()
+}
+
+/// A 1×1 baseline JPEG (JFIF).
+fn jpeg() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode("/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=")
+        .unwrap()
+}
+
+/// A small MP4: an `ftyp` box (brand `isom`) and an `mdat` box of `payload` bytes.
+fn mp4(payload: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&24u32.to_be_bytes());
+    v.extend_from_slice(b"ftypisom");
+    v.extend_from_slice(&0x200u32.to_be_bytes());
+    v.extend_from_slice(b"isomiso2");
+    v.extend_from_slice(&(8 + payload as u32).to_be_bytes());
+    v.extend_from_slice(b"mdat");
+    v.extend((0..payload).map(|i| (i % 251) as u8));
+    v
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// `POST /v1/media` with a raw body.
+async fn upload_raw(
+    app: &TestApp,
+    key: &str,
+    bytes: Vec<u8>,
+    ct: &str,
+    query: &str,
+) -> (StatusCode, Value) {
+    let r = app
+        .http
+        .post(format!("{}/v1/media{query}", app.api))
+        .header(AUTHORIZATION, format!("Bearer {key}"))
+        .header(CONTENT_TYPE, ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    read(r).await
+}
+
+/// `POST /v1/media` as `multipart/form-data`, the file in part `field`.
+async fn upload_multipart(
+    app: &TestApp,
+    field: &str,
+    bytes: Vec<u8>,
+    name: &str,
+    ct: &str,
+) -> (StatusCode, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("note", "ignored")
+        .part(
+            field.to_string(),
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_string())
+                .mime_str(ct)
+                .unwrap(),
+        );
+    let r = app
+        .http
+        .post(format!("{}/v1/media", app.api))
+        .header(AUTHORIZATION, format!("Bearer {}", app.key))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    read(r).await
+}
+
+/// Uploads and returns the media JSON (201 asserted).
+async fn uploaded(app: &TestApp, bytes: Vec<u8>, ct: &str) -> Value {
+    let (s, v) = upload_raw(app, &app.key, bytes, ct, "").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v
+}
+
+/// Every entry of the media directory (files and leftovers), sorted.
+fn files_in_media_dir(app: &TestApp) -> Vec<String> {
+    let dir = app.state.config().media_dir();
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+async fn media_count(app: &TestApp) -> usize {
+    let (s, v) = app.get("/v1/media").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["data"].as_array().unwrap().len()
+}
+
+/// A second workspace and its key.
+async fn other_workspace(app: &TestApp) -> String {
+    switchboard_server::create_workspace(app.state.store().as_ref(), "Other", app.state.now())
+        .await
+        .unwrap()
+        .1
+}
+
+async fn uploads_are_stored_streamed_and_read_back(db: Db) {
+    let media_dir = tempfile::tempdir().unwrap();
+    let dir = media_dir.path().join("shared-media");
+    let app = TestApp::spawn_with(Setup {
+        db,
+        config: Box::new(move |c| c.media_dir = Some(dir)),
+        ..Setup::default()
+    })
+    .await;
+    // Raw body, file name from the query.
+    let (s, raw) = upload_raw(&app, &app.key, png(), "image/png", "?filename=dot.png").await;
+    assert_eq!(s, StatusCode::CREATED, "{raw}");
+    assert_eq!(raw["kind"], "image");
+    assert_eq!(raw["content_type"], "image/png");
+    assert_eq!(raw["filename"], "dot.png");
+    assert_eq!(raw["size_bytes"], png().len());
+    assert_eq!(raw["sha256"], sha256_hex(&png()));
+    let id = raw["id"].as_str().unwrap().to_string();
+    let url = raw["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with(&format!("{}/media/{id}/", app.api)),
+        "{url}"
+    );
+    // Multipart: file name and type from the part, other parts ignored; an MP4 is a video.
+    let video = mp4(40_000);
+    let (s, multi) =
+        upload_multipart(&app, "file", video.clone(), "../clip.mp4", "video/mp4").await;
+    assert_eq!(s, StatusCode::CREATED, "{multi}");
+    assert_eq!(multi["kind"], "video");
+    assert_eq!(multi["content_type"], "video/mp4");
+    assert_eq!(multi["filename"], "clip.mp4", "no directory part kept");
+    assert_eq!(multi["size_bytes"], video.len());
+    assert_eq!(multi["sha256"], sha256_hex(&video));
+    // A GIF declared as octet-stream is recognised by its bytes.
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let g = uploaded(&app, gif, "application/octet-stream").await;
+    assert_eq!(
+        (g["kind"].as_str(), g["content_type"].as_str()),
+        (Some("gif"), Some("image/gif"))
+    );
+
+    // Read back, newest first; the files are named by id in media_dir, nothing else there.
+    let (s, one) = app.get(&format!("/v1/media/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(one, raw);
+    let (_, list) = app.get("/v1/media?limit=2").await;
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [g["id"].as_str().unwrap(), multi["id"].as_str().unwrap()]
+    );
+    let mut expected = vec![
+        id.clone(),
+        multi["id"].as_str().unwrap().to_string(),
+        g["id"].as_str().unwrap().to_string(),
+    ];
+    expected.sort();
+    assert_eq!(files_in_media_dir(&app), expected);
+    assert_eq!(
+        std::fs::read(
+            app.state
+                .config()
+                .media_dir()
+                .join(multi["id"].as_str().unwrap())
+        )
+        .unwrap(),
+        video
+    );
+
+    // Another workspace sees none of it.
+    let other = other_workspace(&app).await;
+    let r = app
+        .http
+        .get(format!("{}/v1/media/{id}", app.api))
+        .header(AUTHORIZATION, format!("Bearer {other}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app
+        .http
+        .delete(format!("{}/v1/media/{id}", app.api))
+        .header(AUTHORIZATION, format!("Bearer {other}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // No key, no upload.
+    let r = app
+        .http
+        .post(format!("{}/v1/media", app.api))
+        .header(CONTENT_TYPE, "image/png")
+        .body(png())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Delete removes the row and the file.
+    let (s, _) = app.delete(&format!("/v1/media/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/v1/media/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!files_in_media_dir(&app).contains(&id));
+    assert_eq!(
+        app.get(&format!("/v1/media/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_stored_and_read_back_on_sqlite() {
+    uploads_are_stored_streamed_and_read_back(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn uploads_are_stored_and_read_back_on_postgres() {
+    uploads_are_stored_streamed_and_read_back(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_media_limit_is_its_own_and_a_too_large_upload_leaves_nothing() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            c.max_body_bytes = 4096;
+            c.media_max_bytes = 64 * 1024;
+        }),
+        ..Setup::default()
+    })
+    .await;
+    // Larger than max_body_bytes, within media_max_bytes: accepted.
+    let fine = mp4(50_000);
+    uploaded(&app, fine, "video/mp4").await;
+    let before = files_in_media_dir(&app);
+    assert_eq!(before.len(), 1);
+
+    // Announced too large: refused before reading, with the limit.
+    let (s, v) = upload_raw(&app, &app.key, mp4(100_000), "video/mp4", "").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["type"], "https://switchboard.dev/problems/body-too-large");
+    assert_eq!(v["limit_bytes"], 64 * 1024);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("65536 bytes (media_max_bytes)"),
+        "{v}"
+    );
+
+    // Streamed without a length (chunked): cut off while writing, the partial file removed.
+    let big = mp4(100_000);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let r = app
+        .http
+        .post(format!("{}/v1/media", app.api))
+        .header(AUTHORIZATION, format!("Bearer {}", app.key))
+        .header(CONTENT_TYPE, "video/mp4")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get(CONTENT_LENGTH).is_some());
+    let (s, v) = read(r).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["limit_bytes"], 64 * 1024);
+
+    // Multipart too large: same.
+    let (s, v) = upload_multipart(&app, "file", mp4(100_000), "big.mp4", "video/mp4").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["field"], "file");
+
+    // Nothing stored: one row, one file, no leftover temporary file.
+    assert_eq!(media_count(&app).await, 1);
+    assert_eq!(files_in_media_dir(&app), before);
+
+    // Other routes keep max_body_bytes.
+    let (s, v) = app
+        .post(
+            "/v1/posts/validate",
+            json!({"content": {"text": "x".repeat(5000)}, "connection_ids": ["c"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["limit_bytes"], 4096);
+}
+
+#[tokio::test]
+async fn wrong_or_unsupported_types_are_refused_and_leave_nothing() {
+    let app = TestApp::spawn().await;
+    // Declared PNG, JPEG bytes: 422 naming the field (raw: the body).
+    let (s, v) = upload_raw(&app, &app.key, jpeg(), "image/png", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["field"], "body");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("declared as image/png but its content is image/jpeg"),
+        "{v}"
+    );
+    // Multipart: the part.
+    let (s, v) = upload_multipart(&app, "file", png(), "x.mp4", "video/mp4").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["field"], "file");
+    // A large file whose head is wrong is refused without being read to the end.
+    let mut fake = b"not a video at all".to_vec();
+    fake.resize(300_000, b'x');
+    let (s, v) = upload_raw(&app, &app.key, fake, "video/mp4", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // Unsupported types: 415 naming the field.
+    let (s, v) = upload_raw(&app, &app.key, b"hello".to_vec(), "text/plain", "").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{v}");
+    assert_eq!(v["field"], "body");
+    assert!(
+        v["detail"].as_str().unwrap().contains("image/jpeg"),
+        "lists what is accepted: {v}"
+    );
+    // Unknown bytes without a type; an empty file; a multipart body without a `file` part.
+    let (s, v) = upload_raw(&app, &app.key, vec![7; 64], "application/octet-stream", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = upload_raw(&app, &app.key, Vec::new(), "image/png", "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("empty"), "{v}");
+    let (s, v) = upload_multipart(&app, "upload", png(), "dot.png", "image/png").await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("file")),
+        "{v}"
+    );
+    // An unknown query parameter is named.
+    let (s, v) = upload_raw(&app, &app.key, png(), "image/png", "?name=x.png").await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("name")),
+        "{v}"
+    );
+
+    assert_eq!(media_count(&app).await, 0);
+    assert!(
+        files_in_media_dir(&app).is_empty(),
+        "{:?}",
+        files_in_media_dir(&app)
+    );
+}
+
+#[tokio::test]
+async fn the_public_url_needs_its_token_and_serves_ranges() {
+    let app = TestApp::spawn().await;
+    let video = mp4(10_000);
+    let m = uploaded(&app, video.clone(), "video/mp4").await;
+    let id = m["id"].as_str().unwrap();
+    let url = m["url"].as_str().unwrap();
+
+    // The whole file, without an API key, with its type.
+    let r = app.http.get(url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "video/mp4");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), video);
+    // A range.
+    let r = app
+        .http
+        .get(url)
+        .header(RANGE, "bytes=4-11")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        r.headers()[CONTENT_RANGE],
+        format!("bytes 4-11/{}", video.len())
+    );
+    assert_eq!(r.bytes().await.unwrap().to_vec(), b"ftypisom");
+
+    // Bad tokens: changed, truncated, another id's, an unknown key id, none: all 404.
+    let token = url.rsplit('/').next().unwrap();
+    let other = uploaded(&app, png(), "image/png").await;
+    let other_token = other["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (kid, sig) = token.split_once('.').unwrap();
+    let flipped = format!(
+        "{kid}.{}{}",
+        &sig[..sig.len() - 1],
+        if sig.ends_with('A') { 'B' } else { 'A' }
+    );
+    for bad in [
+        flipped,
+        format!("{kid}.{}", &sig[..10]),
+        other_token,
+        format!("nokey.{sig}"),
+        "x".to_string(),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}/media/{id}/{bad}", app.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("ftyp"), "no bytes with a bad token");
+    }
+    let r = app
+        .http
+        .get(format!("{}/media/{id}", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app
+        .http
+        .get(format!("{}/media/..%2F..%2Fetc%2Fpasswd/{token}", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // After delete, the good URL is 404 too.
+    assert_eq!(
+        app.delete(&format!("/v1/media/{id}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.http.get(url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn posts_name_uploads_by_media_id_checked_like_url_media() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ig = app.connect("instagram").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let image = uploaded(&app, png(), "image/png").await;
+    let image_id = image["id"].as_str().unwrap();
+
+    // Unknown id: 422 on the item's media_id; nothing stored.
+    let (s, v) = app
+        .post("/v1/posts", json!({"content": {"text": "t", "media": [{"media_id": "00000000-0000-0000-0000-000000000000"}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["field"], "content.media[0].media_id");
+    // Another workspace's upload is unknown here.
+    let other_key = other_workspace(&app).await;
+    let (s, foreign) = upload_raw(&app, &other_key, png(), "image/png", "").await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = app
+        .post("/v1/posts/validate", json!({"content": {"text": "t", "media": [{"media_id": image_id}, {"media_id": foreign["id"]}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["field"], "content.media[1].media_id");
+    // Both url and media_id, or neither: 422 on the item.
+    let (s, v) = app
+        .post("/v1/posts", json!({"content": {"text": "t", "media": [{"media_id": image_id, "url": "https://cdn.example/a.png", "kind": "image"}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("content.media[0]")),
+        "{v}"
+    );
+    let (s, v) = app
+        .post(
+            "/v1/posts/validate",
+            json!({"content": {"text": "t", "media": [{"kind": "image"}]}, "connection_ids": [x]}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("content.media[0]")),
+        "{v}"
+    );
+    let (_, posts) = app.get("/v1/posts").await;
+    assert_eq!(
+        posts["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored: {posts}"
+    );
+
+    // The upload's type reaches the platform rules: Instagram takes JPEG images only.
+    let (s, v) = app
+        .post("/v1/posts/validate", json!({"content": {"text": "t", "media": [{"media_id": image_id}]}, "connection_ids": [x, ig]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["targets"][0]["valid"], true, "{v}");
+    assert_eq!(v["targets"][1]["valid"], false, "{v}");
+    assert_eq!(
+        v["targets"][1]["violations"][0]["field"], "content.media[0].mime_type",
+        "{v}"
+    );
+
+    // Stored: the item carries the id and its signed URL, kind, type and size.
+    let (s, p) = app
+        .post("/v1/posts", json!({"content": {"text": "t", "media": [{"media_id": image_id, "alt_text": "a dot"}]}, "connection_ids": [x], "publish_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let item = &p["content"]["media"][0];
+    assert_eq!(item["media_id"], image_id);
+    assert_eq!(item["url"], image["url"]);
+    assert_eq!(item["kind"], "image");
+    assert_eq!(item["mime_type"], "image/png");
+    assert_eq!(item["size_bytes"], png().len());
+    assert_eq!(item["alt_text"], "a dot");
+
+    // In use by a scheduled target: 409 naming it; the file stays; after cancel, delete works.
+    let (s, v) = app.delete(&format!("/v1/media/{image_id}")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["type"], "https://switchboard.dev/problems/media-in-use");
+    assert_eq!(v["target_ids"], json!([p["targets"][0]["id"]]));
+    assert!(files_in_media_dir(&app).contains(&image_id.to_string()));
+    let post_id = p["id"].as_str().unwrap();
+    let (s, _) = app
+        .post(&format!("/v1/posts/{post_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        app.delete(&format!("/v1/media/{image_id}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(!files_in_media_dir(&app).contains(&image_id.to_string()));
+}
+
+#[tokio::test]
+async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ig = app.connect("instagram").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let photo = uploaded(&app, jpeg(), "image/jpeg").await;
+    let dot = uploaded(&app, png(), "image/png").await;
+    let clip = uploaded(&app, mp4(20_000), "video/mp4").await;
+    assert_eq!(clip["kind"], "video");
+    // The video is acceptable media for an Instagram reel by the rules.
+    let (s, v) = app
+        .post("/v1/posts/validate", json!({"content": {"text": "reel", "media": [{"media_id": clip["id"]}]}, "connection_ids": [ig]}))
+        .await;
+    assert_eq!((s, &v["valid"]), (StatusCode::OK, &json!(true)), "{v}");
+
+    let (s, ig_post) = app
+        .post("/v1/posts", json!({"content": {"text": "Crumb shot", "media": [{"media_id": photo["id"]}]}, "connection_ids": [ig]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ig_post}");
+    let (s, x_post) = app
+        .post("/v1/posts", json!({"content": {"text": "A dot", "media": [{"media_id": dot["id"]}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{x_post}");
+
+    let mut ticks = 0;
+    loop {
+        tick(&app.state).await.unwrap();
+        let a = app
+            .get(&format!("/v1/posts/{}", ig_post["id"].as_str().unwrap()))
+            .await
+            .1;
+        let b = app
+            .get(&format!("/v1/posts/{}", x_post["id"].as_str().unwrap()))
+            .await
+            .1;
+        let done = |p: &Value| {
+            p["targets"][0]["status"] == "published" || p["targets"][0]["status"] == "failed"
+        };
+        if (done(&a) && done(&b)) || ticks > 30 {
+            assert_eq!(a["targets"][0]["status"], "published", "{a}");
+            assert_eq!(b["targets"][0]["status"], "published", "{b}");
+            break;
+        }
+        app.clock.advance(Duration::seconds(5));
+        ticks += 1;
+    }
+    let stats = app.sandbox_stats().await;
+    assert_eq!(stats["platforms"]["instagram"]["published"], 1, "{stats}");
+    // X received the bytes Switchboard served from the signed URL and published the tweet with them.
+    let published: Value = app
+        .http
+        .get(format!(
+            "{}/__sandbox/published?platform=twitter",
+            app.sandbox
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = published["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{published}");
+    assert_eq!(items[0]["text"], "A dot");
+    assert_eq!(
+        items[0]["media"].as_array().map(Vec::len),
+        Some(1),
+        "{published}"
+    );
+    // Published posts do not hold their media: it can be deleted now.
+    assert_eq!(
+        app.delete(&format!("/v1/media/{}", dot["id"].as_str().unwrap()))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn retention_purges_unreferenced_old_media_with_their_files() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept = uploaded(&app, png(), "image/png").await;
+    let orphan = uploaded(&app, jpeg(), "image/jpeg").await;
+    let (s, p) = app
+        .post("/v1/posts", json!({"content": {"text": "t", "media": [{"media_id": kept["id"]}]}, "connection_ids": [x], "publish_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let kept_id = kept["id"].as_str().unwrap().to_string();
+    let orphan_id = orphan["id"].as_str().unwrap().to_string();
+
+    app.clock.advance(Duration::days(29));
+    let r = run_once(&app.state).await.unwrap();
+    assert_eq!(r.deleted["media"], 0, "{r:?}");
+    app.clock.advance(Duration::days(2));
+    let r = run_once(&app.state).await.unwrap();
+    assert_eq!(r.deleted["media"], 1, "{r:?}");
+    assert_eq!(
+        app.get(&format!("/v1/media/{orphan_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/v1/media/{kept_id}")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(files_in_media_dir(&app), vec![kept_id]);
+    // Its public URL is gone too.
+    let r = app
+        .http
+        .get(orphan["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
