@@ -2,7 +2,8 @@
 // the binary. Every page works without it; this only adds:
 //  - data-sync-widget: replaces itself with GET /sync/widget every data-refresh-secs seconds
 //    (every 2 s while a job runs); its [data-sync-now] form posts with fetch.
-//  - data-autosubmit on a <select>: submits its form on change.
+//  - data-autosubmit on a <select>: submits its form on change, and hides the form's
+//    [data-autosubmit-fallback] submit button (there for pages without this script).
 //  - data-connect-form on a form posting to /connect/{platform}: opens the consent in a popup
 //    (the form gets target="switchboard-consent"); the result page tells this window, which reloads.
 //  - data-bulk-progress: polls its data-poll-url (JSON) and updates the progress.
@@ -123,6 +124,10 @@
   function initAutosubmit() {
     document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
       s.addEventListener("change", function () { if (s.form) s.form.submit(); });
+      // The form's own submit button is for pages without this script.
+      if (s.form) {
+        s.form.querySelectorAll("[data-autosubmit-fallback]").forEach(function (b) { b.hidden = true; });
+      }
     });
   }
   function initConfirm() {

@@ -801,3 +801,104 @@ async fn an_unconfigured_platform_says_what_is_missing() {
     assert!(html.contains(r#"data-connect-result="failed""#), "{html}");
     assert!(html.contains("no client credentials"));
 }
+
+/// The admin's workspace switch is a plain form: read from the page as a browser without
+/// script would (its action, its hidden CSRF field, the select's name, a real submit button),
+/// posted as such, it switches and comes back to the page it was on.
+#[tokio::test]
+async fn the_admin_switches_workspace_with_a_plain_form_post() {
+    let t = app().await;
+    let (second_ws, _) = switchboard_server::create_workspace(
+        t.state.store().as_ref(),
+        "Second",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let r = sign_in_form(&t, &[("password", ADMIN_PASSWORD)]).await;
+    let set = session_cookie(&r).expect("cookie");
+    let b = Browser {
+        t: &t,
+        cookie: set.split(';').next().unwrap().to_string(),
+    };
+    let (s, html) = b.get("/posts").await;
+    assert_eq!(s, StatusCode::OK);
+    let form = between(&html, r#"data-testid="workspace-switch""#, "</form>")
+        .expect("the workspace switch form");
+    let tag_start = html.find(r#"data-testid="workspace-switch""#).unwrap();
+    let open = &html[html[..tag_start].rfind("<form").unwrap()..tag_start];
+    assert!(open.contains(r#"method="post""#), "{open}");
+    assert!(open.contains(r#"action="/workspace""#), "{open}");
+    let csrf = between(form, r#"name="csrf" value=""#, "\"").expect("the CSRF field in the form");
+    assert!(
+        form.contains(r#"<select id="workspace-picker" name="workspace_id""#),
+        "{form}"
+    );
+    assert!(
+        form.contains(&format!(
+            r#"<option value="{}">Second</option>"#,
+            second_ws.id
+        )),
+        "{form}"
+    );
+    let button = between(form, "<button", "</button>").expect("a submit button");
+    assert!(button.contains(r#"type="submit""#), "{button}");
+    assert!(
+        !form.contains("<noscript"),
+        "the button is there without script: {form}"
+    );
+
+    // Submitting it as a plain form: back to the page it came from, on the other workspace.
+    let r = t
+        .http
+        .post(format!("{}/workspace", t.api))
+        .header(COOKIE, &b.cookie)
+        .header(
+            reqwest::header::REFERER,
+            format!("{}/posts?status=failed", t.api),
+        )
+        .form(&[("csrf", csrf), ("workspace_id", second_ws.id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/posts");
+    let switched = Browser {
+        t: &t,
+        cookie: session_cookie(&r)
+            .expect("a session for the other workspace")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string(),
+    };
+    let (_, html) = switched.get("/posts").await;
+    assert!(
+        html.contains(&format!(
+            r#"<option value="{}" selected>Second</option>"#,
+            second_ws.id
+        )),
+        "{html}"
+    );
+
+    // The same form without its token, or naming no real workspace, changes nothing.
+    let r = b
+        .post("/workspace", &[("workspace_id", second_ws.id.as_str())])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&r).is_none());
+    let r = b
+        .post("/workspace", &[("csrf", csrf), ("workspace_id", "nope")])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(session_cookie(&r).is_none());
+
+    // A workspace key's session has no switch, and the post is refused.
+    let k = sign_in(&t).await;
+    let (_, html) = k.get("/posts").await;
+    assert!(!html.contains("workspace-switch"), "{html}");
+    let (s, _) = k
+        .submit("/workspace", &[("workspace_id", second_ws.id.as_str())])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

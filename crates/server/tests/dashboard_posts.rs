@@ -538,3 +538,163 @@ async fn forms_need_a_session_and_its_csrf_token_and_stay_in_their_workspace() {
     assert!(page.contains("there is no connection"), "{page}");
     let _ = other_ws;
 }
+
+/// Stores `n` posts of the app's workspace due at `due` (one X target each), straight through
+/// the store; returns their ids.
+async fn stored_posts(
+    app: &TestApp,
+    connection_id: &str,
+    due: chrono::DateTime<chrono::Utc>,
+    n: usize,
+    label: &str,
+) -> Vec<String> {
+    use switchboard_store::posts::{NewTarget, Post};
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = Post {
+            id: uuid::Uuid::now_v7().to_string(),
+            workspace_id: app.workspace_id.clone(),
+            campaign_id: None,
+            content: json!({"text": format!("{label} {i}")}),
+            publish_at: due,
+            time_zone: None,
+            created_at: app.state.now(),
+        };
+        let t = NewTarget {
+            id: uuid::Uuid::now_v7().to_string(),
+            connection_id: connection_id.to_string(),
+            page_id: None,
+            platform: "twitter".into(),
+        };
+        app.state.store().create_post(&p, &[t]).await.unwrap();
+        ids.push(p.id);
+    }
+    ids
+}
+
+/// The post ids of a list page, in order.
+fn row_ids(html: &str) -> Vec<String> {
+    html.split("data-testid=\"post-row\" data-post-id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+/// The `href` of the link with `data-testid=testid`, unescaped.
+fn link(html: &str, testid: &str) -> Option<String> {
+    let at = html.find(&format!("data-testid=\"{testid}\""))?;
+    let start = html[..at].rfind("<a ")?;
+    let href = between(&html[start..], "href=\"", "\"")?;
+    Some(href.replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn the_list_pages_with_older_and_newer_links_without_script() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 57 posts at the very same instant, 3 an hour later: 60 in all, pages of 50.
+    let due = app.state.now() + chrono::Duration::days(1);
+    let mut tied = stored_posts(&app, &x, due, 57, "Tied").await;
+    let mut later = stored_posts(&app, &x, due + chrono::Duration::hours(1), 3, "Later").await;
+    // Latest due first, posts due at the same instant by id, latest first.
+    later.sort_by(|a, b| b.cmp(a));
+    tied.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = later.iter().chain(tied.iter()).cloned().collect();
+    let b = Browser::sign_in(&app).await;
+
+    let (s, first) = b.get("/posts?tz=Europe/Paris").await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let page1 = row_ids(&first);
+    assert_eq!(page1.len(), 50);
+    assert!(first.contains("50 posts on this page"), "{first}");
+    assert_eq!(
+        link(&first, "posts-newer"),
+        None,
+        "the first page has no newer one"
+    );
+    let older = link(&first, "posts-older").expect("an Older posts link");
+    assert!(older.contains("tz=Europe%2FParis"), "{older}");
+    let (s, second) = b.get(&older).await;
+    assert_eq!(s, StatusCode::OK);
+    let page2 = row_ids(&second);
+    assert_eq!(page2.len(), 10);
+    assert_eq!(link(&second, "posts-older"), None, "the last page");
+    let mut seen = page1.clone();
+    seen.extend(page2.clone());
+    assert_eq!(seen, expected, "no duplicate, no gap");
+    // Newer goes back to exactly the first page, and it has no newer one itself.
+    let newer = link(&second, "posts-newer").expect("a Newer posts link");
+    let (_, back) = b.get(&newer).await;
+    assert_eq!(row_ids(&back), page1);
+    assert_eq!(link(&back, "posts-newer"), None);
+    assert!(link(&back, "posts-older").is_some());
+
+    // Filters stay on the links; a filter with few posts shows no pager.
+    let (_, filtered) = b.get("/posts?platform=twitter&status=scheduled").await;
+    let older = link(&filtered, "posts-older").unwrap();
+    assert!(
+        older.contains("platform=twitter") && older.contains("status=scheduled"),
+        "{older}"
+    );
+    let (_, none) = b.get("/posts?status=published").await;
+    assert!(!none.contains("posts-older") && !none.contains("posts-newer"));
+
+    // A link that is not a cursor shows the first page with a message, not an error.
+    let (s, bad) = b.get("/posts?after=not-a-cursor").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(row_ids(&bad), page1);
+    assert!(bad.contains("That page link is not valid"), "{bad}");
+}
+
+#[tokio::test]
+async fn the_calendar_shows_every_post_of_its_month() {
+    let app = TestApp::spawn().await;
+    let x = app.connect_as("twitter", Some("x-ada")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    use chrono::TimeZone;
+    // 520 posts on 10 March 2031 (more than one store page of the calendar), one on 31 March,
+    // one on 2 April (shown: the grid's last week runs to Sunday 6 April), and 120 later ones
+    // (20 April, outside the grid) that a "latest N" listing would have shown instead.
+    let march = chrono::Utc.with_ymd_and_hms(2031, 3, 10, 12, 0, 0).unwrap();
+    stored_posts(&app, &x, march, 520, "March").await;
+    stored_posts(
+        &app,
+        &x,
+        chrono::Utc.with_ymd_and_hms(2031, 3, 31, 20, 0, 0).unwrap(),
+        1,
+        "Month end",
+    )
+    .await;
+    stored_posts(
+        &app,
+        &x,
+        chrono::Utc.with_ymd_and_hms(2031, 4, 2, 9, 0, 0).unwrap(),
+        1,
+        "Early April",
+    )
+    .await;
+    stored_posts(
+        &app,
+        &x,
+        chrono::Utc.with_ymd_and_hms(2031, 4, 20, 9, 0, 0).unwrap(),
+        120,
+        "Late April",
+    )
+    .await;
+    let b = Browser::sign_in(&app).await;
+    let (s, cal) = b.get("/posts/calendar?month=2031-03&tz=UTC").await;
+    assert_eq!(s, StatusCode::OK);
+    let day = between(&cal, "data-date=\"2031-03-10\"", "</td>").expect("10 March");
+    assert_eq!(day.matches("<li data-status=").count(), 520);
+    let end = between(&cal, "data-date=\"2031-03-31\"", "</td>").expect("31 March");
+    assert!(end.contains("20:00 Month end 0"), "{end}");
+    let april = between(&cal, "data-date=\"2031-04-02\"", "</td>").expect("2 April");
+    assert!(april.contains("09:00 Early April 0"), "{april}");
+    assert!(cal.contains("522 posts shown"), "the grid's posts only");
+    assert!(!cal.contains("Late April"));
+}

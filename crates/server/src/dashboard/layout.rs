@@ -71,7 +71,10 @@ pub fn page_with(
                     div .who {
                         @match workspaces {
                             Some(list) if session.admin && list.len() > 1 => {
-                                form method="post" action="/workspace" .inline {
+                                // A plain form: the select and a submit button post it (CSRF
+                                // token included) without any script; `dashboard.js` then
+                                // submits on change and hides the button.
+                                form method="post" action="/workspace" .inline data-testid="workspace-switch" {
                                     (csrf_field(session))
                                     label for="workspace-picker" .sr-only { "Workspace" }
                                     select #workspace-picker name="workspace_id" data-autosubmit {
@@ -79,7 +82,7 @@ pub fn page_with(
                                             option value=(w.id) selected[w.id == session.workspace_id] { (w.name) }
                                         }
                                     }
-                                    noscript { button type="submit" .btn.btn-small { "Switch" } }
+                                    button type="submit" .btn.btn-small data-autosubmit-fallback data-testid="workspace-switch-submit" { "Switch" }
                                 }
                             }
                             _ => {

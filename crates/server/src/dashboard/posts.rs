@@ -30,7 +30,9 @@ use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde::Deserialize;
 use switchboard_core::post_rules::{TargetVerdict, Violation};
-use switchboard_store::posts::{post_status, Post, PostFilter, PostTarget, TARGET_STATUSES};
+use switchboard_store::posts::{
+    post_status, Post, PostFilter, PostKey, PostTarget, TARGET_STATUSES,
+};
 use switchboard_store::{Connection, ConnectionFilter};
 
 use super::connections::{account_label, db_error, workspaces_for};
@@ -643,7 +645,16 @@ pub struct ListQuery {
     /// Flash error after an action.
     #[serde(default)]
     pub error: Option<String>,
+    /// The page after this cursor (the "Older posts" link; a `next_cursor` of the API).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// The page before this cursor (the "Newer posts" link).
+    #[serde(default)]
+    pub before: Option<String>,
 }
+
+/// Posts per page of the dashboard's list.
+const LIST_PAGE: u32 = 50;
 
 /// One target as a line: badge, account, link when published, diagnosis when failed.
 fn target_line(
@@ -729,7 +740,17 @@ fn actions(session: &Session, post: &Post, targets: &[PostTarget], back: &str) -
     }
 }
 
-/// `GET /posts`: the posts, latest due first, each with its targets.
+/// Which page of the list a query asks for, read from its `after` / `before` cursors (the
+/// API's, `routes::posts::encode_cursor`); a cursor that does not read falls back to the first
+/// page with a message.
+enum ListPage {
+    First,
+    After(PostKey),
+    Before(PostKey),
+}
+
+/// `GET /posts`: the posts, latest due first, each with its targets, [`LIST_PAGE`] at a time
+/// with "Newer posts" / "Older posts" links (plain links: keyset cursors, filters kept).
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
@@ -739,25 +760,87 @@ pub async fn list(
     let zone = viewer_zone(&headers, q.tz.as_deref());
     let status = q.status.filter(|s| TARGET_STATUSES.contains(&s.as_str()));
     let platform = q.platform.filter(|p| !p.is_empty());
+    let read = |c: &Option<String>| {
+        c.as_deref()
+            .filter(|c| !c.is_empty())
+            .map(crate::routes::posts::decode_cursor)
+    };
+    let mut page_error = None;
+    let page = match (read(&q.after), read(&q.before)) {
+        (Some(Ok(k)), _) => ListPage::After(k),
+        (None, Some(Ok(k))) => ListPage::Before(k),
+        (None, None) => ListPage::First,
+        _ => {
+            page_error = Some("That page link is not valid any more; here are the latest posts.");
+            ListPage::First
+        }
+    };
+    // One more than shown tells whether a page follows in that direction.
     let filter = PostFilter {
         status: status.clone(),
         platform: platform.clone(),
-        limit: 100,
+        after: match &page {
+            ListPage::After(k) => Some(k.clone()),
+            _ => None,
+        },
+        before: match &page {
+            ListPage::Before(k) => Some(k.clone()),
+            _ => None,
+        },
+        limit: LIST_PAGE + 1,
         ..PostFilter::default()
     };
     let conns = match connections(&state, &session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let rows = match load_posts(&state, &session, &filter).await {
+    let mut rows = match load_posts(&state, &session, &filter).await {
         Ok(r) => r,
         Err(r) => return r,
     };
+    let more = rows.len() > LIST_PAGE as usize;
+    let (has_newer, has_older) = match page {
+        ListPage::Before(_) => {
+            if more {
+                rows.remove(0);
+            }
+            (more, true)
+        }
+        ListPage::After(_) => {
+            rows.truncate(LIST_PAGE as usize);
+            (true, more)
+        }
+        ListPage::First => {
+            rows.truncate(LIST_PAGE as usize);
+            (false, more)
+        }
+    };
+    let page_link = |dir: &str, key: PostKey| {
+        let mut qs = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = &status {
+            qs.append_pair("status", s);
+        }
+        if let Some(p) = &platform {
+            qs.append_pair("platform", p);
+        }
+        if let Some(tz) = &q.tz {
+            qs.append_pair("tz", tz);
+        }
+        qs.append_pair(dir, &crate::routes::posts::encode_cursor(&key));
+        format!("/posts?{}", qs.finish())
+    };
+    let newer = has_newer
+        .then(|| rows.first().map(|r| page_link("before", PostKey::of(&r.0))))
+        .flatten();
+    let older = has_older
+        .then(|| rows.last().map(|r| page_link("after", PostKey::of(&r.0))))
+        .flatten();
+    let paged = newer.is_some() || older.is_some();
     let platforms: Vec<String> = state.catalog().ids();
     let body = html! {
-        (flash(q.done.as_deref(), q.error.as_deref()))
+        (flash(q.done.as_deref(), q.error.as_deref().or(page_error)))
         div.section-head {
-            p.summary { (rows.len()) " post" @if rows.len() != 1 { "s" } @if rows.len() == 100 { " (the latest 100)" }
+            p.summary { (rows.len()) " post" @if rows.len() != 1 { "s" } @if paged { " on this page" }
                 " · times in " strong { (zone.name()) } }
             a.btn.btn-primary href="/posts/new" { "New post" }
         }
@@ -811,6 +894,16 @@ pub async fn list(
                 }
             }
         }
+        @if paged {
+            nav.pager aria-label="Pages of posts" {
+                @if let Some(href) = &newer {
+                    a.btn href=(href) rel="prev" data-testid="posts-newer" { span aria-hidden="true" { "← " } "Newer posts" }
+                }
+                @if let Some(href) = &older {
+                    a.btn href=(href) rel="next" data-testid="posts-older" { "Older posts" span aria-hidden="true" { " →" } }
+                }
+            }
+        }
     };
     frame(&state, &session, "Posts", "list", zone, body).await
 }
@@ -848,7 +941,10 @@ pub struct CalendarQuery {
     pub tz: Option<String>,
 }
 
-/// `GET /posts/calendar`: a month of posts, Monday first, each post at its time with its
+/// Posts read per store call while filling a calendar month.
+const CALENDAR_PAGE: u32 = 500;
+
+/// `GET /posts/calendar`: every post due in a month, Monday first, each post at its time with its
 /// targets' statuses.
 pub async fn calendar(
     State(state): State<AppState>,
@@ -865,16 +961,27 @@ pub async fn calendar(
         .and_then(Month::parse)
         .unwrap_or_else(|| Month::of(today));
     let (from, to) = month.range(zone);
-    let filter = PostFilter {
+    // Every post due in the displayed month (by time range, not the latest N), read in keyset
+    // pages so a busy month is never cut short.
+    let mut filter = PostFilter {
         from: Some(from),
         to: Some(to),
-        limit: 1000,
+        limit: CALENDAR_PAGE,
         ..PostFilter::default()
     };
-    let rows = match load_posts(&state, &session, &filter).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let mut rows = Vec::new();
+    loop {
+        let page = match load_posts(&state, &session, &filter).await {
+            Ok(r) => r,
+            Err(r) => return r,
+        };
+        let full = page.len() == CALENDAR_PAGE as usize;
+        filter.after = page.last().map(|r| PostKey::of(&r.0));
+        rows.extend(page);
+        if !full {
+            break;
+        }
+    }
     let mut by_day: HashMap<chrono::NaiveDate, Vec<&(Post, Vec<PostTarget>)>> = HashMap::new();
     for row in &rows {
         by_day
@@ -912,7 +1019,7 @@ pub async fn calendar(
             select #calendar-zone name="tz" data-autosubmit {
                 @for z in &zones { option value=(z) selected[*z == zone.name()] { (z) } }
             }
-            noscript { button type="submit" .btn.btn-small { "Show" } }
+            button type="submit" .btn.btn-small data-autosubmit-fallback { "Show" }
         }
         table.calendar aria-labelledby="month-title" {
             thead { tr { @for d in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] {
