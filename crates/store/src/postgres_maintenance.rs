@@ -1,11 +1,12 @@
 //! [`MaintenanceStore`] for [`PgStore`].
 //!
 //! Key ids are read through the expression indexes of `0009_keys_retention.sql`
-//! ([`postgres_key_id_expr`] spells the same expression). Re-sealing is one transaction per
-//! batch of conditional `UPDATE`s: under READ COMMITTED a concurrent token update of the same
-//! row either commits first (then the ciphertext no longer matches and the row is left alone)
-//! or waits for the batch and then applies on top (its own `version` check still holds: the
-//! rotation does not bump it). Purges delete at most `limit` rows per statement.
+//! ([`postgres_key_id_expr`] spells the same expression). Re-sealing is one conditional
+//! `UPDATE ... FROM unnest($1::text[], $2::text[], $3::text[])` per batch (keys, ciphertexts
+//! read, new ciphertexts): under READ COMMITTED a concurrent token update of the same row either
+//! commits first (then the ciphertext no longer matches and the row is left alone) or waits for
+//! the batch and then applies on top (its own `version` check still holds: the rotation does
+//! not bump it). Purges delete at most `limit` rows per statement.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -123,21 +124,47 @@ impl MaintenanceStore for PgStore {
             .collect())
     }
 
+    /// One `UPDATE ... FROM unnest(keys, old, new)` per column in the batch (a batch of
+    /// `rotate_keys` is one column), in one transaction: a round trip per batch instead of per
+    /// row. The join keeps the per-row condition `column = old`, so a row whose ciphertext
+    /// changed since it was read is left alone (under READ COMMITTED the statement re-checks
+    /// it against a concurrent update that committed first).
     async fn replace_sealed(&self, replacements: &[(SealedRow, String)]) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await?;
         let mut done = 0;
-        for (row, new) in replacements {
-            let column = row.column;
+        for column in SealedColumn::ALL {
+            let rows: Vec<&(SealedRow, String)> = replacements
+                .iter()
+                .filter(|(row, _)| row.column == column)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
             let (k1, k2) = column.key_columns();
-            let sql = format!(
-                "UPDATE {} SET {col} = $1 WHERE {col} = $2 AND {k1} = $3{}",
-                column.table(),
-                k2.map_or(String::new(), |k2| format!(" AND {k2} = $4")),
-                col = column.column(),
-            );
-            let mut q = sqlx::query(&sql).bind(new).bind(&row.sealed).bind(&row.id);
+            let (table, col) = (column.table(), column.column());
+            let keys: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
+            let old: Vec<&str> = rows.iter().map(|(r, _)| r.sealed.as_str()).collect();
+            let new: Vec<&str> = rows.iter().map(|(_, n)| n.as_str()).collect();
+            let sql = match k2 {
+                None => format!(
+                    "UPDATE {table} AS t SET {col} = u.new \
+                     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(k1, old, new) \
+                     WHERE t.{k1} = u.k1 AND t.{col} = u.old"
+                ),
+                Some(k2) => format!(
+                    "UPDATE {table} AS t SET {col} = u.new \
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+                          AS u(k1, old, new, k2) \
+                     WHERE t.{k1} = u.k1 AND t.{k2} = u.k2 AND t.{col} = u.old"
+                ),
+            };
+            let mut q = sqlx::query(&sql).bind(&keys).bind(&old).bind(&new);
             if k2.is_some() {
-                q = q.bind(row.page_id.as_deref().unwrap_or_default());
+                let second: Vec<&str> = rows
+                    .iter()
+                    .map(|(r, _)| r.page_id.as_deref().unwrap_or_default())
+                    .collect();
+                q = q.bind(second);
             }
             done += q.execute(&mut *tx).await?.rows_affected();
         }
