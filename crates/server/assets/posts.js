@@ -119,6 +119,7 @@
       row.querySelectorAll('label[for]').forEach(function (el) {
         el.setAttribute('for', el.getAttribute('for') + '-' + n);
       });
+      row.querySelectorAll('.media-file').forEach(function (el) { el.hidden = false; });
       rows.appendChild(row);
       renumber();
       var first = row.querySelector('input');
@@ -135,6 +136,71 @@
       renumber();
       if (add) add.focus();
       schedule();
+    });
+  }
+
+  // Media rows: upload a file instead of giving its URL. The file goes to POST /posts/media
+  // (the session's CSRF token in X-CSRF-Token) and the answer's id into the row's hidden
+  // media_id field; typing a URL drops the upload from the row.
+  function uploadFile(input) {
+    var row = input.closest('.media-row');
+    var file = input.files && input.files[0];
+    if (!row || !file) return;
+    var status = row.querySelector('.media-file-status');
+    var idField = row.querySelector('input[name="media_id"]');
+    var url = row.querySelector('input[name="media_url"]');
+    var kind = row.querySelector('select[name="media_kind"]');
+    var csrf = form.querySelector('input[name="csrf"]');
+    status.textContent = 'Uploading ' + file.name + '…';
+    input.disabled = true;
+    fetch('/posts/media?filename=' + encodeURIComponent(file.name), {
+      method: 'POST',
+      body: file,
+      credentials: 'same-origin',
+      headers: {
+        Accept: 'application/json',
+        'Content-Type': file.type || 'application/octet-stream',
+        'X-CSRF-Token': csrf ? csrf.value : '',
+      },
+    })
+      .then(function (r) {
+        return r.json().then(function (j) { return { ok: r.ok, body: j }; });
+      })
+      .then(function (r) {
+        input.disabled = false;
+        if (!r.ok) {
+          idField.value = '';
+          status.textContent = 'Upload refused: ' + (r.body.detail || 'unknown error');
+          schedule();
+          return;
+        }
+        idField.value = r.body.id;
+        if (url) url.value = '';
+        if (kind) kind.value = r.body.kind;
+        status.textContent = 'Uploaded ' + (r.body.filename || 'the file') + ' (' + r.body.kind +
+          ', ' + r.body.size_bytes + ' bytes).';
+        schedule();
+      })
+      .catch(function () {
+        input.disabled = false;
+        status.textContent = 'The upload did not finish; try again, or give a URL.';
+      });
+  }
+  if (rows) {
+    rows.querySelectorAll('.media-file').forEach(function (el) { el.hidden = false; });
+    rows.addEventListener('change', function (ev) {
+      if (ev.target && ev.target.classList.contains('media-file-input')) uploadFile(ev.target);
+    });
+    rows.addEventListener('input', function (ev) {
+      if (!ev.target || ev.target.name !== 'media_url' || !ev.target.value) return;
+      var row = ev.target.closest('.media-row');
+      var idField = row && row.querySelector('input[name="media_id"]');
+      if (idField && idField.value) {
+        idField.value = '';
+        row.querySelector('.media-file-status').textContent = '';
+        var file = row.querySelector('.media-file-input');
+        if (file) file.value = '';
+      }
     });
   }
 

@@ -325,14 +325,15 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::routes())
         .merge(routes::posts::routes())
         .merge(routes::sync::routes())
+        .merge(routes::media::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .fallback(routes::probes::not_found)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            state.config().max_body_bytes,
+        // `max_body_bytes` on every route but the media uploads (their own `media_max_bytes`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::body_limit,
         ))
-        // After the global body limit: uploads have their own, `media_max_bytes`.
-        .merge(routes::media::routes())
         // Shared rate limits (429 + Retry-After) and the 413 problem naming the body limit.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -438,7 +438,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         }
     }
     // Media uploads answer their own 413, naming `media_max_bytes`.
-    let own_limit = req.uri().path() == "/v1/media";
+    let own_limit = crate::routes::media::has_own_body_limit(req.method(), req.uri().path());
     let mut resp = next.run(req).await;
     // From `RequestBodyLimitLayer` (plain text, Content-Length over the limit) or from a body
     // extractor cut off while reading: one problem naming the limit.
@@ -449,6 +449,33 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         rate_limit_headers(resp.headers_mut(), limits.window_secs, &d);
     }
     resp
+}
+
+/// The body limit, `max_body_bytes` (`tower_http`'s `RequestBodyLimit`: a `Content-Length`
+/// over it is refused before reading, a longer body is cut off), on every route except the
+/// media uploads, which stream to disk under their own limit, `media_max_bytes`
+/// ([`crate::routes::media::has_own_body_limit`]).
+pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use tower::{Layer as _, ServiceExt as _};
+    if crate::routes::media::has_own_body_limit(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
+    let mut next = Some(next);
+    let inner = tower::service_fn(move |r: axum::http::Request<_>| {
+        let next = next.take();
+        async move {
+            Ok::<_, std::convert::Infallible>(match next {
+                Some(next) => next.run(r.map(axum::body::Body::new)).await,
+                None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            })
+        }
+    });
+    tower_http::limit::RequestBodyLimitLayer::new(state.config().max_body_bytes)
+        .layer(inner)
+        .oneshot(req)
+        .await
+        .map(|r| r.map(axum::body::Body::new))
+        .unwrap_or_else(|e| match e {})
 }
 
 /// The workspace of the request's API key (cached lookup), if it presents a known one.

@@ -693,3 +693,142 @@ async fn retention_purges_unreferenced_old_media_with_their_files() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// The dashboard: the compose page offers the upload (hidden until the script shows it),
+/// `POST /posts/media` takes the session's CSRF token and files over `max_body_bytes`, and the
+/// compose form schedules a post with the uploaded file's `media_id`.
+#[tokio::test]
+async fn the_compose_page_uploads_files_and_posts_them_by_media_id() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| c.max_body_bytes = 4096),
+        ..Setup::default()
+    })
+    .await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/sign-in", app.api))
+        .form(&[("api_key", app.key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = http
+        .get(format!("{}/posts/new", app.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("class=\"field media-file\" hidden"),
+        "the upload waits for the script"
+    );
+    assert!(page.contains("name=\"media_id\""));
+    assert!(
+        page.contains("type=\"url\""),
+        "the URL field stays for pages without script"
+    );
+    let csrf = page
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+
+    let upload = |token: Option<String>, body: Vec<u8>| {
+        let mut req = http
+            .post(format!("{}/posts/media?filename=clip.mp4", app.api))
+            .header(CONTENT_TYPE, "video/mp4")
+            .body(body);
+        if let Some(t) = token {
+            req = req.header("x-csrf-token", t);
+        }
+        req.send()
+    };
+    // Without the CSRF token: refused, nothing stored.
+    let r = upload(None, mp4(1000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = upload(Some("forged".into()), mp4(1000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(media_count(&app).await, 0);
+    // With it: a 20 kB file while max_body_bytes is 4 kB.
+    let (s, m) = read(upload(Some(csrf.clone()), mp4(20_000)).await.unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(m["kind"], "video");
+    assert_eq!(m["filename"], "clip.mp4");
+    // The same checks as the API: a wrong type is a problem naming the field.
+    let (s, v) = read(
+        http.post(format!("{}/posts/media", app.api))
+            .header(CONTENT_TYPE, "image/png")
+            .header("x-csrf-token", &csrf)
+            .body(jpeg())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("body")),
+        "{v}"
+    );
+
+    // The compose form with the uploaded file (no URL): scheduled with the file's signed URL.
+    let image = uploaded(&app, png(), "image/png").await;
+    let r = http
+        .post(format!("{}/posts", app.api))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("text", "From the dashboard"),
+            ("media_url", ""),
+            ("media_kind", "image"),
+            ("media_alt", "a dot"),
+            ("media_id", image["id"].as_str().unwrap()),
+            ("connection_id", x.as_str()),
+            ("when", "now"),
+            ("time_zone", "UTC"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection(),
+        "{}: {}",
+        r.status(),
+        r.text().await.unwrap()
+    );
+    let (_, posts) = app.get("/v1/posts").await;
+    let item = &posts["data"][0]["content"]["media"][0];
+    assert_eq!(item["media_id"], image["id"], "{posts}");
+    assert_eq!(item["url"], image["url"]);
+    assert_eq!(item["alt_text"], "a dot");
+    // An unknown id comes back as a problem on the form, nothing stored.
+    let r = http
+        .post(format!("{}/posts", app.api))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("text", "Nope"),
+            ("media_url", ""),
+            ("media_kind", "image"),
+            ("media_id", "00000000-0000-0000-0000-000000000000"),
+            ("connection_id", x.as_str()),
+            ("when", "now"),
+            ("time_zone", "UTC"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("no uploaded media"));
+    let (_, posts) = app.get("/v1/posts").await;
+    assert_eq!(posts["data"].as_array().unwrap().len(), 1);
+}

@@ -30,6 +30,7 @@ use crate::AppState;
 pub mod connect;
 pub mod connections;
 pub mod layout;
+pub mod media;
 pub mod posts;
 pub mod posts_calendar;
 pub mod posts_form;
@@ -108,6 +109,7 @@ pub fn routes() -> Router<AppState> {
         .merge(connections::routes())
         .merge(connect::routes())
         .merge(posts::routes())
+        .merge(media::routes())
         .merge(sync_widget::routes())
         .merge(troubleshoot::routes())
         .layer(axum::middleware::map_response(security_headers))

@@ -257,6 +257,19 @@ async fn checks_for(
     conns: &BTreeMap<String, Connection>,
 ) -> Markup {
     let (req, mut problems) = draft.read();
+    // Uploaded files (`media_id`) are checked as the URL media they become; an unknown one is
+    // a problem, and left out of the platform checks.
+    let req = match crate::routes::media::resolve_post_media(state, &session.workspace_id, &req)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            problems.extend(violations_of(&e));
+            let mut r = req.clone();
+            r.content.media.retain(|m| m.media_id.is_none());
+            r
+        }
+    };
     let mut targets: Vec<TargetVerdict> = Vec::new();
     if !req.connection_ids.is_empty() {
         match verdict(state, &session.workspace_id, &req).await {
@@ -526,6 +539,17 @@ fn media_row(index: Option<usize>, row: &MediaRow) -> Markup {
                     label for={"media-url-" (n)} { "File URL" }
                     input type="url" id={"media-url-" (n)} name="media_url" value=(row.url) placeholder="https://…"
                         data-field=(field("url")) data-field-template="content.media[{i}].url";
+                }
+                // Shown by the script (uploads need it); without it, media are given by URL.
+                div.field.media-file hidden {
+                    label for={"media-file-" (n)} { "Or upload a file" }
+                    input type="file" id={"media-file-" (n)} .media-file-input
+                        accept="image/jpeg,image/png,image/webp,image/gif,video/mp4,video/quicktime"
+                        data-field=(field("media_id")) data-field-template="content.media[{i}].media_id";
+                    input type="hidden" name="media_id" value=(row.media_id);
+                    p.media-file-status.hint role="status" aria-live="polite" {
+                        @if !row.media_id.is_empty() { "Uploaded file " code { (row.media_id) } }
+                    }
                 }
                 div.field.media-kind {
                     label for={"media-kind-" (n)} { "Kind" }

@@ -8,8 +8,9 @@
 //!
 //! Field names (repeated names keep their order):
 //! - `text`, `hashtags` (words separated by spaces or commas, `#` optional), `campaign_id`;
-//! - `media_url`, `media_kind` (`image`, `video`, `gif`), `media_alt`: one media item per
-//!   position, a row with an empty URL is skipped;
+//! - `media_url`, `media_kind` (`image`, `video`, `gif`), `media_alt`, `media_id` (a file
+//!   uploaded from the page, `dashboard::media`; it replaces the URL): one media item per
+//!   position, a row with neither URL nor uploaded file is skipped;
 //! - `connection_id`: the accounts to publish to (checkboxes);
 //! - `when` (`now` or `at`), `publish_at` (the `datetime-local` value `2026-12-01T09:30`, a
 //!   wall-clock time in `time_zone`), `time_zone` (an IANA name);
@@ -46,6 +47,8 @@ pub struct MediaRow {
     pub kind: String,
     /// Text alternative.
     pub alt: String,
+    /// Id of a file uploaded from the page (`POST /posts/media`), instead of the URL.
+    pub media_id: String,
 }
 
 /// The compose form as typed.
@@ -80,7 +83,8 @@ impl Draft {
     /// Reads the form's `(name, value)` pairs in order.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Draft {
         let mut d = Draft::default();
-        let (mut urls, mut kinds, mut alts) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut urls, mut kinds, mut alts, mut ids) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (k, v) in pairs {
             match k.as_str() {
                 "text" => d.text = v,
@@ -89,6 +93,7 @@ impl Draft {
                 "media_url" => urls.push(v),
                 "media_kind" => kinds.push(v),
                 "media_alt" => alts.push(v),
+                "media_id" => ids.push(v),
                 "connection_id" => {
                     if !v.is_empty() {
                         d.connection_ids.push(v);
@@ -109,12 +114,13 @@ impl Draft {
                 }
             }
         }
-        let rows = urls.len().max(kinds.len()).max(alts.len());
+        let rows = urls.len().max(kinds.len()).max(alts.len()).max(ids.len());
         d.media = (0..rows)
             .map(|i| MediaRow {
                 url: urls.get(i).cloned().unwrap_or_default(),
                 kind: kinds.get(i).cloned().unwrap_or_default(),
                 alt: alts.get(i).cloned().unwrap_or_default(),
+                media_id: ids.get(i).map(|v| v.trim().to_string()).unwrap_or_default(),
             })
             .collect();
         d
@@ -155,8 +161,27 @@ impl Draft {
     pub fn read(&self) -> (PostRequest, Vec<Violation>) {
         let mut errors = Vec::new();
         let mut media = Vec::new();
-        for row in self.media.iter().filter(|r| !r.url.trim().is_empty()) {
+        for row in self
+            .media
+            .iter()
+            .filter(|r| !r.url.trim().is_empty() || !r.media_id.is_empty())
+        {
             let i = media.len();
+            if !row.media_id.is_empty() {
+                // An uploaded file: kind, type and size are the upload's (resolved on check).
+                media.push(Media {
+                    url: String::new(),
+                    media_id: Some(row.media_id.clone()),
+                    kind: MediaKind::Image,
+                    mime_type: None,
+                    size_bytes: None,
+                    duration_secs: None,
+                    width: None,
+                    height: None,
+                    alt_text: Some(row.alt.trim().to_string()).filter(|a| !a.is_empty()),
+                });
+                continue;
+            }
             let kind = match row.kind.as_str() {
                 "image" => MediaKind::Image,
                 "video" => MediaKind::Video,

@@ -773,8 +773,17 @@ pub async fn public_file(
     }
 }
 
-/// Routes of this module. `POST /v1/media` is merged outside the global `max_body_bytes`
-/// limit (see `lib.rs`): it enforces `media_max_bytes` itself while streaming.
+/// The dashboard's upload (session and CSRF instead of an API key; `dashboard::media`).
+pub const DASHBOARD_UPLOAD_PATH: &str = "/posts/media";
+
+/// Whether a request is a media upload, which `rate_limit::body_limit` leaves to
+/// `media_max_bytes` (enforced while streaming) instead of `max_body_bytes`.
+pub fn has_own_body_limit(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST && (path == "/v1/media" || path == DASHBOARD_UPLOAD_PATH)
+}
+
+/// Routes of this module. `POST /v1/media` is outside the global `max_body_bytes` limit
+/// ([`has_own_body_limit`]): it enforces `media_max_bytes` itself while streaming.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/media", get(list).post(upload))
