@@ -16,7 +16,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
 use switchboard_server::routes::facebook_pages::page_context;
-use switchboard_server::vaulted::{access_context, refresh_context, verifier_context};
+use switchboard_server::vaulted::{
+    access_context, bulk_url_context, refresh_context, verifier_context,
+};
 use switchboard_server::webhooks::secret_context;
 use switchboard_store::maintenance::{
     rotate_keys, KeyUsage, RotateOptions, SealedColumn, SealedRow,
@@ -187,6 +189,7 @@ fn context(row: &SealedRow) -> String {
         }
         SealedColumn::OAuthStateCodeVerifier => verifier_context(&row.id),
         SealedColumn::WebhookSecret => secret_context(&row.id),
+        SealedColumn::BulkSessionAuthorizationUrl => bulk_url_context(&row.id),
     }
 }
 

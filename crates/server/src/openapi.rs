@@ -602,7 +602,7 @@ pub struct BulkProgress {
     pub expires_at: DateTime<Utc>,
     /// Sessions in the batch.
     pub total: u32,
-    /// Sessions connected or failed.
+    /// Sessions connected, failed or expired.
     pub done: u32,
     /// done / total × 100, rounded.
     pub percent: u32,
@@ -618,9 +618,12 @@ pub struct BulkProgress {
 pub struct BulkSessionProgress {
     /// The platform id.
     pub platform: String,
-    /// `pending`, `connected` or `failed`.
+    /// `pending`, `connected`, `failed` or `expired` (the state expired before consent).
     #[schema(example = "connected")]
     pub status: String,
+    /// The consent link again, while `pending` (its state neither consumed nor expired);
+    /// `null` otherwise.
+    pub authorization_url: Option<String>,
     /// The connection saved, when connected.
     pub connection_id: Option<String>,
     /// Why it failed: `expired` or the diagnosis category.

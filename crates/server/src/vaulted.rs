@@ -23,6 +23,12 @@ pub fn verifier_context(state_hash: &str) -> String {
     format!("oauth_state:{state_hash}:code_verifier")
 }
 
+/// Context of a bulk connect session's authorization URL (it carries the OAuth state), keyed by
+/// the state's hash like the session row.
+pub fn bulk_url_context(state_hash: &str) -> String {
+    format!("bulk_session:{state_hash}:authorization_url")
+}
+
 /// Seals a token set for a connection: `(access_token_sealed, refresh_token_sealed)`.
 pub fn seal_tokens(
     keyring: &Keyring,

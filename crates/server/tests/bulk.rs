@@ -58,6 +58,31 @@ async fn three_platforms_two_done(app: TestApp) {
         .unwrap()
         .iter()
         .all(|s| s["status"] == "pending"));
+    // The links are given again, the very same ones, to a person who lost them...
+    for pl in ["twitter", "linkedin", "pinterest"] {
+        assert_eq!(
+            session(&p, pl)["authorization_url"],
+            session(&started, pl)["authorization_url"],
+            "{pl}"
+        );
+    }
+    // ...and stored sealed by the vault, never in clear (the link carries the state).
+    let (_, stored) = app
+        .state
+        .store()
+        .get_batch(&app.workspace_id, &batch_id)
+        .await
+        .unwrap()
+        .expect("the batch");
+    for (s, st) in stored.iter().zip(started["sessions"].as_array().unwrap()) {
+        let sealed = s
+            .authorization_url_sealed
+            .as_deref()
+            .expect("a sealed link");
+        assert!(sealed.starts_with("sbv1."), "{sealed}");
+        assert!(!sealed.contains(st["state"].as_str().unwrap()));
+        assert!(!sealed.contains("http"));
+    }
 
     // 30 s later the person allows X...
     app.clock.advance(Duration::seconds(30));
@@ -89,10 +114,12 @@ async fn three_platforms_two_done(app: TestApp) {
     let p = progress(&app, &batch_id).await;
     let x = session(&p, "twitter");
     assert_eq!(x["status"], "connected");
+    assert_eq!(x["authorization_url"], Value::Null, "a used link is gone");
     assert_eq!(x["connection_id"], conn["id"]);
     assert_eq!(x["diagnosis"], Value::Null);
     let li = session(&p, "linkedin");
     assert_eq!(li["status"], "failed");
+    assert_eq!(li["authorization_url"], Value::Null);
     assert_eq!(li["connection_id"], Value::Null);
     assert_eq!(li["reason"], "access_denied");
     assert_eq!(li["diagnosis"]["category"], "access_denied");
@@ -101,6 +128,24 @@ async fn three_platforms_two_done(app: TestApp) {
         .as_array()
         .is_some_and(|f| !f.is_empty()));
     assert_eq!(session(&p, "pinterest")["status"], "pending");
+    assert_eq!(
+        session(&p, "pinterest")["authorization_url"],
+        session(&started, "pinterest")["authorization_url"],
+        "the unused link is still offered"
+    );
+    // The used links are not kept, even sealed.
+    let (_, stored) = app
+        .state
+        .store()
+        .get_batch(&app.workspace_id, &batch_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept: Vec<bool> = stored
+        .iter()
+        .map(|s| s.authorization_url_sealed.is_some())
+        .collect();
+    assert_eq!(kept, [false, false, true]);
     assert_eq!(
         (p["done"].clone(), p["total"].clone()),
         (json!(2), json!(3))
@@ -120,11 +165,12 @@ async fn three_platforms_two_done(app: TestApp) {
         "access_denied"
     );
 
-    // Past the state expiry the pending one is failed as expired.
+    // Past the state expiry the pending one is expired, and its link is no longer offered.
     app.clock.advance(Duration::seconds(600));
     let p = progress(&app, &batch_id).await;
     let pin = session(&p, "pinterest");
-    assert_eq!(pin["status"], "failed");
+    assert_eq!(pin["status"], "expired");
+    assert_eq!(pin["authorization_url"], Value::Null);
     assert_eq!(pin["reason"], "expired");
     assert!(pin["diagnosis"]["cause"]
         .as_str()
@@ -248,6 +294,11 @@ async fn another_workspace_batch_is_404() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains("authorization_url") && !body.contains("state="),
+        "no link leaks to another workspace: {body}"
+    );
     let (s, _) = app.get("/v1/connect/bulk/no-such-batch").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // The owner still sees it.

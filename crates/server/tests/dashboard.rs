@@ -629,9 +629,17 @@ async fn the_reconnect_wizard_and_bulk_connect() {
             ],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    // Post, then redirect to the batch's own page: its address shows the links again later.
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(page.starts_with("/connect/bulk/"), "{page}");
+    let (s, html) = b.get(&page).await;
+    assert_eq!(s, StatusCode::OK);
     assert!(html.contains("data-bulk-progress"));
+    assert!(
+        html.contains(r#"data-testid="bulk-link-pinterest""#),
+        "{html}"
+    );
     let at = html
         .find(r#"data-testid="bulk-link-twitter""#)
         .expect("a link to the consent page");
@@ -646,6 +654,45 @@ async fn the_reconnect_wizard_and_bulk_connect() {
     assert_eq!(s, StatusCode::OK);
     assert!(frag.contains(r#"data-status="connected""#), "{frag}");
     assert!(frag.contains("50%"), "{frag}");
+    // After consent the used link is gone; the other one is still offered, until it expires.
+    let (_, html) = b.get(&page).await;
+    assert!(
+        !html.contains(r#"data-testid="bulk-link-twitter""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"data-testid="bulk-link-pinterest""#),
+        "{html}"
+    );
+    t.clock.advance(chrono::Duration::hours(2));
+    let (_, html) = b.get(&page).await;
+    assert!(!html.contains("data-testid=\"bulk-link-"), "{html}");
+    assert!(html.contains(r#"data-status="expired""#), "{html}");
+    assert!(html.contains("Expired"), "{html}");
+    // Another workspace's session cannot see the batch.
+    let (other, other_key) =
+        switchboard_server::create_workspace(t.state.store().as_ref(), "Other", chrono::Utc::now())
+            .await
+            .unwrap();
+    let _ = other;
+    let r = t
+        .http
+        .post(format!("{}/sign-in", t.api))
+        .form(&[("api_key", other_key.as_str()), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let o = Browser {
+        t: &t,
+        cookie: session_cookie(&r)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string(),
+    };
+    let (s, _) = o.get(&page).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

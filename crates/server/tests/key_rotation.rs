@@ -27,6 +27,7 @@ fn context(row: &SealedRow) -> String {
         ),
         SealedColumn::OAuthStateCodeVerifier => vaulted::verifier_context(&row.id),
         SealedColumn::WebhookSecret => switchboard_server::webhooks::secret_context(&row.id),
+        SealedColumn::BulkSessionAuthorizationUrl => vaulted::bulk_url_context(&row.id),
     }
 }
 

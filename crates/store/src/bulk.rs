@@ -60,6 +60,10 @@ pub struct BatchSession {
     pub expires_at: DateTime<Utc>,
     /// When the callback recorded the outcome; `None` while pending.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The session's authorization URL (it carries the OAuth state), sealed by the vault with
+    /// context `bulk_session:<state_hash>:authorization_url`; cleared (`None`) once the outcome
+    /// is recorded, so a spent link is not kept.
+    pub authorization_url_sealed: Option<String>,
 }
 
 /// The latest live validation of a connection.
@@ -95,8 +99,9 @@ pub trait BulkStore: Send + Sync {
 
     /// Records the outcome of the session whose state hash is `state_hash`, only while it is
     /// still pending (a single conditional `UPDATE`: the first outcome wins, across
-    /// processes). `status` is [`SESSION_CONNECTED`] or [`SESSION_FAILED`]. Returns true when
-    /// this call recorded it; false when there is no such session or it was already finished.
+    /// processes). `status` is [`SESSION_CONNECTED`] or [`SESSION_FAILED`]; the sealed
+    /// authorization URL is cleared with it. Returns true when this call recorded it; false when
+    /// there is no such session or it was already finished.
     async fn finish_batch_session(
         &self,
         state_hash: &str,

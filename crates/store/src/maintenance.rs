@@ -36,16 +36,20 @@ pub enum SealedColumn {
     OAuthStateCodeVerifier,
     /// `webhooks.secret_sealed`, context `webhook:<id>:secret`.
     WebhookSecret,
+    /// `connect_batch_sessions.authorization_url_sealed`, context
+    /// `bulk_session:<state hash>:authorization_url` (migration 0013).
+    BulkSessionAuthorizationUrl,
 }
 
 impl SealedColumn {
     /// Every sealed column.
-    pub const ALL: [SealedColumn; 5] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::ConnectionAccessToken,
         SealedColumn::ConnectionRefreshToken,
         SealedColumn::PageAccessToken,
         SealedColumn::OAuthStateCodeVerifier,
         SealedColumn::WebhookSecret,
+        SealedColumn::BulkSessionAuthorizationUrl,
     ];
 
     /// The table.
@@ -57,6 +61,7 @@ impl SealedColumn {
             SealedColumn::PageAccessToken => "connection_pages",
             SealedColumn::OAuthStateCodeVerifier => "oauth_states",
             SealedColumn::WebhookSecret => "webhooks",
+            SealedColumn::BulkSessionAuthorizationUrl => "connect_batch_sessions",
         }
     }
 
@@ -69,6 +74,7 @@ impl SealedColumn {
             SealedColumn::ConnectionRefreshToken => "refresh_token_sealed",
             SealedColumn::OAuthStateCodeVerifier => "code_verifier_sealed",
             SealedColumn::WebhookSecret => "secret_sealed",
+            SealedColumn::BulkSessionAuthorizationUrl => "authorization_url_sealed",
         }
     }
 
@@ -80,6 +86,9 @@ impl SealedColumn {
             SealedColumn::PageAccessToken => "connection_pages.access_token_sealed",
             SealedColumn::OAuthStateCodeVerifier => "oauth_states.code_verifier_sealed",
             SealedColumn::WebhookSecret => "webhooks.secret_sealed",
+            SealedColumn::BulkSessionAuthorizationUrl => {
+                "connect_batch_sessions.authorization_url_sealed"
+            }
         }
     }
 
@@ -90,7 +99,9 @@ impl SealedColumn {
             | SealedColumn::ConnectionRefreshToken
             | SealedColumn::WebhookSecret => ("id", None),
             SealedColumn::PageAccessToken => ("connection_id", Some("page_id")),
-            SealedColumn::OAuthStateCodeVerifier => ("state_hash", None),
+            SealedColumn::OAuthStateCodeVerifier | SealedColumn::BulkSessionAuthorizationUrl => {
+                ("state_hash", None)
+            }
         }
     }
 }
@@ -100,7 +111,8 @@ impl SealedColumn {
 pub struct SealedRow {
     /// The column.
     pub column: SealedColumn,
-    /// The row's id: connection id, webhook id, state hash; for a Page, its connection's id.
+    /// The row's id: connection id, webhook id, state hash (OAuth states and bulk sessions);
+    /// for a Page, its connection's id.
     pub id: String,
     /// The Page id, for [`SealedColumn::PageAccessToken`].
     pub page_id: Option<String>,

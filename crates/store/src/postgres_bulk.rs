@@ -25,6 +25,7 @@ fn session_from_row(row: &PgRow) -> StoreResult<BatchSession> {
         )?,
         expires_at: row.try_get("expires_at")?,
         finished_at: row.try_get("finished_at")?,
+        authorization_url_sealed: row.try_get("authorization_url_sealed")?,
     })
 }
 
@@ -51,8 +52,8 @@ impl BulkStore for PgStore {
             sqlx::query(
                 "INSERT INTO connect_batch_sessions
                     (batch_id, position, platform, state_hash, status, connection_id, diagnosis,
-                     expires_at, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)",
+                     expires_at, finished_at, authorization_url_sealed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)",
             )
             .bind(&batch.id)
             .bind(s.position)
@@ -63,6 +64,7 @@ impl BulkStore for PgStore {
             .bind(s.diagnosis.as_ref().map(|d| d.to_string()))
             .bind(s.expires_at)
             .bind(s.finished_at)
+            .bind(&s.authorization_url_sealed)
             .execute(&mut *tx)
             .await?;
         }
@@ -96,7 +98,7 @@ impl BulkStore for PgStore {
         let rows = sqlx::query(
             "SELECT batch_id, position, platform, state_hash, status, connection_id,
                     diagnosis::text AS diagnosis,
-                    expires_at, finished_at
+                    expires_at, finished_at, authorization_url_sealed
              FROM connect_batch_sessions WHERE batch_id = $1 ORDER BY position",
         )
         .bind(id)
@@ -119,7 +121,8 @@ impl BulkStore for PgStore {
     ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE connect_batch_sessions
-             SET status = $2, connection_id = $3, diagnosis = $4::jsonb, finished_at = $5
+             SET status = $2, connection_id = $3, diagnosis = $4::jsonb, finished_at = $5,
+                 authorization_url_sealed = NULL
              WHERE state_hash = $1 AND status = $6",
         )
         .bind(state_hash)

@@ -43,6 +43,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<BatchSession> {
         finished_at: finished
             .map(|ms| from_millis(ms, "connect_batch_sessions.finished_at"))
             .transpose()?,
+        authorization_url_sealed: row.try_get("authorization_url_sealed")?,
     })
 }
 
@@ -69,8 +70,8 @@ impl BulkStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO connect_batch_sessions
                     (batch_id, position, platform, state_hash, status, connection_id, diagnosis,
-                     expires_at, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     expires_at, finished_at, authorization_url_sealed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&batch.id)
             .bind(s.position)
@@ -81,6 +82,7 @@ impl BulkStore for SqliteStore {
             .bind(s.diagnosis.as_ref().map(|d| d.to_string()))
             .bind(millis(s.expires_at))
             .bind(s.finished_at.map(millis))
+            .bind(&s.authorization_url_sealed)
             .execute(&mut *tx)
             .await?;
         }
@@ -113,7 +115,7 @@ impl BulkStore for SqliteStore {
         };
         let rows = sqlx::query(
             "SELECT batch_id, position, platform, state_hash, status, connection_id, diagnosis,
-                    expires_at, finished_at
+                    expires_at, finished_at, authorization_url_sealed
              FROM connect_batch_sessions WHERE batch_id = $1 ORDER BY position",
         )
         .bind(id)
@@ -136,7 +138,8 @@ impl BulkStore for SqliteStore {
     ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE connect_batch_sessions
-             SET status = $2, connection_id = $3, diagnosis = $4, finished_at = $5
+             SET status = $2, connection_id = $3, diagnosis = $4, finished_at = $5,
+                 authorization_url_sealed = NULL
              WHERE state_hash = $1 AND status = $6",
         )
         .bind(state_hash)

@@ -12,6 +12,7 @@ use switchboard_store::bulk::{
     BatchSession, ConnectBatch, ValidationRecord, SESSION_CONNECTED, SESSION_FAILED,
     SESSION_PENDING,
 };
+use switchboard_store::maintenance::SealedColumn;
 use switchboard_store::{Connection, Store};
 
 /// A fixed instant plus `offset_ms` milliseconds (whole milliseconds compare equal on both
@@ -43,6 +44,7 @@ fn batch(workspace_id: &str, platforms: &[&str]) -> (ConnectBatch, Vec<BatchSess
             diagnosis: None,
             expires_at: at(600_000),
             finished_at: None,
+            authorization_url_sealed: Some(format!("sbv1.k1.link-{i}")),
         })
         .collect();
     (
@@ -174,6 +176,20 @@ async fn finish_session_first_outcome_wins(store: Arc<dyn Store>) {
     assert_eq!(got[1].finished_at, Some(at(7_000)));
     assert_eq!(got[2].status, SESSION_PENDING);
     assert_eq!(got[2].finished_at, None);
+    // A recorded outcome clears the session's sealed link; a pending one keeps it.
+    assert_eq!(got[0].authorization_url_sealed, None);
+    assert_eq!(got[1].authorization_url_sealed, None);
+    assert_eq!(
+        got[2].authorization_url_sealed.as_deref(),
+        Some("sbv1.k1.link-2")
+    );
+    let usage = store.sealed_key_usage().await.unwrap();
+    let links: Vec<_> = usage
+        .iter()
+        .filter(|u| u.column == SealedColumn::BulkSessionAuthorizationUrl)
+        .map(|u| (u.key_id.as_str(), u.rows))
+        .collect();
+    assert_eq!(links, [("k1", 1)], "key status sees the sealed links");
 }
 
 async fn finish_session_once_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>) {

@@ -636,8 +636,9 @@ pub async fn reconnect(
     .into_response()
 }
 
-/// `POST /connect/bulk` (`platform` repeated, `owner`): starts a session per platform and shows
-/// the links and the progress.
+/// `POST /connect/bulk` (`platform` repeated, `owner`): starts a session per platform, then 303
+/// to the batch's own page (`GET /connect/bulk/{id}`), whose address keeps showing the links
+/// and the progress for as long as they last.
 pub async fn bulk_start(
     State(state): State<AppState>,
     posted: Posted<Vec<(String, String)>>,
@@ -667,23 +668,8 @@ pub async fn bulk_start(
             return back("/connect#bulk", Err(format!("{field}: {}", e.detail)));
         }
     };
-    let batch_id = v["batch_id"].as_str().unwrap_or_default().to_string();
-    let links: Vec<(String, String)> = v["sessions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|s| {
-            (
-                s["platform"].as_str().unwrap_or_default().to_string(),
-                s["authorization_url"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        })
-        .collect();
-    bulk_page(&state, &posted.session, &batch_id, &links).await
+    let batch_id = v["batch_id"].as_str().unwrap_or_default();
+    Redirect::to(&format!("/connect/bulk/{}", urlencoding::encode(batch_id))).into_response()
 }
 
 async fn bulk_progress(state: &AppState, session: &Session, batch_id: &str) -> Option<Markup> {
@@ -714,9 +700,15 @@ async fn bulk_progress(state: &AppState, session: &Session, batch_id: &str) -> O
                         @match st {
                             "connected" => (tone_badge("ok", "✓", "Connected")),
                             "failed" => (tone_badge("bad", "✗", "Failed")),
+                            "expired" => (tone_badge("bad", "⌛", "Expired")),
                             _ => (tone_badge("info", "…", "Waiting for consent")),
                         }
                         " " strong { (name) }
+                        // The consent link, for as long as its state can be used: shown again
+                        // on every visit, gone once consumed or expired.
+                        @if let Some(u) = s["authorization_url"].as_str() {
+                            " · " a href=(u) target="_blank" rel="opener" data-testid={"bulk-link-" (pid)} { "Open " (name) "'s consent page" }
+                        }
                         @if let Some(cid) = s["connection_id"].as_str() { " · " a href={"/connections/" (cid)} { "see the connection" } }
                         @if let Some(d) = s.get("diagnosis").and_then(|d| serde_json::from_value::<Diagnosis>(d.clone()).ok()) {
                             div .small { (d.cause) }
@@ -729,12 +721,7 @@ async fn bulk_progress(state: &AppState, session: &Session, batch_id: &str) -> O
     })
 }
 
-async fn bulk_page(
-    state: &AppState,
-    session: &Session,
-    batch_id: &str,
-    links: &[(String, String)],
-) -> Response {
+async fn bulk_page(state: &AppState, session: &Session, batch_id: &str) -> Response {
     let Some(progress) = bulk_progress(state, session, batch_id).await else {
         return (
             StatusCode::NOT_FOUND,
@@ -746,19 +733,11 @@ async fn bulk_page(
             .into_response();
     };
     let body = html! {
-        @if !links.is_empty() {
-            section .card aria-labelledby="bulk-links-heading" {
-                h2 #bulk-links-heading { "Give consent on each platform" }
-                p { "Open each link (a new tab each), approve, and come back: this page follows along." }
-                ul {
-                    @for (p, u) in links {
-                        @let name = state.catalog().get(p).map_or(p.clone(), |x| x.display_name.clone());
-                        li { a href=(u) target="_blank" rel="opener" data-testid={"bulk-link-" (p)} { "Open " (name) "'s consent page" } }
-                    }
-                }
-            }
-        } @else {
-            p .small.muted { "The consent links are shown once, when the bulk connect starts. A platform still waiting can be connected from the " a href="/connect" { "Connect page" } "." }
+        section .card aria-labelledby="bulk-links-heading" {
+            h2 #bulk-links-heading { "Give consent on each platform" }
+            p { "Open each platform's consent link below (a new tab each), approve, and come back: this page follows along. "
+                "The links stay here, on this page's address, until each is used or expires; an expired one can be started again from the "
+                a href="/connect" { "Connect page" } "." }
         }
         (progress)
     };
@@ -773,7 +752,8 @@ pub struct BulkQuery {
     pub fragment: Option<String>,
 }
 
-/// `GET /connect/bulk/{id}`: the progress (the page, or with `?fragment=1` the section alone).
+/// `GET /connect/bulk/{id}`: each platform's consent link while it can be used and the progress
+/// (the page, or with `?fragment=1` the progress section alone, links included).
 pub async fn bulk_status(
     State(state): State<AppState>,
     session: Session,
@@ -786,7 +766,7 @@ pub async fn bulk_status(
             None => StatusCode::NOT_FOUND.into_response(),
         };
     }
-    bulk_page(&state, &session, &id, &[]).await
+    bulk_page(&state, &session, &id).await
 }
 
 /// Routes of this module.

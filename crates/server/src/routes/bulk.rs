@@ -5,7 +5,11 @@
 //!   state tagged with the batch id in its `metadata`, and stores the batch.
 //! - The callback of a tagged state records its outcome ([`record_outcome`]).
 //! - `GET /v1/connect/bulk/{id}` reports each platform's status, the overall percent and an
-//!   estimate of the time left.
+//!   estimate of the time left, and gives each consent link again while its state can still be
+//!   used (unconsumed, unexpired): a person who closed the page does not lose them. The links
+//!   carry the OAuth state, so they are stored sealed by the vault
+//!   (`vaulted::bulk_url_context`), opened only for the batch's own workspace, and cleared when
+//!   the callback records the outcome.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,7 +27,7 @@ use switchboard_store::{Connection, OAuthState};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, WorkspaceAuth};
 use crate::routes::connect::{hash_state, start_session, ConnectRequest};
-use crate::AppState;
+use crate::{vaulted, AppState};
 
 /// Key of the batch id in an OAuth state's `metadata`.
 const BATCH_KEY: &str = "batch_id";
@@ -132,11 +136,19 @@ pub async fn start_bulk(
         let state_value = s["state"].as_str().unwrap_or_default();
         let expires_at: DateTime<Utc> = serde_json::from_value(s["expires_at"].clone())
             .map_err(|e| ApiError::internal("connect session without expiry", &e))?;
+        let state_hash = hash_state(state_value);
+        // The link holds the state: sealed for this session's row, never stored in clear.
+        let url_sealed = s["authorization_url"].as_str().map(|u| {
+            state
+                .keyring()
+                .seal(&vaulted::bulk_url_context(&state_hash), u)
+        });
         sessions.push(BatchSession {
             batch_id: batch_id.clone(),
             position: i as i64,
             platform: platform.clone(),
-            state_hash: hash_state(state_value),
+            authorization_url_sealed: url_sealed,
+            state_hash,
             status: SESSION_PENDING.to_string(),
             connection_id: None,
             diagnosis: None,
@@ -188,13 +200,16 @@ fn expired_diagnosis(session: &BatchSession, ttl_minutes: u64) -> Diagnosis {
 }
 
 /// `GET /v1/connect/bulk/{id}` → `{batch_id, owner, created_at, expires_at, total, done,
-/// percent, estimated_seconds_left, sessions: [{platform, status, connection_id, reason,
-/// diagnosis, finished_at}]}`.
+/// percent, estimated_seconds_left, sessions: [{platform, status, authorization_url,
+/// connection_id, reason, diagnosis, finished_at}]}`.
 ///
-/// - `status` is `pending`, `connected` or `failed`; a pending session past its state's expiry
-///   is `failed` with `reason: "expired"` and an expiry diagnosis; other failures have `reason`
-///   = the diagnosis category (`access_denied`...).
-/// - `percent` = done / total × 100, rounded to the nearest integer (done = connected + failed).
+/// - `status` is `pending`, `connected`, `failed` or `expired`: a pending session past its
+///   state's expiry is `expired` with `reason: "expired"` and an expiry diagnosis; failures have
+///   `reason` = the diagnosis category (`access_denied`...).
+/// - `authorization_url`: the session's consent link while it is `pending` (its state neither
+///   consumed nor expired), opened from its sealed copy; `null` otherwise.
+/// - `percent` = done / total × 100, rounded to the nearest integer (done = connected + failed
+///   + expired).
 /// - `estimated_seconds_left` (seconds): the mean time the sessions finished through a callback
 ///   took since the batch started, times the pending sessions, capped at the time until the
 ///   batch expires; `null` when none finished through a callback yet, `0` when none is pending.
@@ -234,7 +249,8 @@ pub async fn progress(
         let item = if s.status == SESSION_PENDING && now >= s.expires_at {
             json!({
                 "platform": s.platform,
-                "status": SESSION_FAILED,
+                "status": SESSION_EXPIRED,
+                "authorization_url": null,
                 "connection_id": null,
                 "reason": "expired",
                 "diagnosis": expired_diagnosis(s, ttl_minutes),
@@ -253,9 +269,15 @@ pub async fn progress(
                 .and_then(|d| d.get("category"))
                 .cloned()
                 .unwrap_or(Value::Null);
+            let link = if s.status == SESSION_PENDING {
+                open_link(&state, s)
+            } else {
+                None
+            };
             json!({
                 "platform": s.platform,
                 "status": s.status,
+                "authorization_url": link,
                 "connection_id": s.connection_id,
                 "reason": reason,
                 "diagnosis": s.diagnosis,
@@ -291,6 +313,26 @@ pub async fn progress(
         "estimated_seconds_left": estimated_seconds_left,
         "sessions": items,
     })))
+}
+
+/// The status of a pending session whose state expired before its callback came.
+pub const SESSION_EXPIRED: &str = "expired";
+
+/// The consent link of a pending session, opened from its sealed copy; `None` when there is
+/// none (a batch started before links were kept) or it does not open (logged without the
+/// link: a missing key, a ciphertext moved from another row).
+fn open_link(state: &AppState, s: &BatchSession) -> Option<String> {
+    let sealed = s.authorization_url_sealed.as_deref()?;
+    match state
+        .keyring()
+        .open(&vaulted::bulk_url_context(&s.state_hash), sealed)
+    {
+        Ok(url) => Some(secrecy::ExposeSecret::expose_secret(&url).to_string()),
+        Err(e) => {
+            tracing::warn!(batch_id = %s.batch_id, platform = %s.platform, error = %e, "a bulk connect link does not open");
+            None
+        }
+    }
 }
 
 /// Called by the connect callback after a state was consumed: when the state belongs to a batch

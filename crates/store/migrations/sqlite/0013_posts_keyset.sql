@@ -8,3 +8,15 @@ DROP INDEX posts_workspace_publish_at;
 CREATE INDEX posts_workspace_publish_at_id ON posts (workspace_id, publish_at, id);
 CREATE INDEX posts_workspace_campaign_publish_at_id
     ON posts (workspace_id, campaign_id, publish_at, id);
+
+-- Bulk connect: each session's consent link stays viewable (GET /v1/connect/bulk/{id}, the
+-- dashboard's bulk page) until its state is consumed or expires. The link carries the OAuth
+-- state, so it is stored sealed by the vault (context
+-- `bulk_session:<state hash>:authorization_url`) and cleared when the callback records the
+-- session's outcome; its key id index lets key status and rotation find it like every other
+-- sealed column (same expression as `maintenance::sqlite_key_id_expr`).
+ALTER TABLE connect_batch_sessions ADD COLUMN authorization_url_sealed TEXT;
+CREATE INDEX connect_batch_sessions_url_key_id ON connect_batch_sessions ((CASE
+    WHEN substr(authorization_url_sealed, 1, 5) = 'sbv1.'
+        THEN substr(authorization_url_sealed, 6, instr(substr(authorization_url_sealed, 6), '.') - 1)
+    WHEN authorization_url_sealed IS NOT NULL THEN '' END));
