@@ -669,9 +669,20 @@ async fn retention_purges_unreferenced_old_media_with_their_files() {
     let kept_id = kept["id"].as_str().unwrap().to_string();
     let orphan_id = orphan["id"].as_str().unwrap().to_string();
 
+    // A partial upload left by a crash: fresh, it stays; a day old, it goes.
+    let dir = app.state.config().media_dir();
+    std::fs::write(dir.join(".upload-fresh"), b"half").unwrap();
+    let old = std::fs::File::create(dir.join(".upload-old")).unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(90_000))
+        .unwrap();
+    drop(old);
+
     app.clock.advance(Duration::days(29));
     let r = run_once(&app.state).await.unwrap();
     assert_eq!(r.deleted["media"], 0, "{r:?}");
+    assert_eq!(r.deleted["media_partial_uploads"], 1, "{r:?}");
+    assert!(dir.join(".upload-fresh").exists());
+    std::fs::remove_file(dir.join(".upload-fresh")).unwrap();
     app.clock.advance(Duration::days(2));
     let r = run_once(&app.state).await.unwrap();
     assert_eq!(r.deleted["media"], 1, "{r:?}");

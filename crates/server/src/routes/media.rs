@@ -176,6 +176,32 @@ pub async fn remove_file(state: &AppState, id: &str) {
     }
 }
 
+/// Removes temporary upload files (`media_dir/.upload-*`) last written more than `age` ago
+/// (file time, not the app clock): what an instance that died mid-upload left. Returns how many
+/// went. A directory that does not exist yet has none.
+pub async fn sweep_stale_uploads(state: &AppState, age: std::time::Duration) -> u64 {
+    let Ok(mut entries) = tokio::fs::read_dir(media_dir(state)).await else {
+        return 0;
+    };
+    let mut removed = 0;
+    while let Ok(Some(e)) = entries.next_entry().await {
+        if !e.file_name().to_string_lossy().starts_with(".upload-") {
+            continue;
+        }
+        let stale = e
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if stale && tokio::fs::remove_file(e.path()).await.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// `media[i].media_id` resolved in the workspace: each item that names an upload gets the
 /// upload's signed URL, kind, content type and size, so the platform rules check it exactly as
 /// media given by URL. Items given by URL are kept as they are.

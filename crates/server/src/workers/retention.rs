@@ -15,6 +15,7 @@
 //! | sync jobs | finished more than `sync_history_days` ago and holding no snapshot | 90 days |
 //! | bulk connect batches | expired more than `connect_batches_days` ago | 30 days |
 //! | uploaded media (row **and** file in `media_dir`) | uploaded more than `media_days` ago and named by no post of its workspace | 30 days |
+//! | partial uploads (`media_dir/.upload-*`, left by an instance that died mid-upload) | last written more than a day ago (file time), in the same runs as media | with media |
 //!
 //! Healthy connections are never purged for age. A purged connection's Pages and validation go
 //! with it; its events, audit trail and post history stay (until their own retention), and an
@@ -314,6 +315,13 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<RetentionReport> {
             tokio::task::yield_now().await;
         }
         report.deleted.insert("media", n);
+        // Partial uploads an instance left when it died mid-upload (a day old by file time).
+        let swept = crate::routes::media::sweep_stale_uploads(
+            state,
+            std::time::Duration::from_secs(86_400),
+        )
+        .await;
+        report.deleted.insert("media_partial_uploads", swept);
     }
     if report.total() > 0 {
         tracing::info!(deleted = ?report.deleted, "retention purged old data");
