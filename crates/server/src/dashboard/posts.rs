@@ -259,17 +259,16 @@ async fn checks_for(
     let (req, mut problems) = draft.read();
     // Uploaded files (`media_id`) are checked as the URL media they become; an unknown one is
     // a problem, and left out of the platform checks.
-    let req = match crate::routes::media::resolve_post_media(state, &session.workspace_id, &req)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            problems.extend(violations_of(&e));
-            let mut r = req.clone();
-            r.content.media.retain(|m| m.media_id.is_none());
-            r
-        }
-    };
+    let req =
+        match crate::routes::media::resolve_post_media(state, &session.workspace_id, &req).await {
+            Ok(r) => r,
+            Err(e) => {
+                problems.extend(violations_of(&e));
+                let mut r = req.clone();
+                r.content.media.retain(|m| m.media_id.is_none());
+                r
+            }
+        };
     let mut targets: Vec<TargetVerdict> = Vec::new();
     if !req.connection_ids.is_empty() {
         match verdict(state, &session.workspace_id, &req).await {
