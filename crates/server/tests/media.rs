@@ -598,6 +598,14 @@ async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
         .post("/v1/posts", json!({"content": {"text": "A dot", "media": [{"media_id": dot["id"]}]}, "connection_ids": [x]}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{x_post}");
+    // The MP4 as an X video: downloaded from its signed URL, uploaded in chunks, processed.
+    let (s, x_video) = app
+        .post(
+            "/v1/posts",
+            json!({"content": {"text": "A clip", "media": [{"media_id": clip["id"]}]}, "connection_ids": [x]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{x_video}");
 
     let mut ticks = 0;
     loop {
@@ -610,12 +618,17 @@ async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
             .get(&format!("/v1/posts/{}", x_post["id"].as_str().unwrap()))
             .await
             .1;
+        let c = app
+            .get(&format!("/v1/posts/{}", x_video["id"].as_str().unwrap()))
+            .await
+            .1;
         let done = |p: &Value| {
             p["targets"][0]["status"] == "published" || p["targets"][0]["status"] == "failed"
         };
-        if (done(&a) && done(&b)) || ticks > 30 {
+        if (done(&a) && done(&b) && done(&c)) || ticks > 60 {
             assert_eq!(a["targets"][0]["status"], "published", "{a}");
             assert_eq!(b["targets"][0]["status"], "published", "{b}");
+            assert_eq!(c["targets"][0]["status"], "published", "{c}");
             break;
         }
         app.clock.advance(Duration::seconds(5));
@@ -637,13 +650,26 @@ async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
         .await
         .unwrap();
     let items = published["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{published}");
-    assert_eq!(items[0]["text"], "A dot");
+    assert_eq!(items.len(), 2, "{published}");
+    let dot_item = items
+        .iter()
+        .find(|i| i["text"] == "A dot")
+        .expect("the image tweet");
     assert_eq!(
-        items[0]["media"].as_array().map(Vec::len),
+        dot_item["media"].as_array().map(Vec::len),
         Some(1),
         "{published}"
     );
+    let clip_item = items
+        .iter()
+        .find(|i| i["text"] == "A clip")
+        .expect("the video tweet");
+    assert_eq!(
+        clip_item["media"].as_array().map(Vec::len),
+        Some(1),
+        "{published}"
+    );
+    assert_eq!(clip_item["kind"], "video", "{published}");
     // Published posts do not hold their media: it can be deleted now.
     assert_eq!(
         app.delete(&format!("/v1/media/{}", dot["id"].as_str().unwrap()))
