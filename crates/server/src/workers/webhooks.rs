@@ -120,8 +120,11 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
     let mut receivers: HashMap<String, Arc<Semaphore>> = HashMap::new();
     // Deliveries held per endpoint (claimed, not yet finished).
     let mut held: HashMap<String, usize> = HashMap::new();
-    let mut set: JoinSet<String> = JoinSet::new();
+    let mut set: JoinSet<(String, String)> = JoinSet::new();
     let mut seen: HashSet<String> = HashSet::new();
+    // Deliveries whose task has not finished: a claim that brings one back (its lease lapsed
+    // while it waited) only renewed our own lease, and must not send it a second time.
+    let mut running: HashSet<String> = HashSet::new();
     let started = Instant::now();
     let mut handled = 0;
     let mut claiming = true;
@@ -166,8 +169,11 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
             let empty = claimed.is_empty();
             for d in claimed {
                 if !seen.insert(d.id.clone()) {
-                    // Back within the same round (its lease lapsed): finish what is held.
+                    // Back within the same round: finish what is held, then end the round.
                     claiming = false;
+                }
+                if !running.insert(d.id.clone()) {
+                    continue;
                 }
                 handled += 1;
                 *held.entry(d.webhook_id.clone()).or_default() += 1;
@@ -178,7 +184,7 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
                 let sending = sending.clone();
                 let state = state.clone();
                 set.spawn(async move {
-                    let webhook_id = d.webhook_id.clone();
+                    let ids = (d.webhook_id.clone(), d.id.clone());
                     // The endpoint's turn first, so a delivery waiting for it holds no slot.
                     let _receiver = receiver.acquire_owned().await;
                     let _sending = sending.acquire_owned().await;
@@ -189,19 +195,19 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
                         workspace_id = %d.workspace_id,
                     );
                     tracing::Instrument::instrument(deliver(&state, client, d), span).await;
-                    webhook_id
+                    ids
                 });
             }
             if empty {
                 tokio::select! {
-                    joined = set.join_next() => finished(joined, &mut held),
+                    joined = set.join_next() => finished(joined, &mut held, &mut running),
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
             continue;
         }
         match set.join_next().await {
-            Some(joined) => finished(Some(joined), &mut held),
+            Some(joined) => finished(Some(joined), &mut held, &mut running),
             None => break,
         }
     }
@@ -211,13 +217,15 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
     }
 }
 
-/// Counts a finished delivery off its endpoint.
+/// Counts a finished delivery off its endpoint and the running set.
 fn finished(
-    joined: Option<Result<String, tokio::task::JoinError>>,
+    joined: Option<Result<(String, String), tokio::task::JoinError>>,
     held: &mut HashMap<String, usize>,
+    running: &mut HashSet<String>,
 ) {
     match joined {
-        Some(Ok(webhook_id)) => {
+        Some(Ok((webhook_id, delivery_id))) => {
+            running.remove(&delivery_id);
             if let Some(n) = held.get_mut(&webhook_id) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
