@@ -869,3 +869,22 @@ async fn the_compose_page_uploads_files_and_posts_them_by_media_id() {
     let (_, posts) = app.get("/v1/posts").await;
     assert_eq!(posts["data"].as_array().unwrap().len(), 1);
 }
+
+/// The API description says a media item takes `url` or `media_id`, and documents the routes.
+#[tokio::test]
+async fn the_openapi_document_describes_media_by_id() {
+    let app = TestApp::spawn().await;
+    let (s, doc) = app.get("/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let media = &doc["components"]["schemas"]["Media"];
+    let required: Vec<&str> = media["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(!required.contains(&"url"), "{media}");
+    assert!(!required.contains(&"kind"), "{media}");
+    assert!(media["properties"]["media_id"].is_object(), "{media}");
+    for path in ["/v1/media", "/v1/media/{id}", "/media/{id}/{token}"] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+}
