@@ -19,12 +19,11 @@ async fn stores_opening_a_fresh_file_together_migrate_it_once() {
             }
         }
         let store = opened.into_iter().next().unwrap().unwrap();
-        let applied: Vec<(i64, bool)> = sqlx::query_as(
-            "SELECT version, success FROM _sqlx_migrations ORDER BY version",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+        let applied: Vec<(i64, bool)> =
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
         let expected: Vec<(i64, bool)> = MIGRATOR
             .iter()
             .filter(|m| m.migration_type.is_up_migration())
@@ -77,5 +76,9 @@ async fn in_memory_databases_migrate_without_a_lock_file() {
         .await
         .unwrap();
     let after: Vec<_> = std::fs::read_dir(".").unwrap().flatten().collect();
-    assert_eq!(before.len(), after.len(), "no lock file in the working directory");
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "no lock file in the working directory"
+    );
 }
