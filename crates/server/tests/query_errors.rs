@@ -59,9 +59,11 @@ async fn every_route_with_a_query_names_the_bad_parameter() {
         ("/v1/posts?page=2", "page"),
         ("/v1/connections?colour=blue", "colour"),
         ("/v1/events?limit=-1", "limit"),
+        ("/v1/events?type=connection.created", "type"),
         ("/v1/audit?limit=ten", "limit"),
         ("/v1/audit?who=me", "who"),
         ("/v1/sync/history?limit=1.5", "limit"),
+        ("/v1/sync/history?platform=x", "platform"),
         ("/v1/webhooks/any-id/deliveries?limit=x", "limit"),
         ("/v1/webhooks/any-id/deliveries?since=today", "since"),
     ] {

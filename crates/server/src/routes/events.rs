@@ -14,6 +14,7 @@ use crate::AppState;
 /// Query of `GET /v1/events`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// At most this many events, newest first (1-500, default 50).
     #[param(minimum = 1, maximum = 500)]

@@ -153,6 +153,7 @@ pub async fn status(State(state): State<AppState>, auth: WorkspaceAuth) -> ApiRe
 /// Query of `GET /v1/sync/history`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Jobs to return, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
