@@ -958,7 +958,7 @@ pub struct DeliveryView {
     pub last_status_code: Option<u16>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    /// When the next attempt is due.
+    /// When the next attempt is due; `null` once delivered or failed (no attempt is coming).
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// When it was delivered.
     pub delivered_at: Option<DateTime<Utc>>,

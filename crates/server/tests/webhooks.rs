@@ -236,6 +236,11 @@ async fn connecting_delivers_a_signed_connection_created() {
     assert_eq!(ds[0]["status"], "delivered");
     assert_eq!(ds[0]["attempts"], 1);
     assert_eq!(ds[0]["last_status_code"], 200);
+    assert_eq!(
+        ds[0]["next_attempt_at"],
+        Value::Null,
+        "no attempt is coming"
+    );
     assert_eq!(ds[0]["event_type"], "connection.created");
     assert_eq!(ds[0]["event_id"], g.event_id.as_str());
     assert!(ds[0]["delivered_at"].is_string());
@@ -317,6 +322,11 @@ async fn a_delivery_fails_for_good_after_eight_attempts() {
     assert_eq!(ds[0]["attempts"], 8);
     assert_eq!(ds[0]["last_status_code"], 503);
     assert_eq!(ds[0]["delivered_at"], Value::Null);
+    assert_eq!(
+        ds[0]["next_attempt_at"],
+        Value::Null,
+        "a failed delivery is not tried again"
+    );
 }
 
 #[tokio::test]

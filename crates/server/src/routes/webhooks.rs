@@ -63,7 +63,11 @@ pub fn webhook_json(w: &Webhook) -> Value {
 }
 
 /// The API view of a delivery (the body sent is not repeated: it is the event).
+/// `next_attempt_at` is `null` unless the delivery is pending: a delivered or failed one has no
+/// next attempt, whatever time the row last held.
 pub fn delivery_json(d: &WebhookDelivery) -> Value {
+    let next_attempt_at = (d.status == switchboard_store::webhooks::DeliveryStatus::Pending)
+        .then_some(d.next_attempt_at);
     json!({
         "id": d.id,
         "webhook_id": d.webhook_id,
@@ -73,7 +77,7 @@ pub fn delivery_json(d: &WebhookDelivery) -> Value {
         "attempts": d.attempts,
         "last_status_code": d.last_status_code,
         "last_error": d.last_error,
-        "next_attempt_at": d.next_attempt_at,
+        "next_attempt_at": next_attempt_at,
         "delivered_at": d.delivered_at,
         "created_at": d.created_at,
     })
