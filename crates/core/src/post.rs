@@ -88,10 +88,11 @@ impl MediaKind {
 /// `media_id` (exactly one of the two in a request). What is not given is not checked (the
 /// publisher checks the fetched file).
 ///
-/// An uploaded file is resolved when the post is validated or created: `url` becomes the file's
-/// signed public URL (`{public_url}/media/{id}/{token}`, which platforms that pull media fetch)
-/// and `kind`, `mime_type` and `size_bytes` are the upload's, so the stored content carries both
-/// `media_id` and `url` and every publisher reads `url` as for any other media.
+/// An uploaded file is resolved when the post is validated or created: `kind`, `mime_type` and
+/// `size_bytes` become the upload's, and `url` its signed public URL
+/// (`{public_url}/media/{id}/{token}`) for the platform rules. The stored content keeps
+/// `media_id` without the URL; the dispatcher signs a fresh one right before publishing, so every
+/// publisher reads `url` as for any other media.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "MediaWire")]
 pub struct Media {

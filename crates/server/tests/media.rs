@@ -538,14 +538,14 @@ async fn posts_name_uploads_by_media_id_checked_like_url_media() {
         "{v}"
     );
 
-    // Stored: the item carries the id and its signed URL, kind, type and size.
+    // Stored: the item carries the id, kind, type and size; no URL (signed when publishing).
     let (s, p) = app
         .post("/v1/posts", json!({"content": {"text": "t", "media": [{"media_id": image_id, "alt_text": "a dot"}]}, "connection_ids": [x], "publish_at": "2099-01-01T00:00:00Z"}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     let item = &p["content"]["media"][0];
     assert_eq!(item["media_id"], image_id);
-    assert_eq!(item["url"], image["url"]);
+    assert!(item.get("url").is_none(), "{item}");
     assert_eq!(item["kind"], "image");
     assert_eq!(item["mime_type"], "image/png");
     assert_eq!(item["size_bytes"], png().len());
@@ -846,7 +846,7 @@ async fn the_compose_page_uploads_files_and_posts_them_by_media_id() {
     let (_, posts) = app.get("/v1/posts").await;
     let item = &posts["data"][0]["content"]["media"][0];
     assert_eq!(item["media_id"], image["id"], "{posts}");
-    assert_eq!(item["url"], image["url"]);
+    assert!(item.get("url").is_none(), "signed when publishing: {posts}");
     assert_eq!(item["alt_text"], "a dot");
     // An unknown id comes back as a problem on the form, nothing stored.
     let r = http
@@ -887,4 +887,168 @@ async fn the_openapi_document_describes_media_by_id() {
     for path in ["/v1/media", "/v1/media/{id}", "/media/{id}/{token}"] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
+}
+
+const OLD_KEY: &str = "kold1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const NEW_KEY: &str = "knew2:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+
+/// Ticks `app`'s dispatcher (moving the clock) until the post's only target is finished;
+/// returns `{status, diagnosis}` read from the store (the post may be another instance's
+/// workspace's).
+async fn publish_until_done(app: &TestApp, post_id: &str) -> Value {
+    for _ in 0..60 {
+        tick(&app.state).await.unwrap();
+        let t = app.state.store().list_targets(post_id).await.unwrap();
+        let status = t[0].status.as_str();
+        if status == "published" || status == "failed" {
+            return json!({"status": status, "diagnosis": t[0].last_error});
+        }
+        app.clock.advance(Duration::seconds(5));
+    }
+    panic!("post {post_id} did not finish");
+}
+
+/// A post of an uploaded MP4 (an X video: downloaded, chunked upload) due now, stored by
+/// `scheduler` (its own API, key and public URL; its dispatcher never runs in tests) for an X
+/// connection made there; returns the post id.
+async fn schedule_upload_post(scheduler: &TestApp) -> String {
+    let x = scheduler.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let clip = uploaded(scheduler, mp4(20_000), "video/mp4").await;
+    let (s, p) = scheduler
+        .post("/v1/posts", json!({"content": {"text": "Later", "media": [{"media_id": clip["id"]}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    p["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_post_scheduled_under_another_public_url_still_publishes() {
+    // The publishing instance owns the sandbox; the scheduling one shares its database and
+    // media_dir (beside the SQLite file) but has its own public URL, and is gone at publish time.
+    let publisher = TestApp::spawn().await;
+    let scheduler = TestApp::spawn_with(Setup {
+        db: Db::Url(publisher.database_url.clone()),
+        sandbox_url: Some((publisher.sandbox.clone(), publisher.clock.clone())),
+        ..Setup::default()
+    })
+    .await;
+    assert_ne!(scheduler.api, publisher.api);
+    let post_id = schedule_upload_post(&scheduler).await;
+    scheduler.stop();
+    drop(scheduler);
+    let p = publish_until_done(&publisher, &post_id).await;
+    assert_eq!(p["status"], "published", "{p}");
+}
+
+#[tokio::test]
+async fn a_post_scheduled_before_a_key_rotation_still_publishes_after_the_old_key_is_removed() {
+    use switchboard_store::maintenance::{rotate_keys, RotateOptions, SealedColumn};
+    // Publishes with the new key only; the post was scheduled (and the account connected) by an
+    // instance holding the old key only.
+    let publisher = TestApp::spawn_with(Setup {
+        config: Box::new(|c| c.keys = Some(secrecy::SecretString::from(NEW_KEY.to_string()))),
+        ..Setup::default()
+    })
+    .await;
+    let scheduler = TestApp::spawn_with(Setup {
+        db: Db::Url(publisher.database_url.clone()),
+        sandbox_url: Some((publisher.sandbox.clone(), publisher.clock.clone())),
+        config: Box::new(|c| c.keys = Some(secrecy::SecretString::from(OLD_KEY.to_string()))),
+        ..Setup::default()
+    })
+    .await;
+    let post_id = schedule_upload_post(&scheduler).await;
+    // A URL signed with the old key is refused by the new-key-only instance.
+    let clip_id = {
+        let (_, p) = scheduler.get(&format!("/v1/posts/{post_id}")).await;
+        p["content"]["media"][0]["media_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (_, old_media) = scheduler.get(&format!("/v1/media/{clip_id}")).await;
+    let old_url = old_media["url"]
+        .as_str()
+        .unwrap()
+        .replace(&scheduler.api, &publisher.api);
+    assert!(old_url.contains("/kold1."), "{old_url}");
+    assert_eq!(
+        publisher.http.get(&old_url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // Rotation: the connection's tokens re-sealed with the new key, the old key removed.
+    let both =
+        switchboard_vault::Keyring::parse(&format!("{OLD_KEY},{NEW_KEY}"), Some("knew2")).unwrap();
+    let report = rotate_keys(
+        publisher.state.store().as_ref(),
+        "knew2",
+        RotateOptions::default(),
+        |row| {
+            let ctx = match row.column {
+                SealedColumn::ConnectionAccessToken => {
+                    switchboard_server::vaulted::access_context(&row.id)
+                }
+                SealedColumn::ConnectionRefreshToken => {
+                    switchboard_server::vaulted::refresh_context(&row.id)
+                }
+                SealedColumn::OAuthStateCodeVerifier => {
+                    switchboard_server::vaulted::verifier_context(&row.id)
+                }
+                other => panic!("unexpected sealed column {other:?}"),
+            };
+            both.reseal(&ctx, &row.sealed)
+                .map(|r| r.unwrap_or_else(|| row.sealed.clone()))
+                .map_err(|e| e.to_string())
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+    scheduler.stop();
+    drop(scheduler);
+    let p = publish_until_done(&publisher, &post_id).await;
+    assert_eq!(p["status"], "published", "{p}");
+}
+
+#[tokio::test]
+async fn an_upload_gone_before_publishing_fails_the_target_with_its_diagnosis() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dot = uploaded(&app, png(), "image/png").await;
+    let id = dot["id"].as_str().unwrap().to_string();
+    let (s, p) = app
+        .post("/v1/posts", json!({"content": {"text": "A dot", "media": [{"media_id": id}]}, "connection_ids": [x]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let post_id = p["id"].as_str().unwrap().to_string();
+    let expected = format!("the uploaded file {id} no longer exists; upload it again");
+
+    // The file lost from media_dir (its row still there): failed, once, with the diagnosis.
+    std::fs::remove_file(app.state.config().media_dir().join(&id)).unwrap();
+    let p = publish_until_done(&app, &post_id).await;
+    assert_eq!(p["status"], "failed", "{p}");
+    assert_eq!(p["diagnosis"]["cause"], expected, "{p}");
+    assert_eq!(p["diagnosis"]["retryable"], false, "{p}");
+
+    // The row deleted too (allowed: no unfinished target uses it), then retried: the same.
+    assert_eq!(
+        app.delete(&format!("/v1/media/{id}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (s, v) = app
+        .post(&format!("/v1/posts/{post_id}/retry"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let p = publish_until_done(&app, &post_id).await;
+    assert_eq!(p["status"], "failed", "{p}");
+    assert_eq!(p["diagnosis"]["cause"], expected, "{p}");
+    let stats = app.sandbox_stats().await;
+    assert_eq!(stats["platforms"]["twitter"]["published"], 0, "{stats}");
 }

@@ -20,7 +20,10 @@
 //!   the keyring.
 //!
 //! Posts name an upload with `content.media[i].media_id`; [`resolve_post_media`] turns it into
-//! the signed URL with the upload's kind, type and size before the platform rules run.
+//! the signed URL with the upload's kind, type and size before the platform rules run, but the
+//! post is stored with the `media_id` and without the URL ([`content_to_store`]): the dispatcher
+//! signs a fresh URL right before publishing ([`sign_for_publish`]), with the `public_url` and
+//! the active key of that moment.
 
 use std::path::{Path as FsPath, PathBuf};
 
@@ -37,7 +40,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use switchboard_core::post::{MediaKind, PostRequest};
+use switchboard_core::post::{MediaKind, PostContent, PostRequest};
 use switchboard_core::post_rules::Violation;
 use switchboard_store::media::{MediaDelete, MediaFile};
 use tokio::io::AsyncWriteExt as _;
@@ -249,6 +252,69 @@ pub async fn resolve_post_media(
             .with("violations", json!(violations)));
     }
     Ok(out)
+}
+
+/// The content to store for a post whose media were resolved by [`resolve_post_media`]: an
+/// item naming an upload keeps its `media_id` (and the upload's kind, type and size) but not the
+/// signed URL, which the dispatcher makes afresh before publishing ([`sign_for_publish`]), so
+/// that a later `public_url` or a rotated vault key cannot break a scheduled post.
+pub fn content_to_store(content: &PostContent) -> PostContent {
+    let mut out = content.clone();
+    for m in out.media.iter_mut() {
+        if m.media_id.is_some() {
+            m.url.clear();
+        }
+    }
+    out
+}
+
+/// Why [`sign_for_publish`] could not resolve an upload: its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingMedia(pub String);
+
+impl std::fmt::Display for MissingMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the uploaded file {} no longer exists; upload it again",
+            self.0
+        )
+    }
+}
+
+/// Publishing time: every item of `content` that names an upload (`media_id`) gets the
+/// upload's freshly signed URL ([`public_url`]: the current `public_url`, the active key) and
+/// the upload's kind, type and size. Items given by URL are left as they are.
+///
+/// # Errors
+/// `Ok(Err(MissingMedia))` when the upload's row is gone from the workspace (deleted, purged)
+/// or its file is missing from `media_dir`; store failures as `Err`.
+pub async fn sign_for_publish(
+    state: &AppState,
+    workspace_id: &str,
+    content: &mut PostContent,
+) -> Result<Result<(), MissingMedia>, switchboard_store::StoreError> {
+    for m in content.media.iter_mut() {
+        let Some(id) = m.media_id.clone() else {
+            continue;
+        };
+        let Some(f) = state.store().get_media(workspace_id, &id).await? else {
+            return Ok(Err(MissingMedia(id)));
+        };
+        let on_disk = match file_path(state, &f.id) {
+            Some(p) => tokio::fs::try_exists(&p).await.unwrap_or(false),
+            None => false,
+        };
+        if !on_disk {
+            tracing::warn!(media_id = %id, "media row without its file in media_dir");
+            return Ok(Err(MissingMedia(id)));
+        }
+        m.url = public_url(state, &f.id);
+        m.kind = kind_of(&f.kind);
+        m.mime_type = Some(f.content_type);
+        m.size_bytes = Some(f.size_bytes);
+    }
+    Ok(Ok(()))
 }
 
 /// 413 naming the media limit.

@@ -220,8 +220,8 @@ async fn plan(
     due: Option<(DateTime<Utc>, Option<String>)>,
     campaign_id: Option<&String>,
 ) -> ApiResult<(Post, Vec<NewTarget>)> {
-    // Uploaded media (`media_id`) become their signed public URL, kind, type and size: checked
-    // and stored like media given by URL, so every publisher reads them as such.
+    // Uploaded media (`media_id`) get their signed public URL, kind, type and size: checked like
+    // media given by URL (the URL itself is signed again at publishing time).
     let resolved = crate::routes::media::resolve_post_media(state, workspace_id, req).await?;
     let req = &resolved;
     let v = verdict(state, workspace_id, req).await?;
@@ -296,7 +296,8 @@ async fn plan(
         id: uuid::Uuid::now_v7().to_string(),
         workspace_id: workspace_id.to_string(),
         campaign_id: req.campaign_id.clone().or_else(|| campaign_id.cloned()),
-        content: serde_json::to_value(&req.content)
+        // Uploads are stored by `media_id` alone: the URL is signed when publishing.
+        content: serde_json::to_value(crate::routes::media::content_to_store(&req.content))
             .map_err(|e| ApiError::internal("encoding the post content", &e))?,
         publish_at: due,
         time_zone: zone,

@@ -442,6 +442,16 @@ async fn publish_target(
         );
         return failure(state, settings, owner, &target, d).await;
     };
+    // Uploads (`media_id`) get a URL signed now: the current `public_url` and active key.
+    let mut content = content;
+    match crate::routes::media::sign_for_publish(state, &target.workspace_id, &mut content).await? {
+        Ok(()) => {}
+        Err(missing) => {
+            let mut d = own_diagnosis(&platform, Category::InvalidRequest, missing.to_string());
+            d.retryable = false;
+            return failure(state, settings, owner, &target, d).await;
+        }
+    }
     let (token, account_id) = match credentials(state, &target).await {
         Ok(c) => c,
         Err(d) => return failure(state, settings, owner, &target, d).await,
