@@ -1,5 +1,6 @@
 //! Plumbing shared by the publishers: sending a call (repeatable or not), turning a platform's
-//! error answer into a [`PublishError`], reading JSON, downloading the bytes of a media URL, and
+//! error answer into a [`PublishError`], reading JSON, downloading a media URL to a temporary file
+//! ([`download_file`], read back by range: one chunk in memory, not the file), and
 //! reading/writing a publisher's own progress type.
 //!
 //! Two ways to send:
@@ -22,8 +23,8 @@ use switchboard_oauth::{OAuthError, PlatformHttp};
 
 use crate::{Progress, PublishError};
 
-/// The most bytes [`download`] reads from a media URL (512 MiB): larger files are refused
-/// before they fill memory.
+/// The most bytes [`download_file`] takes from a media URL (512 MiB): larger files are refused
+/// (from `Content-Length` before reading, else as soon as the stream passes it).
 pub const MAX_MEDIA_BYTES: u64 = 512 * 1024 * 1024;
 
 /// `Failed` with `d`.
@@ -157,30 +158,103 @@ pub fn field(spec: &PlatformSpec, v: &Value, pointer: &str) -> Result<String, Pu
     }
 }
 
-/// Downloads the bytes of a public media URL (the content's `media[].url`).
+/// A media file downloaded to an anonymous temporary file (removed by the OS when dropped, even
+/// after a crash): publishers read the part they send with [`MediaFile::read_range`] or stream
+/// it whole with [`MediaFile::into_body`], so an upload holds at most one chunk in memory, never
+/// the file.
+#[derive(Debug)]
+pub struct MediaFile {
+    file: tokio::fs::File,
+    len: u64,
+}
+
+impl MediaFile {
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes `from..to` (end excluded) of the file.
+    ///
+    /// # Errors
+    /// `Failed` (`invalid_request`, not retryable) when the range is outside the file (it
+    /// changed size since the upload was announced); `network` (retryable) on a disk error.
+    pub async fn read_range(
+        &mut self,
+        spec: &PlatformSpec,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<u8>, PublishError> {
+        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+        if from > to || to > self.len {
+            return Err(refuse(
+                spec,
+                Category::InvalidRequest,
+                "The media file changed size during the upload.",
+            ));
+        }
+        let mut buf = vec![0; (to - from) as usize];
+        self.file
+            .seek(std::io::SeekFrom::Start(from))
+            .await
+            .map_err(|e| disk_error(spec, &e))?;
+        self.file
+            .read_exact(&mut buf)
+            .await
+            .map_err(|e| disk_error(spec, &e))?;
+        Ok(buf)
+    }
+
+    /// The whole file, read as it is sent (for a request body or a multipart part).
+    ///
+    /// # Errors
+    /// `network` (retryable) on a disk error.
+    pub async fn into_body(mut self, spec: &PlatformSpec) -> Result<reqwest::Body, PublishError> {
+        use tokio::io::AsyncSeekExt as _;
+        self.file
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|e| disk_error(spec, &e))?;
+        Ok(reqwest::Body::from(self.file))
+    }
+}
+
+fn disk_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
+    let mut d = Diagnosis::network(&spec.id, format!("temporary media file: {e}"));
+    d.cause = "The downloaded media file could not be read or written on this server.".to_string();
+    failed(d)
+}
+
+/// Downloads a public media URL (the content's `media[].url`) to a temporary file, streaming
+/// it: at most one network chunk is in memory at a time.
 ///
 /// # Errors
-/// `Failed`: `network` (retryable) when it could not be fetched or answered 5xx;
-/// `invalid_request` (not retryable) when it answered another error status or is larger than
-/// [`MAX_MEDIA_BYTES`].
-pub async fn download(
+/// `Failed`: `network` (retryable) when it could not be fetched, answered 5xx or 429, broke off,
+/// or the temporary file could not be written; `invalid_request` (not retryable) when it
+/// answered another error status; `content_rejected` when it is larger than
+/// [`MAX_MEDIA_BYTES`] (refused from `Content-Length` before reading when announced).
+pub async fn download_file(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     url: &str,
-) -> Result<Vec<u8>, PublishError> {
-    let resp = http
-        .send(
-            spec,
-            "media_download",
-            http.request(reqwest::Method::GET, url),
-        )
+) -> Result<MediaFile, PublishError> {
+    use tokio::io::AsyncWriteExt as _;
+    let broke = |e: reqwest::Error| {
+        let mut d = Diagnosis::network(&spec.id, format!("media download: {e}"));
+        d.cause = "The media file could not be downloaded from its URL.".to_string();
+        failed(d)
+    };
+    let mut resp = http
+        .request(reqwest::Method::GET, url)
+        .send()
         .await
-        .map_err(|e| {
-            let mut d = oauth_diagnosis(e);
-            d.cause = "The media file could not be downloaded from its URL.".to_string();
-            failed(d)
-        })?;
-    let status = resp.status;
+        .map_err(broke)?;
+    let status = resp.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         let mut d = Diagnosis::network(
             &spec.id,
@@ -199,14 +273,59 @@ pub async fn download(
             ),
         ));
     }
-    if resp.body.len() as u64 > MAX_MEDIA_BYTES {
-        return Err(refuse(
+    let too_large = || {
+        refuse(
             spec,
             Category::ContentRejected,
             format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
-        ));
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
+        return Err(too_large());
     }
-    Ok(resp.body)
+    let std_file = tempfile::tempfile().map_err(|e| disk_error(spec, &e))?;
+    let mut file = tokio::fs::File::from_std(std_file);
+    let mut len = 0u64;
+    while let Some(chunk) = resp.chunk().await.map_err(broke)? {
+        len += chunk.len() as u64;
+        if len > MAX_MEDIA_BYTES {
+            return Err(too_large());
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| disk_error(spec, &e))?;
+    }
+    file.flush().await.map_err(|e| disk_error(spec, &e))?;
+    tracing::debug!(platform = %spec.id, bytes = len, "media downloaded to a temporary file");
+    Ok(MediaFile { file, len })
+}
+
+/// The size in bytes of a public media URL's file (downloaded to a temporary file, not kept in
+/// memory), for an upload that must announce it.
+///
+/// # Errors
+/// As [`download_file`].
+pub async fn media_size(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    url: &str,
+) -> Result<u64, PublishError> {
+    Ok(download_file(http, spec, url).await?.len())
+}
+
+/// Downloads the bytes of a public media URL into memory: for images, which platforms cap at a
+/// few MB; videos go through [`download_file`].
+///
+/// # Errors
+/// As [`download_file`].
+pub async fn download(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    url: &str,
+) -> Result<Vec<u8>, PublishError> {
+    let mut f = download_file(http, spec, url).await?;
+    let len = f.len();
+    f.read_range(spec, 0, len).await
 }
 
 /// A publisher's progress type read from the stored [`Progress`] (`Null` → `T::default()`).

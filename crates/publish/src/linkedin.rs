@@ -216,10 +216,10 @@ impl LinkedInPublisher {
         } else {
             match p.video.take() {
                 None => {
-                    let bytes = call::download(http, spec, &media.url).await?;
+                    let size = call::media_size(http, spec, &media.url).await?;
                     let body = json!({ "initializeUploadRequest": {
                         "owner": person(t),
-                        "fileSizeBytes": bytes.len(),
+                        "fileSizeBytes": size,
                         "uploadCaptions": false,
                         "uploadThumbnail": false,
                     }});
@@ -263,19 +263,21 @@ impl LinkedInPublisher {
                 }
                 Some(mut up) if up.etags.len() < up.instructions.len() => {
                     let ins = &up.instructions[up.etags.len()];
-                    let bytes = call::download(http, spec, &media.url).await?;
-                    let (from, to) = (ins.first_byte as usize, ins.last_byte as usize);
-                    if from > to || to >= bytes.len() {
+                    let mut file = call::download_file(http, spec, &media.url).await?;
+                    let (from, to) = (ins.first_byte, ins.last_byte);
+                    if from > to || to >= file.len() {
                         return Err(refuse(
                             spec,
                             Category::InvalidRequest,
                             "The media file changed size during the upload.",
                         ));
                     }
+                    // Only this part is read into memory.
+                    let part = file.read_range(spec, from, to + 1).await?;
                     let req = http
                         .request(Method::PUT, &ins.upload_url)
                         .bearer_auth(t.access_token.expose_secret())
-                        .body(bytes[from..=to].to_vec());
+                        .body(part);
                     let resp = call::ok(spec, call::send(http, spec, "video_put", req).await?)?;
                     let etag = resp
                         .headers

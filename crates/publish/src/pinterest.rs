@@ -117,7 +117,9 @@ impl PinterestPublisher {
                 });
             }
             Some(mut up) if !up.uploaded => {
-                let bytes = call::download(http, spec, video_url).await?;
+                // Streamed from the temporary file into the multipart body.
+                let file = call::download_file(http, spec, video_url).await?;
+                let len = file.len();
                 let mut form = Form::new();
                 for (k, v) in &up.upload_parameters {
                     let v = v
@@ -126,7 +128,11 @@ impl PinterestPublisher {
                         .unwrap_or_else(|| v.to_string());
                     form = form.text(k.clone(), v);
                 }
-                form = form.part("file", Part::bytes(bytes).file_name("video.mp4"));
+                form = form.part(
+                    "file",
+                    Part::stream_with_length(file.into_body(spec).await?, len)
+                        .file_name("video.mp4"),
+                );
                 // The pre-signed URL takes no bearer token.
                 let req = http.request(Method::POST, &up.upload_url).multipart(form);
                 call::ok(spec, call::send(http, spec, "media_upload", req).await?)?;

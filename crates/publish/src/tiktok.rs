@@ -297,7 +297,7 @@ impl TikTokPublisher {
             } else {
                 let size = match v.size_bytes {
                     Some(n) if n > 0 => n,
-                    _ => call::download(http, spec, &v.url).await?.len() as u64,
+                    _ => call::media_size(http, spec, &v.url).await?,
                 };
                 let (chunk, chunks) = chunk_plan(size, self.chunk_bytes);
                 p.video_size = size;
@@ -406,19 +406,20 @@ impl TikTokPublisher {
         } else {
             start + p.chunk_size
         };
-        let bytes = call::download(http, spec, &video.url).await?;
-        if bytes.len() as u64 != p.video_size {
+        let mut file = call::download_file(http, spec, &video.url).await?;
+        if file.len() != p.video_size {
             return Err(refuse(
                 spec,
                 Category::ContentRejected,
                 format!(
                     "The video at its URL changed size ({} bytes, {} announced to TikTok).",
-                    bytes.len(),
+                    file.len(),
                     p.video_size
                 ),
             ));
         }
-        let chunk = bytes[start as usize..end as usize].to_vec();
+        // Only this chunk is read into memory.
+        let chunk = file.read_range(spec, start, end).await?;
         let content_type = video
             .mime_type
             .clone()

@@ -150,8 +150,7 @@ impl TwitterPublisher {
                 p.media_ids.push(call::field(spec, &v, "/data/id")?);
             }
             (_, None) => {
-                let bytes = call::download(http, spec, &media.url).await?;
-                let total = bytes.len() as u64;
+                let total = call::media_size(http, spec, &media.url).await?;
                 let category = if media.kind == MediaKind::Gif {
                     "tweet_gif"
                 } else {
@@ -176,22 +175,21 @@ impl TwitterPublisher {
                 });
             }
             (_, Some(mut c)) if c.segment < c.segments => {
-                let bytes = call::download(http, spec, &media.url).await?;
-                if bytes.len() as u64 != c.total_bytes {
+                let mut file = call::download_file(http, spec, &media.url).await?;
+                if file.len() != c.total_bytes {
                     return Err(refuse(
                         spec,
                         Category::InvalidRequest,
                         "The media file changed size during the upload.",
                     ));
                 }
-                let from = c.segment as usize * SEGMENT_BYTES;
-                let to = (from + SEGMENT_BYTES).min(bytes.len());
+                // Only this segment is read into memory.
+                let from = u64::from(c.segment) * SEGMENT_BYTES as u64;
+                let to = (from + SEGMENT_BYTES as u64).min(file.len());
+                let segment = file.read_range(spec, from, to).await?;
                 let form = Form::new()
                     .text("segment_index", c.segment.to_string())
-                    .part(
-                        "media",
-                        Part::bytes(bytes[from..to].to_vec()).file_name("media"),
-                    );
+                    .part("media", Part::bytes(segment).file_name("media"));
                 let req = http
                     .request(Method::POST, &format!("{upload}/{}/append", c.media_id))
                     .bearer_auth(token)

@@ -146,7 +146,7 @@ impl YouTubePublisher {
         let kids = over.and_then(|o| o.made_for_kids).unwrap_or(false);
         let size = match video.size_bytes {
             Some(n) if n > 0 => n,
-            _ => call::download(http, spec, &video.url).await?.len() as u64,
+            _ => call::media_size(http, spec, &video.url).await?,
         };
         let content_type = video
             .mime_type
@@ -234,18 +234,20 @@ impl Publisher for YouTubePublisher {
         };
         let start = p.offset.min(p.size);
         let end = (start + self.chunk()).min(p.size);
-        let bytes = call::download(http, spec, &video.url).await?;
-        if bytes.len() as u64 != p.size {
+        let mut file = call::download_file(http, spec, &video.url).await?;
+        if file.len() != p.size {
             return Err(refuse(
                 spec,
                 Category::ContentRejected,
                 format!(
                     "The video at its URL changed size ({} bytes, {} announced to YouTube).",
-                    bytes.len(),
+                    file.len(),
                     p.size
                 ),
             ));
         }
+        // Only this chunk is read into memory.
+        let chunk = file.read_range(spec, start, end).await?;
         let content_type = video
             .mime_type
             .clone()
@@ -258,7 +260,7 @@ impl Publisher for YouTubePublisher {
                 "content-range",
                 format!("bytes {start}-{}/{}", end.saturating_sub(1), p.size),
             )
-            .body(bytes[start as usize..end as usize].to_vec());
+            .body(chunk);
         let resp = call::send(http, spec, "upload_chunk", req).await?;
         match resp.status.as_u16() {
             200 | 201 => done(spec, &p, resp),

@@ -120,6 +120,75 @@ async fn video_is_chunked_polled_and_resumes_without_a_second_upload() {
     assert!((6..=8).contains(&uploads), "upload calls {uploads}");
 }
 
+/// A video of several segments, served with bytes that differ from segment to segment (the
+/// sandbox's own media repeat a 64-byte pattern, blind to order): the download streams to a
+/// temporary file and each APPEND reads its segment from it; the sandbox received every byte,
+/// in order.
+#[tokio::test]
+async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
+    use sha2::Digest as _;
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    // Not periodic: a 64-bit LCG's high bytes.
+    let size = SEGMENT_BYTES * 2 + 777;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let video: Vec<u8> = (0..size)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 56) as u8
+        })
+        .collect();
+    let expected = hex::encode(sha2::Sha256::digest(&video));
+    let served = video.clone();
+    let app = axum::Router::new().route(
+        "/clip.mp4",
+        axum::routing::get(move || {
+            let body = served.clone();
+            async move { ([("content-type", "video/mp4")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut content = text("a long clip");
+    let mut media = env.media("clip.mp4", MediaKind::Video, 1);
+    media.url = format!("http://{addr}/clip.mp4");
+    content.media = vec![media];
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let (done, _) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let last: XProgress = serde_json::from_value(done.progress).unwrap();
+    let media_id = &last.media_ids[0];
+    let status: Value = env
+        .http
+        .request(
+            reqwest::Method::GET,
+            &format!("{}/2/media/upload", call_base(&env)),
+        )
+        .query(&[("command", "STATUS"), ("media_id", media_id.as_str())])
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&g.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["data"]["size"], size as u64, "{status}");
+    assert_eq!(status["data"]["sandbox_sha256"], expected, "{status}");
+    assert_eq!(env.published("twitter").await.len(), 1);
+}
+
+/// The X API base the sandbox serves (the catalog's `api_base_url`).
+fn call_base(env: &Env) -> String {
+    switchboard_publish::call::api_base(env.spec("twitter"))
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn too_long_text_is_a_content_error_not_retryable() {
     let env = start().await;

@@ -27,7 +27,9 @@
 //!   `finalize` (videos and GIFs get `processing_info {state:"pending"}`), then
 //!   `GET /2/media/upload?command=STATUS&media_id=` moves one step per poll (or per 5 s of
 //!   sandbox time): `pending → in_progress → succeeded`, or `failed` for a media of exactly
-//!   [`FAILING_TOTAL_BYTES`] bytes.
+//!   [`FAILING_TOTAL_BYTES`] bytes. Sandbox only: the STATUS answer's `sandbox_sha256` is the
+//!   SHA-256 (hex) of the bytes received as segments 0, 1, 2… each appended in order (`null`
+//!   once a segment came out of order), so tests can check a chunked upload byte for byte.
 //! - `GET /2/tweets/{id}?tweet.fields=public_metrics` → `public_metrics {retweet_count,
 //!   reply_count, like_count, quote_count, impression_count}`, growing with sandbox time.
 
@@ -396,6 +398,8 @@ struct Media {
     total_bytes: u64,
     /// Bytes received per `segment_index`.
     segments: BTreeMap<u32, u64>,
+    /// SHA-256 of the segments appended in index order; `None` once one came out of order.
+    in_order: Option<sha2::Sha256>,
     created_at: DateTime<Utc>,
     finalized: bool,
     /// Needs asynchronous processing after finalize (video, GIF).
@@ -1029,6 +1033,7 @@ async fn simple_upload(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             category: category.to_string(),
             total_bytes: bytes.len() as u64,
             segments: BTreeMap::from([(0, bytes.len() as u64)]),
+            in_order: Some(sha2::Digest::chain_update(sha2::Sha256::default(), &bytes)),
             created_at: now,
             finalized: true,
             processing: false,
@@ -1086,6 +1091,7 @@ async fn upload_initialize(State(sb): State<Arc<Shared>>, req: Req) -> Response 
             category: body.media_category.unwrap_or_default(),
             total_bytes,
             segments: BTreeMap::new(),
+            in_order: Some(sha2::Sha256::default()),
             created_at: now,
             finalized: false,
             processing: false,
@@ -1137,6 +1143,13 @@ async fn upload_append(
                 "media_id",
                 Value::from(id.clone()),
             );
+        }
+        let next = m.segments.len() as u32;
+        match &mut m.in_order {
+            Some(h) if index == next && !m.segments.contains_key(&index) => {
+                sha2::Digest::update(h, &bytes);
+            }
+            _ => m.in_order = None,
         }
         m.segments.insert(index, bytes.len() as u64);
         let expires = m.created_at + Duration::seconds(MEDIA_EXPIRES_AFTER_SECS);
@@ -1222,9 +1235,16 @@ async fn upload_status(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         }
         let mut body = media_json(&id, m, now);
         body["processing_info"] = info;
+        body["sandbox_sha256"] = m.in_order.clone().map_or(Value::Null, |h| {
+            Value::from(hex_of(&sha2::Digest::finalize(h)))
+        });
         json(200, json!({ "data": body }))
     })
     .await
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
