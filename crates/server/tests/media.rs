@@ -708,6 +708,7 @@ async fn retention_purges_unreferenced_old_media_with_their_files() {
     assert_eq!(r.deleted["media"], 0, "{r:?}");
     assert_eq!(r.deleted["media_partial_uploads"], 1, "{r:?}");
     assert!(dir.join(".upload-fresh").exists());
+    assert_eq!(r.deleted["media_orphan_files"], 0, "{r:?}");
     std::fs::remove_file(dir.join(".upload-fresh")).unwrap();
     app.clock.advance(Duration::days(2));
     let r = run_once(&app.state).await.unwrap();
@@ -1051,4 +1052,48 @@ async fn an_upload_gone_before_publishing_fails_the_target_with_its_diagnosis() 
     assert_eq!(p["diagnosis"]["cause"], expected, "{p}");
     let stats = app.sandbox_stats().await;
     assert_eq!(stats["platforms"]["twitter"]["published"], 0, "{stats}");
+}
+
+#[tokio::test]
+async fn retention_removes_day_old_files_without_a_row_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let kept = uploaded(&app, png(), "image/png").await;
+    let kept_id = kept["id"].as_str().unwrap().to_string();
+    let dir = app.state.config().media_dir();
+    let aged = |name: &str, secs: u64| {
+        let f = std::fs::File::create(dir.join(name)).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs))
+            .unwrap();
+    };
+    // A crash between the rename into media_dir and the row insert: a file named by a media id
+    // with no row. A day old it goes; a fresh one (an upload finishing now) stays.
+    let orphan = uuid::Uuid::now_v7().to_string();
+    let fresh = uuid::Uuid::now_v7().to_string();
+    aged(&orphan, 90_000);
+    aged(&fresh, 60);
+    // The stored upload made old by its file time stays: it has its row.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(dir.join(&kept_id))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(90_000))
+        .unwrap();
+    drop(f);
+    // Not a media id: never touched, however old.
+    aged("notes.txt", 90_000);
+
+    let r = run_once(&app.state).await.unwrap();
+    assert_eq!(r.deleted["media_orphan_files"], 1, "{r:?}");
+    let mut expected = vec![fresh.clone(), kept_id.clone(), "notes.txt".to_string()];
+    expected.sort();
+    assert_eq!(files_in_media_dir(&app), expected);
+    // The kept upload is still served whole.
+    let r = app
+        .http
+        .get(kept["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png());
 }

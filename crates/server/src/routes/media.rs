@@ -205,6 +205,57 @@ pub async fn sweep_stale_uploads(state: &AppState, age: std::time::Duration) -> 
     removed
 }
 
+/// Removes files in `media_dir` named as a media id (a UUID) that have no media row and were
+/// last written more than `age` ago (file time): what an instance that died between the rename
+/// into `media_dir` and the row insert left (or a file whose removal failed after its row went).
+/// The age keeps an upload being finished right now (renamed, row not yet stored) safe. Other
+/// names (temporary `.upload-*` files, anything else) are left alone. Returns how many went.
+///
+/// # Errors
+/// Store failures while looking up a row (what was removed before stays removed).
+pub async fn sweep_orphan_files(
+    state: &AppState,
+    age: std::time::Duration,
+) -> Result<u64, switchboard_store::StoreError> {
+    let Ok(mut entries) = tokio::fs::read_dir(media_dir(state)).await else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(id) = uuid::Uuid::parse_str(&name) else {
+            continue;
+        };
+        if id.hyphenated().to_string() != name {
+            continue;
+        }
+        let Ok(meta) = e.metadata().await else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if !meta.is_file() || !old {
+            continue;
+        }
+        if state.store().get_media_by_id(&name).await?.is_some() {
+            continue;
+        }
+        match tokio::fs::remove_file(e.path()).await {
+            Ok(()) => {
+                tracing::info!(media_id = %name, "removed a media file without its row");
+                removed += 1;
+            }
+            Err(err) => {
+                tracing::warn!(media_id = %name, error = %err, "orphan media file could not be removed")
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// `media[i].media_id` resolved in the workspace: each item that names an upload gets the
 /// upload's signed URL, kind, content type and size, so the platform rules check it exactly as
 /// media given by URL. Items given by URL are kept as they are.

@@ -16,6 +16,7 @@
 //! | bulk connect batches | expired more than `connect_batches_days` ago | 30 days |
 //! | uploaded media (row **and** file in `media_dir`) | uploaded more than `media_days` ago and named by no post of its workspace | 30 days |
 //! | partial uploads (`media_dir/.upload-*`, left by an instance that died mid-upload) | last written more than a day ago (file time), in the same runs as media | with media |
+//! | orphan media files (`media_dir/<uuid>` with no media row: a crash between the rename and the row insert) | last written more than a day ago (file time), in the same runs as media | with media |
 //!
 //! Healthy connections are never purged for age. A purged connection's Pages and validation go
 //! with it; its events, audit trail and post history stay (until their own retention), and an
@@ -322,6 +323,11 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<RetentionReport> {
         )
         .await;
         report.deleted.insert("media_partial_uploads", swept);
+        // Files without a row (a crash between the rename and the insert), a day old.
+        let orphans =
+            crate::routes::media::sweep_orphan_files(state, std::time::Duration::from_secs(86_400))
+                .await?;
+        report.deleted.insert("media_orphan_files", orphans);
     }
     if report.total() > 0 {
         tracing::info!(deleted = ?report.deleted, "retention purged old data");
