@@ -230,30 +230,35 @@ fn disk_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
     failed(d)
 }
 
-/// Downloads a public media URL (the content's `media[].url`) to a temporary file, streaming
-/// it: at most one network chunk is in memory at a time.
-///
-/// # Errors
-/// `Failed`: `network` (retryable) when it could not be fetched, answered 5xx or 429, broke off,
-/// or the temporary file could not be written; `invalid_request` (not retryable) when it
-/// answered another error status; `content_rejected` when it is larger than
-/// [`MAX_MEDIA_BYTES`] (refused from `Content-Length` before reading when announced).
-pub async fn download_file(
+fn download_broke(spec: &PlatformSpec, e: &reqwest::Error) -> PublishError {
+    let mut d = Diagnosis::network(&spec.id, format!("media download: {e}"));
+    d.cause = "The media file could not be downloaded from its URL.".to_string();
+    failed(d)
+}
+
+fn too_large(spec: &PlatformSpec) -> PublishError {
+    refuse(
+        spec,
+        Category::ContentRejected,
+        format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
+    )
+}
+
+/// `GET url` (with `Range: bytes=from-(to-1)` when `range` is given), its status checked.
+async fn get_media(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     url: &str,
-) -> Result<MediaFile, PublishError> {
-    use tokio::io::AsyncWriteExt as _;
-    let broke = |e: reqwest::Error| {
-        let mut d = Diagnosis::network(&spec.id, format!("media download: {e}"));
-        d.cause = "The media file could not be downloaded from its URL.".to_string();
-        failed(d)
-    };
-    let mut resp = http
-        .request(reqwest::Method::GET, url)
-        .send()
-        .await
-        .map_err(broke)?;
+    range: Option<(u64, u64)>,
+) -> Result<reqwest::Response, PublishError> {
+    let mut req = http.request(reqwest::Method::GET, url);
+    if let Some((from, to)) = range {
+        req = req.header(
+            reqwest::header::RANGE,
+            format!("bytes={from}-{}", to.saturating_sub(1)),
+        );
+    }
+    let resp = req.send().await.map_err(|e| download_broke(spec, &e))?;
     let status = resp.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         let mut d = Diagnosis::network(
@@ -273,23 +278,25 @@ pub async fn download_file(
             ),
         ));
     }
-    let too_large = || {
-        refuse(
-            spec,
-            Category::ContentRejected,
-            format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
-        )
-    };
+    Ok(resp)
+}
+
+/// A whole-file answer streamed into an anonymous temporary file.
+async fn to_file(
+    spec: &PlatformSpec,
+    mut resp: reqwest::Response,
+) -> Result<MediaFile, PublishError> {
+    use tokio::io::AsyncWriteExt as _;
     if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
-        return Err(too_large());
+        return Err(too_large(spec));
     }
     let std_file = tempfile::tempfile().map_err(|e| disk_error(spec, &e))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut len = 0u64;
-    while let Some(chunk) = resp.chunk().await.map_err(broke)? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| download_broke(spec, &e))? {
         len += chunk.len() as u64;
         if len > MAX_MEDIA_BYTES {
-            return Err(too_large());
+            return Err(too_large(spec));
         }
         file.write_all(&chunk)
             .await
@@ -298,6 +305,100 @@ pub async fn download_file(
     file.flush().await.map_err(|e| disk_error(spec, &e))?;
     tracing::debug!(platform = %spec.id, bytes = len, "media downloaded to a temporary file");
     Ok(MediaFile { file, len })
+}
+
+/// Downloads a public media URL (the content's `media[].url`) to a temporary file, streaming
+/// it: at most one network chunk is in memory at a time.
+///
+/// # Errors
+/// `Failed`: `network` (retryable) when it could not be fetched, answered 5xx or 429, broke off,
+/// or the temporary file could not be written; `invalid_request` (not retryable) when it
+/// answered another error status; `content_rejected` when it is larger than
+/// [`MAX_MEDIA_BYTES`] (refused from `Content-Length` before reading when announced).
+pub async fn download_file(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    url: &str,
+) -> Result<MediaFile, PublishError> {
+    let resp = get_media(http, spec, url, None).await?;
+    to_file(spec, resp).await
+}
+
+/// Bytes `from..to` (end excluded) of the file at a public media URL, and the file's whole size
+/// now: one chunk of an upload. Asked with `Range`; a `206` whose `Content-Range` is exactly that
+/// range is read into memory (at most `to - from` bytes); a server that ignores `Range` (`200`)
+/// has its answer streamed into a temporary file and the range read from it. Compare the size
+/// with the one announced to the platform before using the bytes: they are empty when the range
+/// lies outside the file or is empty (`from >= to`).
+///
+/// # Errors
+/// As [`download_file`]; `network` (retryable) when a `206` answer is shorter than the range.
+pub async fn download_range(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    url: &str,
+    from: u64,
+    to: u64,
+) -> Result<(Vec<u8>, u64), PublishError> {
+    // An empty range still learns the size (from the first byte's Content-Range).
+    let (rf, rt) = if from < to { (from, to) } else { (0, 1) };
+    let mut resp = get_media(http, spec, url, Some((rf, rt))).await?;
+    if resp.status() == StatusCode::PARTIAL_CONTENT {
+        let range = resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_content_range);
+        match range {
+            Some((a, b, total)) if a == rf && b + 1 == rt => {
+                let want = (rt - rf) as usize;
+                let mut buf = Vec::with_capacity(want);
+                while let Some(chunk) = resp.chunk().await.map_err(|e| download_broke(spec, &e))? {
+                    if buf.len() + chunk.len() > want {
+                        return Err(refuse(
+                            spec,
+                            Category::InvalidRequest,
+                            "The media URL answered more bytes than the range it announced.",
+                        ));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                if buf.len() != want {
+                    let mut d = Diagnosis::network(&spec.id, "the media range broke off");
+                    d.cause = "The media file could not be downloaded from its URL.".to_string();
+                    return Err(failed(d));
+                }
+                if from >= to {
+                    buf.clear();
+                }
+                return Ok((buf, total));
+            }
+            // Another range (or an unknown total): fetch the whole file instead.
+            _ => {
+                drop(resp);
+                resp = get_media(http, spec, url, None).await?;
+            }
+        }
+    }
+    let mut file = to_file(spec, resp).await?;
+    let total = file.len();
+    if from > to || to > total {
+        return Ok((Vec::new(), total));
+    }
+    Ok((file.read_range(spec, from, to).await?, total))
+}
+
+/// `bytes a-b/total` → `(a, b, total)`; `None` for anything else (`*` totals included).
+fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    let (a, b, total) = (
+        a.trim().parse().ok()?,
+        b.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    );
+    (a <= b && b < total).then_some((a, b, total))
 }
 
 /// The size in bytes of a public media URL's file (downloaded to a temporary file, not kept in

@@ -263,17 +263,24 @@ impl LinkedInPublisher {
                 }
                 Some(mut up) if up.etags.len() < up.instructions.len() => {
                     let ins = &up.instructions[up.etags.len()];
-                    let mut file = call::download_file(http, spec, &media.url).await?;
                     let (from, to) = (ins.first_byte, ins.last_byte);
-                    if from > to || to >= file.len() {
+                    if from > to {
+                        return Err(refuse(
+                            spec,
+                            Category::Unknown,
+                            "LinkedIn gave an upload instruction with an empty byte range.",
+                        ));
+                    }
+                    // Only this part is fetched (Range) or read from the downloaded file.
+                    let (part, total) =
+                        call::download_range(http, spec, &media.url, from, to + 1).await?;
+                    if to >= total {
                         return Err(refuse(
                             spec,
                             Category::InvalidRequest,
                             "The media file changed size during the upload.",
                         ));
                     }
-                    // Only this part is read into memory.
-                    let part = file.read_range(spec, from, to + 1).await?;
                     let req = http
                         .request(Method::PUT, &ins.upload_url)
                         .bearer_auth(t.access_token.expose_secret())

@@ -406,20 +406,18 @@ impl TikTokPublisher {
         } else {
             start + p.chunk_size
         };
-        let mut file = call::download_file(http, spec, &video.url).await?;
-        if file.len() != p.video_size {
+        // Only this chunk is fetched (Range) or read from the downloaded file.
+        let (chunk, total) = call::download_range(http, spec, &video.url, start, end).await?;
+        if total != p.video_size {
             return Err(refuse(
                 spec,
                 Category::ContentRejected,
                 format!(
-                    "The video at its URL changed size ({} bytes, {} announced to TikTok).",
-                    file.len(),
+                    "The video at its URL changed size ({total} bytes, {} announced to TikTok).",
                     p.video_size
                 ),
             ));
         }
-        // Only this chunk is read into memory.
-        let chunk = file.read_range(spec, start, end).await?;
         let content_type = video
             .mime_type
             .clone()

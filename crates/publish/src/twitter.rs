@@ -175,18 +175,18 @@ impl TwitterPublisher {
                 });
             }
             (_, Some(mut c)) if c.segment < c.segments => {
-                let mut file = call::download_file(http, spec, &media.url).await?;
-                if file.len() != c.total_bytes {
+                // Only this segment is fetched (Range) or read from the downloaded file.
+                let from = u64::from(c.segment) * SEGMENT_BYTES as u64;
+                let to = (from + SEGMENT_BYTES as u64).min(c.total_bytes);
+                let (segment, total) =
+                    call::download_range(http, spec, &media.url, from, to).await?;
+                if total != c.total_bytes {
                     return Err(refuse(
                         spec,
                         Category::InvalidRequest,
                         "The media file changed size during the upload.",
                     ));
                 }
-                // Only this segment is read into memory.
-                let from = u64::from(c.segment) * SEGMENT_BYTES as u64;
-                let to = (from + SEGMENT_BYTES as u64).min(file.len());
-                let segment = file.read_range(spec, from, to).await?;
                 let form = Form::new()
                     .text("segment_index", c.segment.to_string())
                     .part("media", Part::bytes(segment).file_name("media"));

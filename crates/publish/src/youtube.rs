@@ -234,20 +234,18 @@ impl Publisher for YouTubePublisher {
         };
         let start = p.offset.min(p.size);
         let end = (start + self.chunk()).min(p.size);
-        let mut file = call::download_file(http, spec, &video.url).await?;
-        if file.len() != p.size {
+        // Only this chunk is fetched (Range) or read from the downloaded file.
+        let (chunk, total) = call::download_range(http, spec, &video.url, start, end).await?;
+        if total != p.size {
             return Err(refuse(
                 spec,
                 Category::ContentRejected,
                 format!(
-                    "The video at its URL changed size ({} bytes, {} announced to YouTube).",
-                    file.len(),
+                    "The video at its URL changed size ({total} bytes, {} announced to YouTube).",
                     p.size
                 ),
             ));
         }
-        // Only this chunk is read into memory.
-        let chunk = file.read_range(spec, start, end).await?;
         let content_type = video
             .mime_type
             .clone()

@@ -121,9 +121,10 @@ async fn video_is_chunked_polled_and_resumes_without_a_second_upload() {
 }
 
 /// A video of several segments, served with bytes that differ from segment to segment (the
-/// sandbox's own media repeat a 64-byte pattern, blind to order): the download streams to a
-/// temporary file and each APPEND reads its segment from it; the sandbox received every byte,
-/// in order.
+/// sandbox's own media repeat a 64-byte pattern, blind to order) by a server that honours
+/// `Range`: the size is read once (streamed to a temporary file), then each APPEND fetches only
+/// its segment; the sandbox received every byte, in order. (The sandbox's media server ignores
+/// `Range`: `video_is_chunked_...` covers the temporary-file fallback.)
 #[tokio::test]
 async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
     use sha2::Digest as _;
@@ -141,12 +142,37 @@ async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
         })
         .collect();
     let expected = hex::encode(sha2::Sha256::digest(&video));
-    let served = video.clone();
+    let served = std::sync::Arc::new(video.clone());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
     let app = axum::Router::new().route(
         "/clip.mp4",
-        axum::routing::get(move || {
-            let body = served.clone();
-            async move { ([("content-type", "video/mp4")], body) }
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (file, sent) = (served.clone(), counter.clone());
+            async move {
+                let len = file.len() as u64;
+                let range = headers
+                    .get("range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|r| r.strip_prefix("bytes="))
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+                let (status, from, to) = match range {
+                    Some((a, b)) if a <= b && b < len => (206, a, b + 1),
+                    _ => (200, 0, len),
+                };
+                sent.fetch_add(to - from, std::sync::atomic::Ordering::SeqCst);
+                let mut r = axum::http::Response::builder()
+                    .status(status)
+                    .header("content-type", "video/mp4");
+                if status == 206 {
+                    r = r.header("content-range", format!("bytes {from}-{}/{len}", to - 1));
+                }
+                r.body(axum::body::Body::from(
+                    file[from as usize..to as usize].to_vec(),
+                ))
+                .unwrap()
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -179,6 +205,12 @@ async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
         .unwrap();
     assert_eq!(status["data"]["size"], size as u64, "{status}");
     assert_eq!(status["data"]["sandbox_sha256"], expected, "{status}");
+    // The whole file once for its size, then each segment once (it was the whole file per
+    // APPEND: 4 × the size for 3 segments).
+    assert_eq!(
+        sent.load(std::sync::atomic::Ordering::SeqCst),
+        2 * size as u64
+    );
     assert_eq!(env.published("twitter").await.len(), 1);
 }
 
