@@ -142,7 +142,13 @@ fn preview(spec: &PlatformSpec, conn: Option<&Connection>, content: &PostContent
                         li {
                             span aria-hidden="true" { (match m.kind.as_str() { "video" => "▶ ", "gif" => "◎ ", _ => "▣ " }) }
                             (m.kind.as_str()) ": "
-                            (m.url.rsplit('/').next().unwrap_or(&m.url))
+                            // An upload by its id (stored posts carry no URL for it; a
+                            // signed URL's last segment would be its token).
+                            @if let Some(id) = &m.media_id {
+                                "uploaded file " (id)
+                            } @else {
+                                (m.url.rsplit('/').next().unwrap_or(&m.url))
+                            }
                             @if let Some(a) = &m.alt_text { " — alt: " (a) }
                         }
                     }
