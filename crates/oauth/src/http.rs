@@ -159,6 +159,160 @@ impl PlatformHttp {
                 "could not build the {what} request: {e}"
             )))
         })?;
+        let record = CallRecord::start(platform, what, &req);
+        let span = record.span.clone();
+        let timeout = self.timeout;
+        let call = async {
+            let mut record = record;
+            let resp = self.client.execute(req).await.map_err(|e| {
+                let msg = transport_message(&e, timeout);
+                record.finish(None, Some(&msg));
+                tracing::warn!(error = %msg, "platform call failed");
+                let err = OAuthError::network(platform, msg);
+                if e.is_connect() || e.is_builder() {
+                    SendError::NotSent(err)
+                } else {
+                    SendError::NoAnswer(err)
+                }
+            })?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.map_err(|e| {
+                let msg = transport_message(&e, timeout);
+                record.finish(None, Some(&msg));
+                tracing::warn!(error = %msg, "platform call broke while reading the answer");
+                SendError::NoAnswer(OAuthError::network(platform, msg))
+            })?;
+            record.finish(Some(status), None);
+            tracing::debug!("platform call answered");
+            Ok(RawResponse {
+                status,
+                headers,
+                body: body.to_vec(),
+                received_at: self.clock.now(),
+                call: what,
+            })
+        };
+        call.instrument(span).await
+    }
+}
+
+impl PlatformHttp {
+    /// Sends a request whose answer is read as it arrives (a media file, too large to hold in
+    /// memory), with the same span and [`PLATFORM_CALL_DURATION`] sample as
+    /// [`PlatformHttp::send`]: the span stays open, and the duration runs, until the answer is
+    /// read whole or dropped; the status recorded is the HTTP status, or `error` when the
+    /// answer broke off while being read.
+    ///
+    /// # Errors
+    /// [`OAuthError::Network`] when no answer (head) came.
+    pub async fn send_streamed(
+        &self,
+        platform: &PlatformSpec,
+        what: &'static str,
+        req: RequestBuilder,
+    ) -> Result<StreamedResponse, OAuthError> {
+        let req = req
+            .build()
+            .map_err(|e| OAuthError::Config(format!("could not build the {what} request: {e}")))?;
+        let mut record = CallRecord::start(platform, what, &req);
+        let span = record.span.clone();
+        let timeout = self.timeout;
+        match self.client.execute(req).instrument(span.clone()).await {
+            Ok(resp) => {
+                record.status = Some(resp.status());
+                Ok(StreamedResponse {
+                    resp,
+                    record,
+                    platform: platform.clone(),
+                    timeout,
+                })
+            }
+            Err(e) => {
+                let msg = transport_message(&e, timeout);
+                record.finish(None, Some(&msg));
+                span.in_scope(|| tracing::warn!(error = %msg, "platform call failed"));
+                Err(OAuthError::network(platform, msg))
+            }
+        }
+    }
+}
+
+/// An answer read as it arrives ([`PlatformHttp::send_streamed`]). Its call is recorded (span
+/// closed, duration sampled) when the body has been read whole, broke off, or the answer is
+/// dropped.
+#[derive(Debug)]
+pub struct StreamedResponse {
+    resp: reqwest::Response,
+    record: CallRecord,
+    platform: PlatformSpec,
+    timeout: Duration,
+}
+
+impl StreamedResponse {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.resp.status()
+    }
+
+    /// Response headers.
+    pub fn headers(&self) -> &reqwest::header::HeaderMap {
+        self.resp.headers()
+    }
+
+    /// The `Content-Length` the answer announced, if any (read from the header: a `HEAD`
+    /// answer has an empty body yet announces the size of the resource).
+    pub fn content_length(&self) -> Option<u64> {
+        self.resp
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// The next piece of the body, `None` once it has been read whole (the call is then
+    /// recorded).
+    ///
+    /// # Errors
+    /// [`OAuthError::Network`] when the answer broke off (recorded with status `error`).
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, OAuthError> {
+        let span = self.record.span.clone();
+        match self.resp.chunk().instrument(span.clone()).await {
+            Ok(Some(b)) => Ok(Some(Vec::from(b))),
+            Ok(None) => {
+                let status = self.record.status;
+                self.record.finish(status, None);
+                Ok(None)
+            }
+            Err(e) => {
+                let msg = transport_message(&e, self.timeout);
+                self.record.finish(None, Some(&msg));
+                span.in_scope(
+                    || tracing::warn!(error = %msg, "platform call broke while reading the answer"),
+                );
+                Err(OAuthError::network(&self.platform, msg))
+            }
+        }
+    }
+}
+
+/// The one record of a platform call: its `platform_call` span (platform, call, method, host,
+/// path template; then status, duration, error) and its [`PLATFORM_CALL_DURATION`] sample,
+/// taken once ([`CallRecord::finish`], or on drop once an answer's head came).
+#[derive(Debug)]
+struct CallRecord {
+    span: tracing::Span,
+    started: Instant,
+    platform: String,
+    what: &'static str,
+    host: String,
+    /// The answer's status once its head came.
+    status: Option<StatusCode>,
+    done: bool,
+}
+
+impl CallRecord {
+    fn start(platform: &PlatformSpec, what: &'static str, req: &reqwest::Request) -> Self {
         let method = req.method().clone();
         let host = req.url().host_str().unwrap_or_default().to_string();
         let path = path_template(req.url().path());
@@ -173,61 +327,52 @@ impl PlatformHttp {
             duration_ms = tracing::field::Empty,
             error = tracing::field::Empty,
         );
-        let started = Instant::now();
-        let observe = |status: Option<StatusCode>| {
-            let elapsed = started.elapsed();
-            let span = tracing::Span::current();
-            span.record("duration_ms", elapsed.as_millis() as u64);
-            let status = match status {
-                Some(s) => {
-                    span.record("status", s.as_u16());
-                    s.as_u16().to_string()
-                }
-                None => "error".to_string(),
-            };
-            metrics::histogram!(
-                PLATFORM_CALL_DURATION,
-                "platform" => platform.id.clone(),
-                "call" => what,
-                "host" => host.clone(),
-                "status" => status,
-            )
-            .record(elapsed.as_secs_f64());
+        CallRecord {
+            span,
+            started: Instant::now(),
+            platform: platform.id.clone(),
+            what,
+            host,
+            status: None,
+            done: false,
+        }
+    }
+
+    /// Records the outcome (`None`: no whole answer, with the `error` words) once.
+    fn finish(&mut self, status: Option<StatusCode>, error: Option<&str>) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        self.span.record("duration_ms", elapsed.as_millis() as u64);
+        if let Some(msg) = error {
+            self.span.record("error", msg);
+        }
+        let status = match status {
+            Some(s) => {
+                self.span.record("status", s.as_u16());
+                s.as_u16().to_string()
+            }
+            None => "error".to_string(),
         };
-        let timeout = self.timeout;
-        let call = async {
-            let resp = self.client.execute(req).await.map_err(|e| {
-                let msg = transport_message(&e, timeout);
-                tracing::Span::current().record("error", msg.as_str());
-                observe(None);
-                tracing::warn!(error = %msg, "platform call failed");
-                let err = OAuthError::network(platform, msg);
-                if e.is_connect() || e.is_builder() {
-                    SendError::NotSent(err)
-                } else {
-                    SendError::NoAnswer(err)
-                }
-            })?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(|e| {
-                let msg = transport_message(&e, timeout);
-                tracing::Span::current().record("error", msg.as_str());
-                observe(None);
-                tracing::warn!(error = %msg, "platform call broke while reading the answer");
-                SendError::NoAnswer(OAuthError::network(platform, msg))
-            })?;
-            observe(Some(status));
-            tracing::debug!("platform call answered");
-            Ok(RawResponse {
-                status,
-                headers,
-                body: body.to_vec(),
-                received_at: self.clock.now(),
-                call: what,
-            })
-        };
-        call.instrument(span).await
+        metrics::histogram!(
+            PLATFORM_CALL_DURATION,
+            "platform" => self.platform.clone(),
+            "call" => self.what,
+            "host" => self.host.clone(),
+            "status" => status,
+        )
+        .record(elapsed.as_secs_f64());
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        // An answer dropped before it was read whole: its status is what the call got. (A call
+        // abandoned before any answer, its future dropped, records nothing.)
+        if let Some(status) = self.status {
+            self.finish(Some(status), None);
+        }
     }
 }
 

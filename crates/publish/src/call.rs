@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use switchboard_core::diagnosis::{diagnose_call, CallKind};
 use switchboard_core::{Category, Diagnosis, PlatformSpec};
-use switchboard_oauth::http::{RawResponse, SendError};
+use switchboard_oauth::http::{RawResponse, SendError, StreamedResponse};
 use switchboard_oauth::{OAuthError, PlatformHttp};
 
 use crate::{Progress, PublishError};
@@ -230,8 +230,11 @@ fn disk_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
     failed(d)
 }
 
-fn download_broke(spec: &PlatformSpec, e: &reqwest::Error) -> PublishError {
-    let mut d = Diagnosis::network(&spec.id, format!("media download: {e}"));
+/// A media fetch that got no (whole) answer: `network`, retryable. The words come from the
+/// instrumented client and never hold the URL (a signed URL's query is a credential).
+fn download_broke(e: OAuthError) -> PublishError {
+    let mut d = oauth_diagnosis(e);
+    d.retryable = true;
     d.cause = "The media file could not be downloaded from its URL.".to_string();
     failed(d)
 }
@@ -245,12 +248,14 @@ fn too_large(spec: &PlatformSpec) -> PublishError {
 }
 
 /// `GET url` (with `Range: bytes=from-(to-1)` when `range` is given), its status checked.
+/// Sent through [`PlatformHttp::send_streamed`], so it has the span and duration sample of
+/// every platform call (call `media_download`; host and path template, never the query).
 async fn get_media(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     url: &str,
     range: Option<(u64, u64)>,
-) -> Result<reqwest::Response, PublishError> {
+) -> Result<StreamedResponse, PublishError> {
     let mut req = http.request(reqwest::Method::GET, url);
     if let Some((from, to)) = range {
         req = req.header(
@@ -258,7 +263,19 @@ async fn get_media(
             format!("bytes={from}-{}", to.saturating_sub(1)),
         );
     }
-    let resp = req.send().await.map_err(|e| download_broke(spec, &e))?;
+    let resp = http
+        .send_streamed(spec, "media_download", req)
+        .await
+        .map_err(download_broke)?;
+    check_media_status(spec, resp)
+}
+
+/// A media URL's answer when its status is a success; `network` (retryable) for 5xx and 429,
+/// `invalid_request` for other errors.
+fn check_media_status(
+    spec: &PlatformSpec,
+    resp: StreamedResponse,
+) -> Result<StreamedResponse, PublishError> {
     let status = resp.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         let mut d = Diagnosis::network(
@@ -284,7 +301,7 @@ async fn get_media(
 /// A whole-file answer streamed into an anonymous temporary file.
 async fn to_file(
     spec: &PlatformSpec,
-    mut resp: reqwest::Response,
+    mut resp: StreamedResponse,
 ) -> Result<MediaFile, PublishError> {
     use tokio::io::AsyncWriteExt as _;
     if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
@@ -293,7 +310,7 @@ async fn to_file(
     let std_file = tempfile::tempfile().map_err(|e| disk_error(spec, &e))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut len = 0u64;
-    while let Some(chunk) = resp.chunk().await.map_err(|e| download_broke(spec, &e))? {
+    while let Some(chunk) = resp.chunk().await.map_err(download_broke)? {
         len += chunk.len() as u64;
         if len > MAX_MEDIA_BYTES {
             return Err(too_large(spec));
@@ -353,7 +370,7 @@ pub async fn download_range(
             Some((a, b, total)) if a == rf && b + 1 == rt => {
                 let want = (rt - rf) as usize;
                 let mut buf = Vec::with_capacity(want);
-                while let Some(chunk) = resp.chunk().await.map_err(|e| download_broke(spec, &e))? {
+                while let Some(chunk) = resp.chunk().await.map_err(download_broke)? {
                     if buf.len() + chunk.len() > want {
                         return Err(refuse(
                             spec,
@@ -401,17 +418,51 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     (a <= b && b < total).then_some((a, b, total))
 }
 
-/// The size in bytes of a public media URL's file (downloaded to a temporary file, not kept in
-/// memory), for an upload that must announce it.
+/// The size in bytes of a public media URL's file, for an upload that must announce it: the
+/// `Content-Length` of a `HEAD` answer (call `media_head`), else (no or a zero length, or `HEAD`
+/// not answered with a success) the length of the file downloaded to a temporary file.
 ///
 /// # Errors
-/// As [`download_file`].
+/// As [`download_file`]; `content_rejected` when `HEAD` announces more than
+/// [`MAX_MEDIA_BYTES`].
 pub async fn media_size(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     url: &str,
 ) -> Result<u64, PublishError> {
+    let req = http.request(reqwest::Method::HEAD, url);
+    let resp = http
+        .send_streamed(spec, "media_head", req)
+        .await
+        .map_err(download_broke)?;
+    if resp.status().is_success() {
+        // A length of 0 is taken as unknown (some servers announce 0 to HEAD).
+        if let Some(n) = resp.content_length().filter(|&n| n > 0) {
+            if n > MAX_MEDIA_BYTES {
+                return Err(too_large(spec));
+            }
+            return Ok(n);
+        }
+    }
+    drop(resp);
     Ok(download_file(http, spec, url).await?.len())
+}
+
+/// The size in bytes of a post's media item: its `size_bytes` when known (uploaded media always
+/// carry it), else [`media_size`]. The upload's range reads still compare the file's size with
+/// this one, so a wrong `size_bytes` is refused as "the media file changed size".
+///
+/// # Errors
+/// As [`media_size`].
+pub async fn known_media_size(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    media: &switchboard_core::post::Media,
+) -> Result<u64, PublishError> {
+    match media.size_bytes {
+        Some(n) if n > 0 => Ok(n),
+        _ => media_size(http, spec, &media.url).await,
+    }
 }
 
 /// Downloads the bytes of a public media URL into memory: for images, which platforms cap at a

@@ -216,7 +216,7 @@ impl LinkedInPublisher {
         } else {
             match p.video.take() {
                 None => {
-                    let size = call::media_size(http, spec, &media.url).await?;
+                    let size = call::known_media_size(http, spec, media).await?;
                     let body = json!({ "initializeUploadRequest": {
                         "owner": person(t),
                         "fileSizeBytes": size,

@@ -150,7 +150,7 @@ impl TwitterPublisher {
                 p.media_ids.push(call::field(spec, &v, "/data/id")?);
             }
             (_, None) => {
-                let total = call::media_size(http, spec, &media.url).await?;
+                let total = call::known_media_size(http, spec, media).await?;
                 let category = if media.kind == MediaKind::Gif {
                     "tweet_gif"
                 } else {

@@ -127,6 +127,33 @@ async fn video_parts_finalize_poll_and_resume_without_a_second_upload() {
     assert_eq!(items[0]["id"], done.post_id.as_str());
 }
 
+/// With the media item's `size_bytes` known (uploaded media always carry it), the file is not
+/// downloaded to learn its size: a host that honours `Range` serves each part once, the file
+/// once in all. Without it (and `HEAD` refused) the file is downloaded once more for its size.
+#[tokio::test]
+async fn a_video_of_known_size_is_fetched_once_part_by_part() {
+    let env = start().await;
+    let g = env.grant("linkedin", None, SCOPES).await;
+    let size = 4 * 1024 * 1024 + 1000;
+    for (known, served) in [(Some(size as u64), size as u64), (None, 2 * size as u64)] {
+        let host = RangeHost::start("v.mp4", varied_bytes(size), Head::Refused).await;
+        let mut content = text(&format!("a video, size_bytes {known:?}"));
+        let mut media = env.media("v.mp4", MediaKind::Video, 1);
+        media.url = host.url.clone();
+        media.size_bytes = known;
+        content.media = vec![media];
+        let t = target(env.spec("linkedin"), &g, &g.account_id, &content);
+        drive(&env, &LinkedInPublisher, &env.http, &t, Value::Null)
+            .await
+            .unwrap();
+        assert_eq!(host.heads(), u64::from(known.is_none()));
+        assert_eq!(host.served(), served, "size_bytes {known:?}");
+    }
+    let items = env.published("linkedin").await;
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["kind"] == "video"), "{items:?}");
+}
+
 #[tokio::test]
 async fn too_long_commentary_is_refused_not_retryable() {
     let env = start().await;

@@ -120,71 +120,18 @@ async fn video_is_chunked_polled_and_resumes_without_a_second_upload() {
     assert!((6..=8).contains(&uploads), "upload calls {uploads}");
 }
 
-/// A video of several segments, served with bytes that differ from segment to segment (the
-/// sandbox's own media repeat a 64-byte pattern, blind to order) by a server that honours
-/// `Range`: the size is read once (streamed to a temporary file), then each APPEND fetches only
-/// its segment; the sandbox received every byte, in order. (The sandbox's media server ignores
-/// `Range`: `video_is_chunked_...` covers the temporary-file fallback.)
-#[tokio::test]
-async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
+/// Drives the X publisher over a video hosted at `url` (with `size_bytes` as given) to the end,
+/// and checks that the sandbox received every byte of `video`, in order.
+async fn publish_hosted_video(env: &Env, url: &str, video: &[u8], size_bytes: Option<u64>) {
     use sha2::Digest as _;
-    let env = start().await;
     let g = env.grant("twitter", None, SCOPES).await;
-    // Not periodic: a 64-bit LCG's high bytes.
-    let size = SEGMENT_BYTES * 2 + 777;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let video: Vec<u8> = (0..size)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 56) as u8
-        })
-        .collect();
-    let expected = hex::encode(sha2::Sha256::digest(&video));
-    let served = std::sync::Arc::new(video.clone());
-    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = sent.clone();
-    let app = axum::Router::new().route(
-        "/clip.mp4",
-        axum::routing::get(move |headers: axum::http::HeaderMap| {
-            let (file, sent) = (served.clone(), counter.clone());
-            async move {
-                let len = file.len() as u64;
-                let range = headers
-                    .get("range")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|r| r.strip_prefix("bytes="))
-                    .and_then(|r| r.split_once('-'))
-                    .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
-                let (status, from, to) = match range {
-                    Some((a, b)) if a <= b && b < len => (206, a, b + 1),
-                    _ => (200, 0, len),
-                };
-                sent.fetch_add(to - from, std::sync::atomic::Ordering::SeqCst);
-                let mut r = axum::http::Response::builder()
-                    .status(status)
-                    .header("content-type", "video/mp4");
-                if status == 206 {
-                    r = r.header("content-range", format!("bytes {from}-{}/{len}", to - 1));
-                }
-                r.body(axum::body::Body::from(
-                    file[from as usize..to as usize].to_vec(),
-                ))
-                .unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
     let mut content = text("a long clip");
     let mut media = env.media("clip.mp4", MediaKind::Video, 1);
-    media.url = format!("http://{addr}/clip.mp4");
+    media.url = url.to_string();
+    media.size_bytes = size_bytes;
     content.media = vec![media];
     let t = target(env.spec("twitter"), &g, &g.account_id, &content);
-    let (done, _) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+    let (done, _) = drive(env, &TwitterPublisher, &env.http, &t, Value::Null)
         .await
         .unwrap();
     let last: XProgress = serde_json::from_value(done.progress).unwrap();
@@ -193,7 +140,7 @@ async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
         .http
         .request(
             reqwest::Method::GET,
-            &format!("{}/2/media/upload", call_base(&env)),
+            &format!("{}/2/media/upload", call_base(env)),
         )
         .query(&[("command", "STATUS"), ("media_id", media_id.as_str())])
         .bearer_auth(secrecy::ExposeSecret::expose_secret(&g.token))
@@ -203,15 +150,77 @@ async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
         .json()
         .await
         .unwrap();
-    assert_eq!(status["data"]["size"], size as u64, "{status}");
+    assert_eq!(status["data"]["size"], video.len() as u64, "{status}");
+    let expected = hex::encode(sha2::Sha256::digest(video));
     assert_eq!(status["data"]["sandbox_sha256"], expected, "{status}");
-    // The whole file once for its size, then each segment once (it was the whole file per
-    // APPEND: 4 × the size for 3 segments).
-    assert_eq!(
-        sent.load(std::sync::atomic::Ordering::SeqCst),
-        2 * size as u64
-    );
     assert_eq!(env.published("twitter").await.len(), 1);
+}
+
+/// A video of several segments, served with bytes that differ from segment to segment (the
+/// sandbox's own media repeat a 64-byte pattern, blind to order) by a server that honours
+/// `Range` but not `HEAD`, its size unknown: the size is read once (streamed to a temporary
+/// file), then each APPEND fetches only its segment; the sandbox received every byte, in order.
+/// (The sandbox's media server ignores `Range`: `video_is_chunked_...` covers the
+/// temporary-file fallback.)
+#[tokio::test]
+async fn a_multi_segment_video_arrives_byte_for_byte_in_order() {
+    let env = start().await;
+    let size = SEGMENT_BYTES * 2 + 777;
+    let video = varied_bytes(size);
+    let host = RangeHost::start("clip.mp4", video.clone(), Head::Refused).await;
+    publish_hosted_video(&env, &host.url, &video, None).await;
+    // HEAD refused: the whole file once for its size, then each segment once (it was the whole
+    // file per APPEND: 4 × the size for 3 segments).
+    assert_eq!(host.heads(), 1);
+    assert_eq!(host.served(), 2 * size as u64);
+}
+
+/// With the media item's `size_bytes` known (uploaded media always carry it), nothing is
+/// downloaded to learn the size: each segment's bytes are served once, the file once in all.
+#[tokio::test]
+async fn a_video_of_known_size_is_fetched_once_segment_by_segment() {
+    let env = start().await;
+    let size = SEGMENT_BYTES * 2 + 777;
+    let video = varied_bytes(size);
+    let host = RangeHost::start("clip.mp4", video.clone(), Head::Refused).await;
+    publish_hosted_video(&env, &host.url, &video, Some(size as u64)).await;
+    assert_eq!(host.heads(), 0);
+    assert_eq!(host.served(), size as u64);
+}
+
+/// Size unknown, but the host answers `HEAD` with `Content-Length`: that is the size, and the
+/// file is served once in all.
+#[tokio::test]
+async fn a_video_of_unknown_size_is_sized_by_head() {
+    let env = start().await;
+    let size = SEGMENT_BYTES * 2 + 777;
+    let video = varied_bytes(size);
+    let host = RangeHost::start("clip.mp4", video.clone(), Head::Length).await;
+    publish_hosted_video(&env, &host.url, &video, None).await;
+    assert_eq!(host.heads(), 1);
+    assert_eq!(host.served(), size as u64);
+}
+
+/// A `size_bytes` that is not the file's (it changed since it was recorded) is caught at the
+/// first segment: refused as "changed size", not retryable, nothing published.
+#[tokio::test]
+async fn a_wrong_known_size_is_refused_as_a_changed_file() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let size = SEGMENT_BYTES + 10;
+    let host = RangeHost::start("clip.mp4", varied_bytes(size), Head::Length).await;
+    let mut content = text("a clip");
+    let mut media = env.media("clip.mp4", MediaKind::Video, 1);
+    media.url = host.url.clone();
+    media.size_bytes = Some(size as u64 + 1);
+    content.media = vec![media];
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let d = failed(drive(&env, &TwitterPublisher, &env.http, &t, Value::Null).await);
+    assert_eq!(d.category, Category::InvalidRequest, "{d:?}");
+    assert!(!d.retryable, "{d:?}");
+    assert!(d.cause.contains("changed size"), "{d:?}");
+    assert_eq!(host.heads(), 0);
+    assert!(env.published("twitter").await.is_empty());
 }
 
 /// The X API base the sandbox serves (the catalog's `api_base_url`).

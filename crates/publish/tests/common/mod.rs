@@ -236,3 +236,112 @@ pub fn failed(r: Result<impl std::fmt::Debug, PublishError>) -> switchboard_core
         other => panic!("expected Failed, got {other:?}"),
     }
 }
+
+/// How [`RangeHost`] answers `HEAD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// `200` with the file's `Content-Length`.
+    Length,
+    /// `405 Method Not Allowed` (no size: the publisher must download the file to learn it).
+    Refused,
+}
+
+/// A media host on 127.0.0.1 that honours `Range` (`206` with `Content-Range`), counting the
+/// body bytes it serves and the `HEAD` requests it answers.
+pub struct RangeHost {
+    /// `http://127.0.0.1:port/<name>`.
+    pub url: String,
+    served: Arc<std::sync::atomic::AtomicU64>,
+    heads: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RangeHost {
+    /// Serves `file` at `/<name>` (any query accepted), `HEAD` answered as `head` says.
+    pub async fn start(name: &str, file: Vec<u8>, head: Head) -> RangeHost {
+        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        let file = Arc::new(file);
+        let served = Arc::new(AtomicU64::new(0));
+        let heads = Arc::new(AtomicU64::new(0));
+        let (get_file, get_served) = (file.clone(), served.clone());
+        let (head_len, head_count) = (file.len() as u64, heads.clone());
+        let get = move |headers: axum::http::HeaderMap| {
+            let (file, sent) = (get_file.clone(), get_served.clone());
+            async move {
+                let len = file.len() as u64;
+                let range = headers
+                    .get("range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|r| r.strip_prefix("bytes="))
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+                let (status, from, to) = match range {
+                    Some((a, b)) if a <= b && b < len => (206, a, b + 1),
+                    _ => (200, 0, len),
+                };
+                sent.fetch_add(to - from, SeqCst);
+                let mut r = axum::http::Response::builder()
+                    .status(status)
+                    .header("content-type", "video/mp4");
+                if status == 206 {
+                    r = r.header("content-range", format!("bytes {from}-{}/{len}", to - 1));
+                }
+                r.body(axum::body::Body::from(
+                    file[from as usize..to as usize].to_vec(),
+                ))
+                .unwrap()
+            }
+        };
+        let head_handler = move || {
+            let count = head_count.clone();
+            async move {
+                count.fetch_add(1, SeqCst);
+                let r = axum::http::Response::builder();
+                match head {
+                    Head::Length => r
+                        .status(200)
+                        .header("content-type", "video/mp4")
+                        .header("content-length", head_len.to_string()),
+                    Head::Refused => r.status(405),
+                }
+                .body(axum::body::Body::empty())
+                .unwrap()
+            }
+        };
+        let app = axum::Router::new().route(
+            &format!("/{name}"),
+            axum::routing::get(get).head(head_handler),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        RangeHost {
+            url: format!("http://{addr}/{name}"),
+            served,
+            heads,
+        }
+    }
+
+    /// Body bytes served so far (`GET`s, ranges included).
+    pub fn served(&self) -> u64 {
+        self.served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `HEAD` requests answered so far.
+    pub fn heads(&self) -> u64 {
+        self.heads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `n` bytes that are not periodic (a 64-bit LCG's high bytes), so that a segment sent out of
+/// place changes the file's hash.
+pub fn varied_bytes(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
