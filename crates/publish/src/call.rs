@@ -1,6 +1,7 @@
 //! Plumbing shared by the publishers: sending a call (repeatable or not), turning a platform's
 //! error answer into a [`PublishError`], reading JSON, downloading a media URL to a temporary file
-//! ([`download_file`], read back by range: one chunk in memory, not the file), and
+//! ([`download_file`], read back by range: one chunk in memory, not the file) or reading it from
+//! this server's disk when the target has the file ([`crate::Target::local_media`]: uploads), and
 //! reading/writing a publisher's own progress type.
 //!
 //! Two ways to send:
@@ -21,7 +22,7 @@ use switchboard_core::{Category, Diagnosis, PlatformSpec};
 use switchboard_oauth::http::{RawResponse, SendError, StreamedResponse};
 use switchboard_oauth::{OAuthError, PlatformHttp};
 
-use crate::{Progress, PublishError};
+use crate::{LocalMedia, Progress, PublishError};
 
 /// The most bytes [`download_file`] takes from a media URL (512 MiB): larger files are refused
 /// (from `Content-Length` before reading, else as soon as the stream passes it).
@@ -324,8 +325,55 @@ async fn to_file(
     Ok(MediaFile { file, len })
 }
 
+/// The file on this server's disk for the media item at `url`, when `local` has one.
+fn local_path<'l>(local: &'l [LocalMedia], url: &str) -> Option<&'l std::path::Path> {
+    local
+        .iter()
+        .find(|l| l.url == url)
+        .map(|l| l.path.as_path())
+}
+
+/// A media file on this server's disk, opened for reading: size from its metadata, refused
+/// when larger than [`MAX_MEDIA_BYTES`]. No platform call (no `media_download` span or sample);
+/// a debug event says the file was read locally.
+async fn open_local(
+    spec: &PlatformSpec,
+    path: &std::path::Path,
+) -> Result<MediaFile, PublishError> {
+    let file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refuse(
+                spec,
+                Category::InvalidRequest,
+                "The uploaded media file is no longer on this server; upload it again.",
+            ))
+        }
+        Err(e) => return Err(local_error(spec, &e)),
+    };
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| local_error(spec, &e))?
+        .len();
+    if len > MAX_MEDIA_BYTES {
+        return Err(too_large(spec));
+    }
+    tracing::debug!(platform = %spec.id, bytes = len, "media read from local disk");
+    Ok(MediaFile { file, len })
+}
+
+/// `network` (retryable): the uploaded file could not be read (the words of the I/O error,
+/// which carry no path).
+fn local_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
+    let mut d = Diagnosis::network(&spec.id, format!("uploaded media file: {e}"));
+    d.cause = "The uploaded media file could not be read on this server.".to_string();
+    failed(d)
+}
+
 /// Downloads a public media URL (the content's `media[].url`) to a temporary file, streaming
-/// it: at most one network chunk is in memory at a time.
+/// it: at most one network chunk is in memory at a time. When `local` has a file for `url`
+/// (an upload in `media_dir`), that file is opened instead, without HTTP.
 ///
 /// # Errors
 /// `Failed`: `network` (retryable) when it could not be fetched, answered 5xx or 429, broke off,
@@ -335,8 +383,12 @@ async fn to_file(
 pub async fn download_file(
     http: &PlatformHttp,
     spec: &PlatformSpec,
+    local: &[LocalMedia],
     url: &str,
 ) -> Result<MediaFile, PublishError> {
+    if let Some(path) = local_path(local, url) {
+        return open_local(spec, path).await;
+    }
     let resp = get_media(http, spec, url, None).await?;
     to_file(spec, resp).await
 }
@@ -353,10 +405,19 @@ pub async fn download_file(
 pub async fn download_range(
     http: &PlatformHttp,
     spec: &PlatformSpec,
+    local: &[LocalMedia],
     url: &str,
     from: u64,
     to: u64,
 ) -> Result<(Vec<u8>, u64), PublishError> {
+    if let Some(path) = local_path(local, url) {
+        let mut file = open_local(spec, path).await?;
+        let total = file.len();
+        if from > to || to > total {
+            return Ok((Vec::new(), total));
+        }
+        return Ok((file.read_range(spec, from, to).await?, total));
+    }
     // An empty range still learns the size (from the first byte's Content-Range).
     let (rf, rt) = if from < to { (from, to) } else { (0, 1) };
     let mut resp = get_media(http, spec, url, Some((rf, rt))).await?;
@@ -428,8 +489,12 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 pub async fn media_size(
     http: &PlatformHttp,
     spec: &PlatformSpec,
+    local: &[LocalMedia],
     url: &str,
 ) -> Result<u64, PublishError> {
+    if let Some(path) = local_path(local, url) {
+        return Ok(open_local(spec, path).await?.len());
+    }
     let req = http.request(reqwest::Method::HEAD, url);
     let resp = http
         .send_streamed(spec, "media_head", req)
@@ -445,7 +510,7 @@ pub async fn media_size(
         }
     }
     drop(resp);
-    Ok(download_file(http, spec, url).await?.len())
+    Ok(download_file(http, spec, local, url).await?.len())
 }
 
 /// The size in bytes of a post's media item: its `size_bytes` when known (uploaded media always
@@ -457,11 +522,12 @@ pub async fn media_size(
 pub async fn known_media_size(
     http: &PlatformHttp,
     spec: &PlatformSpec,
+    local: &[LocalMedia],
     media: &switchboard_core::post::Media,
 ) -> Result<u64, PublishError> {
     match media.size_bytes {
         Some(n) if n > 0 => Ok(n),
-        _ => media_size(http, spec, &media.url).await,
+        _ => media_size(http, spec, local, &media.url).await,
     }
 }
 
@@ -473,9 +539,10 @@ pub async fn known_media_size(
 pub async fn download(
     http: &PlatformHttp,
     spec: &PlatformSpec,
+    local: &[LocalMedia],
     url: &str,
 ) -> Result<Vec<u8>, PublishError> {
-    let mut f = download_file(http, spec, url).await?;
+    let mut f = download_file(http, spec, local, url).await?;
     let len = f.len();
     f.read_range(spec, 0, len).await
 }

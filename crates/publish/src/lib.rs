@@ -61,6 +61,22 @@ pub struct Target<'a> {
     pub account_id: &'a str,
     /// What to publish, with its per-platform overrides (`content.overrides[spec.id]`).
     pub content: &'a PostContent,
+    /// Media items of `content` whose file is on this server's disk (uploads in `media_dir`),
+    /// by the URL they carry: the media fetches of [`call`] read these from disk instead of
+    /// over HTTP (an instance behind a load balancer may not reach its own public URL).
+    /// Platforms that pull by URL still get the URL. Empty (`&[]`) when none.
+    pub local_media: &'a [LocalMedia],
+}
+
+/// A media item's file on this server's disk: the item's `url` (as in `content.media[].url`)
+/// and the file's path. The file is read as the URL would have been fetched (size limit,
+/// "changed size" checks included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMedia {
+    /// The media item's URL, as in `content.media[].url` (a signed public URL for uploads).
+    pub url: String,
+    /// The file's path (in `media_dir`).
+    pub path: std::path::PathBuf,
 }
 
 /// The outcome of one step.

@@ -204,7 +204,7 @@ impl LinkedInPublisher {
                     });
                 }
                 Some(up) => {
-                    let bytes = call::download(http, spec, &media.url).await?;
+                    let bytes = call::download(http, spec, t.local_media, &media.url).await?;
                     let req = http
                         .request(Method::PUT, &up.upload_url)
                         .bearer_auth(t.access_token.expose_secret())
@@ -216,7 +216,7 @@ impl LinkedInPublisher {
         } else {
             match p.video.take() {
                 None => {
-                    let size = call::known_media_size(http, spec, media).await?;
+                    let size = call::known_media_size(http, spec, t.local_media, media).await?;
                     let body = json!({ "initializeUploadRequest": {
                         "owner": person(t),
                         "fileSizeBytes": size,
@@ -273,7 +273,8 @@ impl LinkedInPublisher {
                     }
                     // Only this part is fetched (Range) or read from the downloaded file.
                     let (part, total) =
-                        call::download_range(http, spec, &media.url, from, to + 1).await?;
+                        call::download_range(http, spec, t.local_media, &media.url, from, to + 1)
+                            .await?;
                     if to >= total {
                         return Err(refuse(
                             spec,

@@ -118,7 +118,7 @@ impl PinterestPublisher {
             }
             Some(mut up) if !up.uploaded => {
                 // Streamed from the temporary file into the multipart body.
-                let file = call::download_file(http, spec, video_url).await?;
+                let file = call::download_file(http, spec, t.local_media, video_url).await?;
                 let len = file.len();
                 let mut form = Form::new();
                 for (k, v) in &up.upload_parameters {

@@ -297,7 +297,7 @@ impl TikTokPublisher {
             } else {
                 let size = match v.size_bytes {
                     Some(n) if n > 0 => n,
-                    _ => call::media_size(http, spec, &v.url).await?,
+                    _ => call::media_size(http, spec, t.local_media, &v.url).await?,
                 };
                 let (chunk, chunks) = chunk_plan(size, self.chunk_bytes);
                 p.video_size = size;
@@ -407,7 +407,8 @@ impl TikTokPublisher {
             start + p.chunk_size
         };
         // Only this chunk is fetched (Range) or read from the downloaded file.
-        let (chunk, total) = call::download_range(http, spec, &video.url, start, end).await?;
+        let (chunk, total) =
+            call::download_range(http, spec, t.local_media, &video.url, start, end).await?;
         if total != p.video_size {
             return Err(refuse(
                 spec,

@@ -136,7 +136,7 @@ impl TwitterPublisher {
         let mut wait = None;
         match (media.kind, p.chunked.clone()) {
             (MediaKind::Image, _) => {
-                let bytes = call::download(http, spec, &media.url).await?;
+                let bytes = call::download(http, spec, t.local_media, &media.url).await?;
                 let mime = media_type(media.kind, media.mime_type.as_deref());
                 let form = Form::new()
                     .text("media_category", "tweet_image")
@@ -150,7 +150,7 @@ impl TwitterPublisher {
                 p.media_ids.push(call::field(spec, &v, "/data/id")?);
             }
             (_, None) => {
-                let total = call::known_media_size(http, spec, media).await?;
+                let total = call::known_media_size(http, spec, t.local_media, media).await?;
                 let category = if media.kind == MediaKind::Gif {
                     "tweet_gif"
                 } else {
@@ -179,7 +179,7 @@ impl TwitterPublisher {
                 let from = u64::from(c.segment) * SEGMENT_BYTES as u64;
                 let to = (from + SEGMENT_BYTES as u64).min(c.total_bytes);
                 let (segment, total) =
-                    call::download_range(http, spec, &media.url, from, to).await?;
+                    call::download_range(http, spec, t.local_media, &media.url, from, to).await?;
                 if total != c.total_bytes {
                     return Err(refuse(
                         spec,

@@ -146,7 +146,7 @@ impl YouTubePublisher {
         let kids = over.and_then(|o| o.made_for_kids).unwrap_or(false);
         let size = match video.size_bytes {
             Some(n) if n > 0 => n,
-            _ => call::media_size(http, spec, &video.url).await?,
+            _ => call::media_size(http, spec, t.local_media, &video.url).await?,
         };
         let content_type = video
             .mime_type
@@ -235,7 +235,8 @@ impl Publisher for YouTubePublisher {
         let start = p.offset.min(p.size);
         let end = (start + self.chunk()).min(p.size);
         // Only this chunk is fetched (Range) or read from the downloaded file.
-        let (chunk, total) = call::download_range(http, spec, &video.url, start, end).await?;
+        let (chunk, total) =
+            call::download_range(http, spec, t.local_media, &video.url, start, end).await?;
         if total != p.size {
             return Err(refuse(
                 spec,

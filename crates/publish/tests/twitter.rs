@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use switchboard_core::post::MediaKind;
 use switchboard_core::Category;
 use switchboard_publish::twitter::{TwitterPublisher, XProgress, SEGMENT_BYTES};
-use switchboard_publish::{publisher_for, PublishError, Publisher, Step};
+use switchboard_publish::{publisher_for, LocalMedia, PublishError, Publisher, Step};
 
 const SCOPES: &[&str] = &[
     "tweet.read",
@@ -123,6 +123,17 @@ async fn video_is_chunked_polled_and_resumes_without_a_second_upload() {
 /// Drives the X publisher over a video hosted at `url` (with `size_bytes` as given) to the end,
 /// and checks that the sandbox received every byte of `video`, in order.
 async fn publish_hosted_video(env: &Env, url: &str, video: &[u8], size_bytes: Option<u64>) {
+    publish_video(env, url, video, size_bytes, &[]).await;
+}
+
+/// As [`publish_hosted_video`], with `local` as the target's files on disk.
+async fn publish_video(
+    env: &Env,
+    url: &str,
+    video: &[u8],
+    size_bytes: Option<u64>,
+    local: &[LocalMedia],
+) {
     use sha2::Digest as _;
     let g = env.grant("twitter", None, SCOPES).await;
     let mut content = text("a long clip");
@@ -130,7 +141,8 @@ async fn publish_hosted_video(env: &Env, url: &str, video: &[u8], size_bytes: Op
     media.url = url.to_string();
     media.size_bytes = size_bytes;
     content.media = vec![media];
-    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let mut t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    t.local_media = local;
     let (done, _) = drive(env, &TwitterPublisher, &env.http, &t, Value::Null)
         .await
         .unwrap();
@@ -220,6 +232,55 @@ async fn a_wrong_known_size_is_refused_as_a_changed_file() {
     assert!(!d.retryable, "{d:?}");
     assert!(d.cause.contains("changed size"), "{d:?}");
     assert_eq!(host.heads(), 0);
+    assert!(env.published("twitter").await.is_empty());
+}
+
+/// Nothing listens at this URL: a fetch of it fails (it stands for an instance's own public
+/// URL that the instance cannot reach).
+const UNREACHABLE: &str = "http://127.0.0.1:9/media/clip/token";
+
+/// A file on disk holding `bytes`, as the target's file for [`UNREACHABLE`].
+fn on_disk(bytes: &[u8]) -> (tempfile::NamedTempFile, Vec<LocalMedia>) {
+    use std::io::Write as _;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(bytes).unwrap();
+    let local = vec![LocalMedia {
+        url: UNREACHABLE.to_string(),
+        path: f.path().to_path_buf(),
+    }];
+    (f, local)
+}
+
+/// A media item with a file on disk (an upload in `media_dir`) is read from it, never fetched
+/// from its URL (unreachable here): sized from the file's metadata, then each segment read by
+/// seeking; the sandbox received every byte, in order.
+#[tokio::test]
+async fn a_video_on_disk_is_read_from_it_not_fetched() {
+    let env = start().await;
+    let video = varied_bytes(SEGMENT_BYTES * 2 + 777);
+    let (_file, local) = on_disk(&video);
+    publish_video(&env, UNREACHABLE, &video, None, &local).await;
+}
+
+/// The checks of a fetched file hold for one on disk: a `size_bytes` that is not the file's is
+/// refused as "changed size", not retryable, nothing published.
+#[tokio::test]
+async fn a_video_on_disk_of_another_size_is_refused_as_a_changed_file() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let size = SEGMENT_BYTES + 10;
+    let (_file, local) = on_disk(&varied_bytes(size));
+    let mut content = text("a clip");
+    let mut media = env.media("clip.mp4", MediaKind::Video, 1);
+    media.url = UNREACHABLE.to_string();
+    media.size_bytes = Some(size as u64 + 1);
+    content.media = vec![media];
+    let mut t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    t.local_media = &local;
+    let d = failed(drive(&env, &TwitterPublisher, &env.http, &t, Value::Null).await);
+    assert_eq!(d.category, Category::InvalidRequest, "{d:?}");
+    assert!(!d.retryable, "{d:?}");
+    assert!(d.cause.contains("changed size"), "{d:?}");
     assert!(env.published("twitter").await.is_empty());
 }
 

@@ -598,7 +598,7 @@ async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
         .post("/v1/posts", json!({"content": {"text": "A dot", "media": [{"media_id": dot["id"]}]}, "connection_ids": [x]}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{x_post}");
-    // The MP4 as an X video: downloaded from its signed URL, uploaded in chunks, processed.
+    // The MP4 as an X video: read from media_dir, uploaded in chunks, processed.
     let (s, x_video) = app
         .post(
             "/v1/posts",
@@ -636,7 +636,7 @@ async fn uploaded_media_publish_to_instagram_and_x_through_the_sandbox() {
     }
     let stats = app.sandbox_stats().await;
     assert_eq!(stats["platforms"]["instagram"]["published"], 1, "{stats}");
-    // X received the bytes Switchboard served from the signed URL and published the tweet with them.
+    // X received the uploaded bytes (read from media_dir) and published the tweet with them.
     let published: Value = app
         .http
         .get(format!(
@@ -1120,4 +1120,67 @@ async fn retention_removes_day_old_files_without_a_row_and_nothing_else() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.unwrap().to_vec(), png());
+}
+
+#[tokio::test]
+async fn uploads_publish_to_x_when_the_own_public_url_is_unreachable() {
+    // Behind a load balancer an instance often cannot reach its own public URL: push-upload
+    // publishers read an upload from `media_dir`, not over HTTP. The publishing instance's
+    // public URL is port 9 (discard), where nothing listens, so any fetch of a signed URL fails.
+    // The scheduling instance (a reachable public URL, for the OAuth callback) shares its
+    // database and media_dir, and is gone at publish time.
+    let publisher = TestApp::spawn_with(Setup {
+        config: Box::new(|c| c.public_url = "http://127.0.0.1:9".to_string()),
+        ..Setup::default()
+    })
+    .await;
+    let scheduler = TestApp::spawn_with(Setup {
+        db: Db::Url(publisher.database_url.clone()),
+        sandbox_url: Some((publisher.sandbox.clone(), publisher.clock.clone())),
+        ..Setup::default()
+    })
+    .await;
+    let x = scheduler.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dot = uploaded(&scheduler, png(), "image/png").await;
+    let clip = uploaded(&scheduler, mp4(20_000), "video/mp4").await;
+    let mut ids = Vec::new();
+    for (text, m) in [("A dot", &dot), ("A clip", &clip)] {
+        let (s, p) = scheduler
+            .post("/v1/posts", json!({"content": {"text": text, "media": [{"media_id": m["id"]}]}, "connection_ids": [x]}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        ids.push(p["id"].as_str().unwrap().to_string());
+    }
+    scheduler.stop();
+    drop(scheduler);
+    for id in &ids {
+        let p = publish_until_done(&publisher, id).await;
+        assert_eq!(p["status"], "published", "{p}");
+    }
+    let published: Value = publisher
+        .http
+        .get(format!(
+            "{}/__sandbox/published?platform=twitter",
+            publisher.sandbox
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = published["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{published}");
+    for text in ["A dot", "A clip"] {
+        let item = items.iter().find(|i| i["text"] == text).expect("the tweet");
+        assert_eq!(item["media"].as_array().map(Vec::len), Some(1), "{item}");
+    }
+    assert_eq!(
+        items.iter().find(|i| i["text"] == "A clip").unwrap()["kind"],
+        "video",
+        "{published}"
+    );
 }

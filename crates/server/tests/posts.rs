@@ -588,6 +588,7 @@ async fn a_target_resumes_from_its_stored_progress_without_a_second_upload() {
         access_token: &token,
         account_id: ADA,
         content: &content,
+        local_media: &[],
     };
     let step = publisher
         .step(app.state.oauth().http(), &target, &Value::Null)
@@ -945,6 +946,7 @@ async fn crash_at_create(
         access_token: &token,
         account_id,
         content: &content,
+        local_media: &[],
     };
     let http = app.state.oauth().http();
     let advance = |wait: Option<std::time::Duration>| {
@@ -1385,6 +1387,7 @@ async fn publish_directly(
             access_token: &token,
             account_id,
             content: &content,
+            local_media: &[],
         };
         let mut progress = Value::Null;
         for _ in 0..10 {

@@ -178,6 +178,7 @@ pub fn target<'a>(
         access_token: &grant.token,
         account_id,
         content,
+        local_media: &[],
     }
 }
 

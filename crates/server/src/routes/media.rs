@@ -335,7 +335,10 @@ impl std::fmt::Display for MissingMedia {
 
 /// Publishing time: every item of `content` that names an upload (`media_id`) gets the
 /// upload's freshly signed URL ([`public_url`]: the current `public_url`, the active key) and
-/// the upload's kind, type and size. Items given by URL are left as they are.
+/// the upload's kind, type and size. Items given by URL are left as they are. Returns, for each
+/// upload, its signed URL and its file in `media_dir`, for the publishers to read the file from
+/// disk rather than fetch this server's own public URL (which an instance behind a load balancer
+/// may not reach); platforms that pull by URL still get the URL.
 ///
 /// # Errors
 /// `Ok(Err(MissingMedia))` when the upload's row is gone from the workspace (deleted, purged)
@@ -344,7 +347,9 @@ pub async fn sign_for_publish(
     state: &AppState,
     workspace_id: &str,
     content: &mut PostContent,
-) -> Result<Result<(), MissingMedia>, switchboard_store::StoreError> {
+) -> Result<Result<Vec<switchboard_publish::LocalMedia>, MissingMedia>, switchboard_store::StoreError>
+{
+    let mut local = Vec::new();
     for m in content.media.iter_mut() {
         let Some(id) = m.media_id.clone() else {
             continue;
@@ -352,20 +357,23 @@ pub async fn sign_for_publish(
         let Some(f) = state.store().get_media(workspace_id, &id).await? else {
             return Ok(Err(MissingMedia(id)));
         };
-        let on_disk = match file_path(state, &f.id) {
-            Some(p) => tokio::fs::try_exists(&p).await.unwrap_or(false),
-            None => false,
+        let path = match file_path(state, &f.id) {
+            Some(p) if tokio::fs::try_exists(&p).await.unwrap_or(false) => p,
+            _ => {
+                tracing::warn!(media_id = %id, "media row without its file in media_dir");
+                return Ok(Err(MissingMedia(id)));
+            }
         };
-        if !on_disk {
-            tracing::warn!(media_id = %id, "media row without its file in media_dir");
-            return Ok(Err(MissingMedia(id)));
-        }
         m.url = public_url(state, &f.id);
         m.kind = kind_of(&f.kind);
         m.mime_type = Some(f.content_type);
         m.size_bytes = Some(f.size_bytes);
+        local.push(switchboard_publish::LocalMedia {
+            url: m.url.clone(),
+            path,
+        });
     }
-    Ok(Ok(()))
+    Ok(Ok(local))
 }
 
 /// 413 naming the media limit.

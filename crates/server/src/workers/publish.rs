@@ -442,16 +442,20 @@ async fn publish_target(
         );
         return failure(state, settings, owner, &target, d).await;
     };
-    // Uploads (`media_id`) get a URL signed now: the current `public_url` and active key.
+    // Uploads (`media_id`) get a URL signed now: the current `public_url` and active key; the
+    // publishers read their files from `media_dir` (platforms that pull by URL get the URL).
     let mut content = content;
-    match crate::routes::media::sign_for_publish(state, &target.workspace_id, &mut content).await? {
-        Ok(()) => {}
-        Err(missing) => {
-            let mut d = own_diagnosis(&platform, Category::InvalidRequest, missing.to_string());
-            d.retryable = false;
-            return failure(state, settings, owner, &target, d).await;
-        }
-    }
+    let local_media =
+        match crate::routes::media::sign_for_publish(state, &target.workspace_id, &mut content)
+            .await?
+        {
+            Ok(local) => local,
+            Err(missing) => {
+                let mut d = own_diagnosis(&platform, Category::InvalidRequest, missing.to_string());
+                d.retryable = false;
+                return failure(state, settings, owner, &target, d).await;
+            }
+        };
     let (token, account_id) = match credentials(state, &target).await {
         Ok(c) => c,
         Err(d) => return failure(state, settings, owner, &target, d).await,
@@ -461,6 +465,7 @@ async fn publish_target(
         access_token: &token,
         account_id: &account_id,
         content: &content,
+        local_media: &local_media,
     };
     let http = state.oauth().http();
     let mut progress: Progress = target.progress.clone();

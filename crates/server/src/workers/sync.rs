@@ -234,6 +234,7 @@ async fn read_metrics(state: &AppState, target: &PostTarget) -> Result<Value, Di
         access_token: &token,
         account_id: &account_id,
         content: &content,
+        local_media: &[],
     };
     let published = Published {
         post_id,
