@@ -822,20 +822,22 @@ async fn the_compose_page_uploads_files_and_posts_them_by_media_id() {
 
     // The compose form with the uploaded file (no URL): scheduled with the file's signed URL.
     let image = uploaded(&app, png(), "image/png").await;
+    // The same form is previewed, then scheduled.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("text", "From the dashboard"),
+        ("media_url", ""),
+        ("media_kind", "image"),
+        ("media_alt", "a dot"),
+        ("media_id", image["id"].as_str().unwrap()),
+        ("connection_id", x.as_str()),
+        ("when", "now"),
+        ("time_zone", "UTC"),
+    ];
     // Its preview names the upload by id, never by its signed URL's token.
     let r = http
         .post(format!("{}/posts/validate", app.api))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("text", "From the dashboard"),
-            ("media_url", ""),
-            ("media_kind", "image"),
-            ("media_alt", "a dot"),
-            ("media_id", image["id"].as_str().unwrap()),
-            ("connection_id", x.as_str()),
-            ("when", "now"),
-            ("time_zone", "UTC"),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
@@ -848,17 +850,7 @@ async fn the_compose_page_uploads_files_and_posts_them_by_media_id() {
     assert!(!html.contains(token), "{html}");
     let r = http
         .post(format!("{}/posts", app.api))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("text", "From the dashboard"),
-            ("media_url", ""),
-            ("media_kind", "image"),
-            ("media_alt", "a dot"),
-            ("media_id", image["id"].as_str().unwrap()),
-            ("connection_id", x.as_str()),
-            ("when", "now"),
-            ("time_zone", "UTC"),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
