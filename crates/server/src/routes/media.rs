@@ -179,6 +179,15 @@ pub async fn remove_file(state: &AppState, id: &str) {
     }
 }
 
+/// Whether a file was last written more than `age` ago by its file time (not the app clock: the
+/// sweeps judge what other processes left on disk). A time that cannot be read is not old.
+fn written_before(meta: &std::fs::Metadata, age: std::time::Duration) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
+}
+
 /// Removes temporary upload files (`media_dir/.upload-*`) last written more than `age` ago
 /// (file time, not the app clock): what an instance that died mid-upload left. Returns how many
 /// went. A directory that does not exist yet has none.
@@ -191,13 +200,7 @@ pub async fn sweep_stale_uploads(state: &AppState, age: std::time::Duration) -> 
         if !e.file_name().to_string_lossy().starts_with(".upload-") {
             continue;
         }
-        let stale = e
-            .metadata()
-            .await
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|elapsed| elapsed > age);
+        let stale = e.metadata().await.is_ok_and(|m| written_before(&m, age));
         if stale && tokio::fs::remove_file(e.path()).await.is_ok() {
             removed += 1;
         }
@@ -232,12 +235,7 @@ pub async fn sweep_orphan_files(
         let Ok(meta) = e.metadata().await else {
             continue;
         };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|elapsed| elapsed > age);
-        if !meta.is_file() || !old {
+        if !meta.is_file() || !written_before(&meta, age) {
             continue;
         }
         if state.store().get_media_by_id(&name).await?.is_some() {
