@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod clock;
 pub mod connection;
 pub mod diagnosis;
+pub mod net;
 pub mod post;
 pub mod post_rules;
 pub mod token;

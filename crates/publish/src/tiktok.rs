@@ -149,9 +149,10 @@ pub fn chunk_plan(size: u64, preferred: u64) -> (u64, u64) {
 }
 
 /// Whether TikTok can pull `url` itself (`PULL_FROM_URL`): an `https` URL whose host is a
-/// public name or address. Loopback, private, link-local addresses and `localhost` are not
-/// reachable from TikTok, so such media are uploaded (`FILE_UPLOAD`). (TikTok also requires the
-/// pulled domain to be verified for the app; a refusal says `url_ownership_unverified`.)
+/// public name or address (`core::net::non_public`). Loopback, private, link-local and other
+/// non-public addresses and `localhost` are not reachable from TikTok, so such media are
+/// uploaded (`FILE_UPLOAD`). (TikTok also requires the pulled domain to be verified for the
+/// app; a refusal says `url_ownership_unverified`.)
 pub fn pull_allowed(url: &str) -> bool {
     let Ok(u) = url::Url::parse(url) else {
         return false;
@@ -164,10 +165,8 @@ pub fn pull_allowed(url: &str) -> bool {
             let d = d.to_ascii_lowercase();
             d != "localhost" && !d.ends_with(".localhost") && !d.ends_with(".local")
         }
-        Some(url::Host::Ipv4(ip)) => {
-            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
-        }
-        Some(url::Host::Ipv6(ip)) => !(ip.is_loopback() || ip.is_unspecified()),
+        Some(url::Host::Ipv4(ip)) => switchboard_core::net::non_public(ip.into()).is_none(),
+        Some(url::Host::Ipv6(ip)) => switchboard_core::net::non_public(ip.into()).is_none(),
         None => false,
     }
 }

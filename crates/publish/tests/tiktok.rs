@@ -55,6 +55,11 @@ fn chunk_plan_follows_the_media_transfer_guide() {
     assert!(!pull_allowed("http://cdn.example.com/v.mp4"));
     assert!(!pull_allowed("https://127.0.0.1:8080/v.mp4"));
     assert!(!pull_allowed("https://10.1.2.3/v.mp4"));
+    // The same classification as webhook destinations: CGNAT, cloud metadata, unique-local v6.
+    assert!(!pull_allowed("https://100.64.0.9/v.mp4"));
+    assert!(!pull_allowed("https://169.254.169.254/v.mp4"));
+    assert!(!pull_allowed("https://[fd00::1]/v.mp4"));
+    assert!(pull_allowed("https://93.184.216.34/v.mp4"));
     assert!(!pull_allowed("https://localhost/v.mp4"));
 }
 
