@@ -9,10 +9,10 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardRevocableToken,
-    StandardTokenResponse, TokenUrl,
+    TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -25,15 +25,75 @@ use crate::{
     Revocation,
 };
 
-/// Every field of a token response beyond RFC 6749's, kept for [`tokens::parse`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraFields {
-    #[serde(flatten)]
+/// A token endpoint's answer as the platform sent it: every field kept for [`tokens::parse`].
+///
+/// The `oauth2` crate's `StandardTokenResponse` requires `token_type` (RFC 6749 §5.1), but
+/// LinkedIn leaves it out of both the code exchange and the refresh answers (the examples of
+/// <https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow>
+/// and <https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens>
+/// are `{access_token, expires_in, [refresh_token, refresh_token_expires_in,] scope}`). Only a
+/// non-empty `access_token` string is required here; an absent `token_type` reads as `Bearer`,
+/// the only kind these platforms issue. Serializing gives back the fields as received.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    try_from = "serde_json::Map<String, serde_json::Value>",
+    into = "serde_json::Map<String, serde_json::Value>"
+)]
+pub struct TokenResponse {
     fields: serde_json::Map<String, serde_json::Value>,
+    access_token: AccessToken,
+    token_type: BasicTokenType,
 }
-impl ExtraTokenFields for ExtraFields {}
 
-type TokenResponse = StandardTokenResponse<ExtraFields, BasicTokenType>;
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for TokenResponse {
+    type Error = String;
+
+    fn try_from(fields: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let access_token = match fields.get("access_token") {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
+            _ => return Err("the token response has no access_token string".into()),
+        };
+        let token_type = match fields.get("token_type").and_then(|t| t.as_str()) {
+            None => BasicTokenType::Bearer,
+            Some(t) if t.eq_ignore_ascii_case("bearer") => BasicTokenType::Bearer,
+            Some(t) if t.eq_ignore_ascii_case("mac") => BasicTokenType::Mac,
+            Some(t) => BasicTokenType::Extension(t.to_string()),
+        };
+        Ok(TokenResponse {
+            fields,
+            access_token,
+            token_type,
+        })
+    }
+}
+
+impl From<TokenResponse> for serde_json::Map<String, serde_json::Value> {
+    fn from(r: TokenResponse) -> Self {
+        r.fields
+    }
+}
+
+impl oauth2::TokenResponse for TokenResponse {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+    // Lifetimes, refresh token and scopes are read by `tokens::parse` from the fields, in every
+    // shape the platforms use; the crate needs none of them.
+    fn expires_in(&self) -> Option<std::time::Duration> {
+        None
+    }
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        None
+    }
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        None
+    }
+}
 
 type TokenClient = oauth2::Client<
     BasicErrorResponse,
@@ -311,4 +371,32 @@ pub(crate) async fn revoke(
 
 fn form_urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oauth2::TokenResponse as _;
+
+    #[test]
+    fn token_answers_without_token_type_are_read() {
+        // LinkedIn's example answers (authorization-code-flow, programmatic-refresh-tokens).
+        for body in [
+            r#"{"access_token":"AQUvlL_DYEzvT2wz1QJiEPeLioeA","expires_in":5184000,"scope":"r_basicprofile"}"#,
+            r#"{"access_token":"BBBB","expires_in":86400,"refresh_token":"CCCC","refresh_token_expires_in":525600,"scope":"r_basicprofile"}"#,
+        ] {
+            let r: TokenResponse = serde_json::from_str(body).expect(body);
+            assert_eq!(r.token_type(), &BasicTokenType::Bearer);
+            // The fields go on to `tokens::parse` as received, token_type still absent.
+            let back = serde_json::to_value(&r).unwrap();
+            assert_eq!(back, serde_json::from_str::<serde_json::Value>(body).unwrap());
+        }
+        let r: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"a","token_type":"bearer"}"#).unwrap();
+        assert_eq!(r.access_token().secret(), "a");
+        assert_eq!(r.token_type(), &BasicTokenType::Bearer);
+        for bad in [r#"{"expires_in":5}"#, r#"{"access_token":""}"#, r#"{"access_token":7}"#] {
+            assert!(serde_json::from_str::<TokenResponse>(bad).is_err(), "{bad}");
+        }
+    }
 }

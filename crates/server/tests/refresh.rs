@@ -358,3 +358,31 @@ async fn a_reconnect_without_a_new_refresh_token_keeps_the_stored_one() {
         "history kept: {kinds:?}"
     );
 }
+
+/// LinkedIn answers the code exchange and the refresh without `token_type` (the examples of
+/// https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow and
+/// .../programmatic-refresh-tokens); the sandbox answers the same. The `oauth2` crate's standard
+/// response type refused such answers, so connecting a LinkedIn account failed.
+#[tokio::test]
+async fn linkedin_answers_without_token_type_connect_and_refresh() {
+    let app = TestApp::spawn_with(Setup {
+        sandbox: Box::new(|sc| sc.linkedin_refresh_tokens = true),
+        ..Setup::default()
+    })
+    .await;
+    let conn = app.connect("linkedin").await;
+    let id = conn["id"].as_str().unwrap();
+    assert_eq!(conn["has_refresh_token"], true, "{conn}");
+    let (s, v) = token(&app, id).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["token_type"], "Bearer", "{v}");
+    for _ in 0..2 {
+        let (s, v) = app
+            .post(&format!("/v1/connections/{id}/refresh"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let stats = app.sandbox_stats().await;
+    assert_eq!(refreshes(&stats, "linkedin"), 2, "{stats}");
+    assert_eq!(stats["platforms"]["linkedin"]["refresh_failures"], 0);
+}

@@ -6,7 +6,12 @@
 //!   form body. A bad code gets LinkedIn's catch-all `invalid_request` "Unable to retrieve
 //!   access token: appid/redirect uri/code verifier does not match authorization code. Or
 //!   authorization code expired. Or external member binding exists".
-//! - Access tokens last 5184000 s (60 days); `scope` is reported comma-separated.
+//! - Access tokens last 5184000 s (60 days); `scope` is reported comma-separated. Neither the
+//!   exchange nor the refresh answer has `token_type`: LinkedIn's own examples are
+//!   `{access_token, expires_in, scope}` and, for partner apps, `{access_token, expires_in,
+//!   refresh_token, refresh_token_expires_in, scope}`
+//!   (<https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow>,
+//!   <https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens>).
 //! - Refresh tokens only for partner apps (`SandboxConfig::linkedin_refresh_tokens`): 365 days
 //!   counted from the **first** grant of this member to this app, never renewed; refreshing
 //!   returns the same refresh token with the remaining `refresh_token_expires_in`.
@@ -229,7 +234,6 @@ fn exchange(sb: &Shared, req: &Req, client_id: &str) -> Response {
         "access_token": access.token,
         "expires_in": access.expires_in(now),
         "scope": grant.scopes.join(","),
-        "token_type": "Bearer",
     });
     if partner {
         let refresh = d.issue_until(
@@ -277,7 +281,6 @@ fn refresh_grant(sb: &Shared, req: &Req, client_id: &str) -> Response {
             "refresh_token": token,
             "refresh_token_expires_in": remaining,
             "scope": info.grant.scopes.join(","),
-            "token_type": "Bearer",
         }),
     )
 }
