@@ -302,6 +302,13 @@ pub struct PlatformSpec {
     /// providers): see [`crate::post_rules`].
     #[serde(default)]
     pub content: crate::post_rules::ContentRules,
+    /// Where the platform may pull media from, as the operator verified them for the app
+    /// (TikTok `PULL_FROM_URL`: the configuration's `[platforms.tiktok] verified_domains`, set
+    /// with [`Catalog::set_verified_domains`]; never in a catalog file). Each entry is a domain
+    /// (`media.example.com`, which also covers its subdomains) or an `https://` URL prefix
+    /// ending in `/`; see [`PlatformSpec::pull_verified`]. Empty: nothing may be pulled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_domains: Vec<String>,
 }
 
 /// The people-facing help of a platform: where its errors are documented, what its scopes are
@@ -470,6 +477,34 @@ impl Catalog {
         }
     }
 
+    /// Replaces one platform's content API base (`endpoints.api_base_url`), keeping its other
+    /// endpoints: `("pinterest", "https://api-sandbox.pinterest.com")` points Pinterest's
+    /// publishing calls at its API Sandbox while OAuth stays on the real hosts. Call it before
+    /// [`Catalog::use_sandbox`] and [`Catalog::override_hosts`], which then rewrite the new
+    /// base like any other endpoint. A trailing `/` is dropped.
+    ///
+    /// # Errors
+    /// [`CatalogError::BadUrl`] (field `api_base_url`) when `base` is not an absolute http(s)
+    /// URL; nothing is changed then. An unknown id changes nothing.
+    pub fn override_api_base(&mut self, id: &str, base: &str) -> Result<(), CatalogError> {
+        let Some(p) = self.platforms.iter_mut().find(|p| p.id == id) else {
+            return Ok(());
+        };
+        let mut spec = p.clone();
+        spec.endpoints.api_base_url = Some(base.trim_end_matches('/').to_string());
+        spec.check()?;
+        *p = spec;
+        Ok(())
+    }
+
+    /// Sets the domains and URL prefixes a platform may pull media from (see
+    /// [`PlatformSpec::verified_domains`]). An unknown id changes nothing.
+    pub fn set_verified_domains(&mut self, id: &str, entries: &[String]) {
+        if let Some(p) = self.platforms.iter_mut().find(|p| p.id == id) {
+            p.verified_domains = entries.to_vec();
+        }
+    }
+
     /// Looks a platform up by id.
     pub fn get(&self, id: &str) -> Option<&PlatformSpec> {
         self.platforms.iter().find(|p| p.id == id)
@@ -484,6 +519,35 @@ impl Catalog {
     pub fn ids(&self) -> Vec<String> {
         self.platforms.iter().map(|p| p.id.clone()).collect()
     }
+}
+
+/// Whether `url` is covered by one of `entries` (domains or `https://` URL prefixes), as
+/// [`PlatformSpec::pull_verified`] describes. Hosts compare case-insensitively; a prefix must
+/// match the URL as parsed (normalised), so `https://a.example/x/` does not cover
+/// `https://a.example/x/../y`.
+pub fn url_verified(url: &str, entries: &[String]) -> bool {
+    let Ok(u) = Url::parse(url) else {
+        return false;
+    };
+    if u.scheme() != "https" || !u.username().is_empty() || u.password().is_some() {
+        return false;
+    }
+    let Some(url::Host::Domain(host)) = u.host() else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    entries.iter().any(|e| {
+        let e = e.trim();
+        if e.contains("://") {
+            Url::parse(e)
+                .ok()
+                .filter(|p| p.scheme() == "https" && p.path().ends_with('/'))
+                .is_some_and(|p| u.as_str().starts_with(p.as_str()))
+        } else {
+            let d = e.trim_end_matches('.').to_ascii_lowercase();
+            !d.is_empty() && (host == d || host.ends_with(&format!(".{d}")))
+        }
+    })
 }
 
 fn rewrite_host(u: &str, hosts: &BTreeMap<String, String>) -> String {
@@ -593,6 +657,16 @@ impl PlatformSpec {
             .collect()
     }
 
+    /// Whether the platform may pull `url` under [`PlatformSpec::verified_domains`]: an
+    /// `https` URL whose host is a listed domain or a subdomain of one, or that starts with a
+    /// listed URL prefix. TikTok pulls only from "the domain or URL prefix" verified for the
+    /// app and refuses others with `url_ownership_unverified`
+    /// (<https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide>,
+    /// <https://developers.tiktok.com/doc/set-up-development-configuration>).
+    pub fn pull_verified(&self, url: &str) -> bool {
+        url_verified(url, &self.verified_domains)
+    }
+
     /// True when the platform can issue refresh tokens at all.
     pub fn can_refresh(&self) -> bool {
         !matches!(self.token.refresh, RefreshKind::None)
@@ -680,6 +754,66 @@ mod tests {
             x.endpoints.authorization_url,
             "https://x.com/i/oauth2/authorize"
         );
+    }
+
+    #[test]
+    fn api_base_override_is_one_platforms_and_goes_through_the_sandbox_rewrite() {
+        let mut c = Catalog::builtin().unwrap();
+        c.override_api_base("pinterest", "https://api-sandbox.pinterest.com/")
+            .unwrap();
+        c.use_sandbox("http://127.0.0.1:9000");
+        let p = c.get("pinterest").unwrap();
+        assert_eq!(
+            p.endpoints.api_base_url.as_deref(),
+            Some("http://127.0.0.1:9000/api-sandbox.pinterest.com")
+        );
+        // OAuth stays on the real hosts.
+        assert_eq!(
+            p.endpoints.token_url,
+            "http://127.0.0.1:9000/api.pinterest.com/v5/oauth/token"
+        );
+        assert!(c
+            .get("twitter")
+            .unwrap()
+            .endpoints
+            .api_base_url
+            .as_deref()
+            .unwrap()
+            .ends_with("/api.x.com"));
+        match c.override_api_base("youtube", "not a url") {
+            Err(CatalogError::BadUrl { field, .. }) => assert_eq!(field, "api_base_url"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verified_domains_cover_subdomains_and_url_prefixes() {
+        let entries = vec![
+            "media.example.com".to_string(),
+            "https://cdn.example.net/switchboard/".to_string(),
+        ];
+        for ok in [
+            "https://media.example.com/a.mp4",
+            "https://MEDIA.example.com/a.mp4",
+            "https://eu.media.example.com/a.mp4",
+            "https://cdn.example.net/switchboard/media/1/t",
+        ] {
+            assert!(url_verified(ok, &entries), "{ok}");
+        }
+        for no in [
+            "http://media.example.com/a.mp4",
+            "https://example.com/a.mp4",
+            "https://evilmedia.example.com/a.mp4",
+            "https://media.example.com.evil.test/a.mp4",
+            "https://cdn.example.net/other/a.mp4",
+            "https://cdn.example.net/switchboard/../other/a.mp4",
+            "https://u:p@media.example.com/a.mp4",
+            "https://93.184.216.34/a.mp4",
+            "not a url",
+        ] {
+            assert!(!url_verified(no, &entries), "{no}");
+        }
+        assert!(!url_verified("https://media.example.com/a.mp4", &[]));
     }
 
     #[test]

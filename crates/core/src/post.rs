@@ -199,9 +199,32 @@ pub struct PlatformOverride {
     /// Pinterest board id (a numeric string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub board_id: Option<String>,
-    /// TikTok `privacy_level`.
+    /// TikTok `privacy_level`, chosen by the person for each post: **required** for a TikTok
+    /// target (TikTok's audit forbids a default), one of the creator's `privacy_level_options`
+    /// (`GET /v1/connections/{id}/tiktok/creator-info`), checked again at publish time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_level: Option<String>,
+    /// TikTok: turn comments off for this post. Absent means off too: TikTok's audit wants the
+    /// interaction settings off until the person turns them on, and a creator whose settings
+    /// disable comments (`comment_disabled`) cannot turn them on
+    /// (<https://developers.tiktok.com/doc/content-sharing-guidelines>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_comment: Option<bool>,
+    /// TikTok videos: turn Duet off (absent: off, as [`PlatformOverride::disable_comment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_duet: Option<bool>,
+    /// TikTok videos: turn Stitch off (absent: off, as [`PlatformOverride::disable_comment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_stitch: Option<bool>,
+    /// TikTok commercial content disclosure, "Branded content": a paid partnership promoting a
+    /// third party (`brand_content_toggle`). Branded content cannot be private: refused with
+    /// `privacy_level` `SELF_ONLY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_content_toggle: Option<bool>,
+    /// TikTok commercial content disclosure, "Your brand": the creator promotes their own
+    /// business (`brand_organic_toggle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_organic_toggle: Option<bool>,
     /// YouTube `privacyStatus`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_status: Option<String>,

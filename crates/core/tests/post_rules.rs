@@ -12,8 +12,19 @@ fn content(v: serde_json::Value) -> PostContent {
 }
 
 fn check(platform: &str, v: serde_json::Value) -> Vec<Violation> {
-    let catalog = Catalog::builtin().expect("catalog");
-    validate(catalog.get(platform).expect("platform"), &content(v))
+    let mut catalog = Catalog::builtin().expect("catalog");
+    // TikTok: the media of these tests are on a domain the operator verified for the app, and
+    // each post chooses SELF_ONLY unless it says otherwise (the rules of both are tested apart).
+    catalog.set_verified_domains("tiktok", &["cdn.example.com".to_string()]);
+    let mut c = content(v);
+    if platform == "tiktok" {
+        c.overrides
+            .entry("tiktok".into())
+            .or_default()
+            .privacy_level
+            .get_or_insert_with(|| "SELF_ONLY".into());
+    }
+    validate(catalog.get(platform).expect("platform"), &c)
 }
 
 fn codes(vs: &[Violation]) -> Vec<(String, String)> {
@@ -405,6 +416,53 @@ fn tiktok_privacy_level_one_of_four() {
             "invalid_value".into()
         )]
     );
+}
+
+/// TikTok's posting rules (content sharing guidelines): no default privacy level, branded
+/// content never private, and photos (pulled by TikTok) only from verified domains
+/// (media transfer guide), the refusal naming the setting.
+#[test]
+fn tiktok_privacy_required_branded_not_private_photos_from_verified_domains() {
+    let catalog = Catalog::builtin().expect("catalog");
+    let spec = catalog.get("tiktok").unwrap();
+    let vs = validate(spec, &content(json!({"media": [video(10.0, 1000)]})));
+    assert_eq!(
+        codes(&vs),
+        vec![(
+            "content.overrides.tiktok.privacy_level".into(),
+            "required".into()
+        )]
+    );
+    let vs = check(
+        "tiktok",
+        json!({"media": [video(10.0, 1000)], "overrides": {"tiktok": {"privacy_level": "SELF_ONLY", "brand_content_toggle": true}}}),
+    );
+    assert_eq!(
+        codes(&vs),
+        vec![(
+            "content.overrides.tiktok.brand_content_toggle".into(),
+            "invalid_value".into()
+        )]
+    );
+    assert!(check(
+        "tiktok",
+        json!({"media": [video(10.0, 1000)], "overrides": {"tiktok": {"privacy_level": "FOLLOWER_OF_CREATOR", "brand_content_toggle": true, "brand_organic_toggle": true}}}),
+    )
+    .is_empty());
+    // Photos: none verified → refused naming the setting; a video needs no verified domain.
+    let photos = json!({"media": [image("image/jpeg", 1000)], "overrides": {"tiktok": {"privacy_level": "SELF_ONLY"}}});
+    let vs = validate(spec, &content(photos.clone()));
+    assert_eq!(
+        codes(&vs),
+        vec![("content.media[0].url".into(), "domain_not_verified".into())]
+    );
+    assert!(vs[0].message.contains("[platforms.tiktok] verified_domains"), "{}", vs[0].message);
+    let mut listed = spec.clone();
+    listed.verified_domains = vec!["other.example.org".into()];
+    let vs = validate(&listed, &content(photos.clone()));
+    assert!(vs[0].message.contains("other.example.org"), "{}", vs[0].message);
+    listed.verified_domains = vec!["example.com".into()];
+    assert!(validate(&listed, &content(photos)).is_empty());
 }
 
 // ---- YouTube ----

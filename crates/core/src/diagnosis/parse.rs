@@ -202,11 +202,61 @@ fn tiktok(v: &Value) -> Option<Diagnosis> {
     if code == "ok" {
         return None;
     }
-    Some(with_code(
-        tiktok_category(code),
-        code,
-        str_at(v, "/error/message"),
-    ))
+    let mut d = with_code(tiktok_category(code), code, str_at(v, "/error/message"));
+    tiktok_explain(&mut d, code);
+    Some(d)
+}
+
+/// Plain words and the fix for the TikTok refusals a new app meets first. Sources:
+/// developers.tiktok.com/doc/content-posting-api-reference-direct-post (error codes, "content
+/// posted by unaudited clients will be restricted to private viewing mode"),
+/// /doc/content-posting-api-media-transfer-guide (pulled URLs must be verified),
+/// /doc/content-sharing-guidelines (unaudited clients: 5 users per 24 hours, private accounts).
+fn tiktok_explain(d: &mut Diagnosis, code: &str) {
+    let (cause, fix): (&str, &[&str]) = match code {
+        "url_ownership_unverified" => (
+            "TikTok pulls media only from the domains and URL prefixes verified for the app in \
+             its developer portal, and this media URL is on neither.",
+            &[
+                "Verify the media's domain (or a URL prefix) under URL properties in the TikTok \
+                 developer portal, then list it in `[platforms.tiktok] verified_domains` \
+                 (SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS).",
+                "Or remove it from verified_domains: Switchboard then uploads videos itself \
+                 (FILE_UPLOAD). Photo posts can only be pulled.",
+            ],
+        ),
+        "unaudited_client_can_only_post_to_private_accounts" => (
+            "This TikTok app has not passed TikTok's audit yet: until it does, it may post only \
+             to private accounts, and only as SELF_ONLY (visible to the creator alone).",
+            &[
+                "To test now: set the TikTok account to private in the TikTok app and post with \
+                 privacy_level SELF_ONLY.",
+                "To post publicly: submit the app for TikTok's Content Posting API audit in the \
+                 developer portal.",
+            ],
+        ),
+        "reached_active_user_cap" => (
+            "TikTok caps how many people an app may post for in 24 hours (an unaudited app: 5), \
+             and this app has reached the cap.",
+            &[
+                "Try again later, when the 24-hour window has room again.",
+                "Passing TikTok's audit raises the cap.",
+            ],
+        ),
+        "spam_risk_too_many_posts" => (
+            "This TikTok account has reached TikTok's cap on posts made through apps in 24 hours.",
+            &["Try again tomorrow, or spread the posts out."],
+        ),
+        "privacy_level_option_mismatch" => (
+            "The privacy level is not one TikTok offers this account now (creator_info's \
+             privacy_level_options).",
+            &["Read GET /v1/connections/{id}/tiktok/creator-info and choose one of its \
+               privacy_level_options in content.overrides.tiktok.privacy_level."],
+        ),
+        _ => return,
+    };
+    d.cause = cause.to_string();
+    d.fix = fix.iter().map(|s| s.to_string()).collect();
 }
 
 fn tiktok_category(code: &str) -> Category {
@@ -430,6 +480,9 @@ fn pinterest(v: &Value, status: Option<u16>, kind: CallKind) -> Option<Diagnosis
     let msg = str_at(v, "/message")?;
     let code = v.pointer("/code").and_then(Value::as_i64)?;
     let lower = msg.to_ascii_lowercase();
+    if code == 29 && lower.contains("trial access") {
+        return Some(pinterest_trial(msg));
+    }
     let cat = match (code, status) {
         (_, Some(429)) | (8, _) => Category::RateLimited,
         (2, _) if kind == CallKind::Token => Category::InvalidClient,
@@ -444,6 +497,30 @@ fn pinterest(v: &Value, status: Option<u16>, kind: CallKind) -> Option<Diagnosis
         _ => Category::Unknown,
     };
     Some(with_code(cat, code.to_string(), Some(msg)))
+}
+
+/// Pinterest code 29: an app on Trial access (where every new app starts) tried to create a Pin
+/// on `api.pinterest.com`; Pinterest answers "Apps with Trial access may not create Pins in
+/// production https://api.pinterest.com - use API Sandbox https://api-sandbox.pinterest.com
+/// instead." (gitroomhq/postiz-app#1084; access tiers:
+/// developers.pinterest.com/docs/key-concepts/access-tiers). Not retryable: only a setting or
+/// Pinterest's upgrade changes it.
+fn pinterest_trial(msg: &str) -> Diagnosis {
+    let mut d = with_code(Category::AppNotApproved, "29", Some(msg));
+    d.cause = "This Pinterest app has Trial access, and Pinterest lets Trial apps create Pins only \
+               in its API Sandbox (api-sandbox.pinterest.com), not on api.pinterest.com."
+        .to_string();
+    d.fix = vec![
+        "To try it out now: point Switchboard's Pinterest API at the sandbox host with \
+         `[platforms.pinterest] api_base = \"https://api-sandbox.pinterest.com\"` (or \
+         SWITCHBOARD_PINTEREST_API_BASE) and restart; Pins made there are visible only to you."
+            .to_string(),
+        "To publish for real: apply for Standard access in the Pinterest developer portal (My \
+         apps → your app → Upgrade access, with a video of the OAuth flow and a Pin being \
+         created), then remove api_base."
+            .to_string(),
+    ];
+    d
 }
 
 /// Anything else with a `message`: judged by the HTTP status.

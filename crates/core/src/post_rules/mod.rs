@@ -268,7 +268,7 @@ pub fn validate(spec: &PlatformSpec, content: &PostContent) -> Vec<Violation> {
     match spec.id.as_str() {
         "twitter" => twitter::check(rules, content, &mut out),
         "instagram" => instagram::check(rules, content, &mut out),
-        "tiktok" => tiktok::check(rules, content, &mut out),
+        "tiktok" => tiktok::check_spec(spec, content, &mut out),
         "youtube" => youtube::check(rules, content, &mut out),
         "pinterest" => pinterest::check(rules, content, &mut out),
         // LinkedIn (3,000 characters) and Facebook (63,206): the text limit is all there is
