@@ -34,7 +34,7 @@ use crate::{
 /// are `{access_token, expires_in, [refresh_token, refresh_token_expires_in,] scope}`). Only a
 /// non-empty `access_token` string is required here; an absent `token_type` reads as `Bearer`,
 /// the only kind these platforms issue. Serializing gives back the fields as received.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(
     try_from = "serde_json::Map<String, serde_json::Value>",
     into = "serde_json::Map<String, serde_json::Value>"
@@ -43,6 +43,15 @@ pub struct TokenResponse {
     fields: serde_json::Map<String, serde_json::Value>,
     access_token: AccessToken,
     token_type: BasicTokenType,
+}
+
+/// Field names only: the values hold the tokens.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TryFrom<serde_json::Map<String, serde_json::Value>> for TokenResponse {
