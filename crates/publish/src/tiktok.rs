@@ -1,16 +1,26 @@
 //! TikTok direct posts through the Content Posting API (PLATFORMS.md §5).
 //!
 //! Steps:
-//! 1. `POST /v2/post/publish/creator_info/query/`: the privacy levels this creator may use. The
-//!    level is `content.overrides.tiktok.privacy_level`; without one, `SELF_ONLY` (the most
-//!    private, offered to every creator and to unaudited apps). A level not among
-//!    `privacy_level_options` fails at once (`account_not_eligible`, naming the options).
-//! 2. The init call, which is the one that may make something public (sent once):
+//! 1. `POST /v2/post/publish/creator_info/query/` ([`query_creator_info`]): the privacy levels
+//!    and interaction settings of this creator. The level is
+//!    `content.overrides.tiktok.privacy_level`, chosen by the person: there is **no default**
+//!    (TikTok's audit forbids one, <https://developers.tiktok.com/doc/content-sharing-guidelines>),
+//!    so a post without one fails here, as does a level not among `privacy_level_options`
+//!    (`account_not_eligible`, naming the options) and a video longer than
+//!    `max_video_post_duration_sec` (when the post gives its duration).
+//! 2. The init call, which is the one that may make something public (sent once). `post_info`
+//!    carries the person's choices: `disable_comment` / `disable_duet` / `disable_stitch`
+//!    (absent: disabled, and always disabled where the creator's settings disable them) and the
+//!    commercial content disclosure `brand_content_toggle` / `brand_organic_toggle`.
 //!    - photos: `POST /v2/post/publish/content/init/` (`media_type=PHOTO`, `DIRECT_POST`,
-//!      `PULL_FROM_URL`; photos are pull-only);
-//!    - a video whose URL TikTok can fetch (see [`pull_allowed`]):
-//!      `POST /v2/post/publish/video/init/` with `PULL_FROM_URL`;
-//!    - any other video: `video/init/` with `FILE_UPLOAD` and the chunk plan of
+//!      `PULL_FROM_URL`; photos are pull-only, from verified domains: post validation refuses
+//!      others);
+//!    - a video whose URL is on a domain the operator verified for the app
+//!      (`[platforms.tiktok] verified_domains`, see [`pull_allowed`]):
+//!      `POST /v2/post/publish/video/init/` with `PULL_FROM_URL`. TikTok pulls only from
+//!      verified domains or URL prefixes and answers `url_ownership_unverified` otherwise
+//!      (<https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide>);
+//!    - any other video (the default): `video/init/` with `FILE_UPLOAD` and the chunk plan of
 //!      [`chunk_plan`].
 //! 3. `FILE_UPLOAD` only: one `PUT upload_url` per chunk with `Content-Range: bytes a-b/total`
 //!    (chunks in order; each step downloads the media again and sends its slice, nothing but
@@ -59,8 +69,6 @@ pub const MAX_CHUNK_BYTES: u64 = 64 * MIB;
 pub const DEFAULT_CHUNK_BYTES: u64 = 10 * MIB;
 /// Wait between status polls (seconds).
 const POLL_SECS: u64 = 5;
-/// Privacy level used when the post names none.
-const DEFAULT_PRIVACY: &str = "SELF_ONLY";
 
 /// The TikTok publisher; `chunk_bytes` is the `FILE_UPLOAD` chunk size (clamped to
 /// [`MIN_CHUNK_BYTES`]..=[`MAX_CHUNK_BYTES`]).
@@ -104,6 +112,16 @@ pub struct TikTokProgress {
     /// The creator's username, for the post URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_username: Option<String>,
+    /// The creator's settings turn comments off (`comment_disabled` of creator_info): the post
+    /// is sent with `disable_comment: true` whatever it asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub comment_disabled: bool,
+    /// The creator's settings turn Duet off (`duet_disabled`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duet_disabled: bool,
+    /// The creator's settings turn Stitch off (`stitch_disabled`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stitch_disabled: bool,
     /// The source chosen at init.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
@@ -148,27 +166,72 @@ pub fn chunk_plan(size: u64, preferred: u64) -> (u64, u64) {
     (chunk, size / chunk)
 }
 
-/// Whether TikTok can pull `url` itself (`PULL_FROM_URL`): an `https` URL whose host is a
-/// public name or address (`core::net::non_public`). Loopback, private, link-local and other
-/// non-public addresses and `localhost` are not reachable from TikTok, so such media are
-/// uploaded (`FILE_UPLOAD`). (TikTok also requires the pulled domain to be verified for the
-/// app; a refusal says `url_ownership_unverified`.)
-pub fn pull_allowed(url: &str) -> bool {
-    let Ok(u) = url::Url::parse(url) else {
-        return false;
-    };
-    if u.scheme() != "https" {
-        return false;
-    }
-    match u.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.to_ascii_lowercase();
-            d != "localhost" && !d.ends_with(".localhost") && !d.ends_with(".local")
-        }
-        Some(url::Host::Ipv4(ip)) => switchboard_core::net::non_public(ip.into()).is_none(),
-        Some(url::Host::Ipv6(ip)) => switchboard_core::net::non_public(ip.into()).is_none(),
-        None => false,
-    }
+/// Whether TikTok may pull `url` itself (`PULL_FROM_URL`): only from a domain or URL prefix
+/// the operator verified for the app and listed in `[platforms.tiktok] verified_domains`
+/// ([`PlatformSpec::pull_verified`]: `https` only, domain names only). TikTok refuses any other
+/// URL with `url_ownership_unverified`, so other videos are uploaded (`FILE_UPLOAD`).
+pub fn pull_allowed(spec: &PlatformSpec, url: &str) -> bool {
+    spec.pull_verified(url)
+}
+
+/// What TikTok says a creator may do (`POST /v2/post/publish/creator_info/query/`, scope
+/// `video.publish`), shown to the person before a post and checked at publish time
+/// (<https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info>).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreatorInfo {
+    /// Avatar image URL.
+    #[serde(default)]
+    pub creator_avatar_url: Option<String>,
+    /// The creator's @handle.
+    #[serde(default)]
+    pub creator_username: Option<String>,
+    /// The creator's nickname, which TikTok's posting rules require shown before posting.
+    #[serde(default)]
+    pub creator_nickname: Option<String>,
+    /// The privacy levels this creator may post with now (a private account is not offered
+    /// `PUBLIC_TO_EVERYONE`; an unaudited app only `SELF_ONLY`).
+    #[serde(default)]
+    pub privacy_level_options: Vec<String>,
+    /// Comments are off in the creator's settings: the option must be shown disabled.
+    #[serde(default)]
+    pub comment_disabled: bool,
+    /// Duet is off in the creator's settings.
+    #[serde(default)]
+    pub duet_disabled: bool,
+    /// Stitch is off in the creator's settings.
+    #[serde(default)]
+    pub stitch_disabled: bool,
+    /// Longest video this creator may post, seconds.
+    #[serde(default)]
+    pub max_video_post_duration_sec: Option<u64>,
+}
+
+/// Reads the creator info of the account behind `access_token`.
+///
+/// # Errors
+/// [`PublishError::Failed`] with TikTok's diagnosis (`access_token_invalid`,
+/// `scope_not_authorized`, `spam_risk_user_banned_from_posting`...).
+pub async fn query_creator_info(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    access_token: &str,
+) -> Result<CreatorInfo, PublishError> {
+    let base = call::api_base(spec)?;
+    let req = api_post(
+        http,
+        base,
+        "/v2/post/publish/creator_info/query/",
+        access_token,
+        &json!({}),
+    );
+    let d = data(spec, call::send(http, spec, "creator_info", req).await?)?;
+    serde_json::from_value(d).map_err(|e| {
+        refuse(
+            spec,
+            Category::Unknown,
+            format!("TikTok's creator info has an unexpected shape: {e}"),
+        )
+    })
 }
 
 /// The `data` of a TikTok answer, or the diagnosed error (TikTok also reports errors with a
@@ -218,29 +281,23 @@ impl TikTokPublisher {
         p: &mut TikTokProgress,
     ) -> Result<(), PublishError> {
         let spec = t.spec;
-        let base = call::api_base(spec)?;
-        let req = api_post(
-            http,
-            base,
-            "/v2/post/publish/creator_info/query/",
-            t.access_token.expose_secret(),
-            &json!({}),
-        );
-        let d = data(spec, call::send(http, spec, "creator_info", req).await?)?;
-        let options: Vec<String> = d["privacy_level_options"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|o| o.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let wanted = t
-            .content
-            .overrides
-            .get("tiktok")
-            .and_then(|o| o.privacy_level.clone())
-            .unwrap_or_else(|| DEFAULT_PRIVACY.to_string());
+        let over = t.content.overrides.get("tiktok");
+        // No default: the person chooses (TikTok content sharing guidelines).
+        let Some(wanted) = over.and_then(|o| o.privacy_level.clone()) else {
+            let mut diag = Diagnosis::new(Category::InvalidRequest);
+            diag.platform = Some(spec.id.clone());
+            diag.cause = "The post names no TikTok privacy level, and TikTok forbids choosing one \
+                          for the person."
+                .to_string();
+            diag.fix = vec![
+                "Set content.overrides.tiktok.privacy_level to one of the account's \
+                 privacy_level_options (GET /v1/connections/{id}/tiktok/creator-info)."
+                    .to_string(),
+            ];
+            return Err(call::failed(diag));
+        };
+        let info = query_creator_info(http, spec, t.access_token.expose_secret()).await?;
+        let options = &info.privacy_level_options;
         if !options.contains(&wanted) {
             let mut diag = Diagnosis::new(Category::AccountNotEligible);
             diag.platform = Some(spec.id.clone());
@@ -259,8 +316,30 @@ impl TikTokPublisher {
             )];
             return Err(call::failed(diag));
         }
+        let longest = t
+            .content
+            .media
+            .iter()
+            .filter(|m| m.kind == MediaKind::Video)
+            .filter_map(|m| m.duration_secs)
+            .fold(0.0_f64, f64::max);
+        if let Some(max) = info.max_video_post_duration_sec {
+            if longest > max as f64 {
+                return Err(refuse(
+                    spec,
+                    Category::ContentRejected,
+                    format!(
+                        "The video lasts {longest} s and this TikTok account may post videos of \
+                         at most {max} s (max_video_post_duration_sec)."
+                    ),
+                ));
+            }
+        }
         p.privacy_level = Some(wanted);
-        p.creator_username = d["creator_username"].as_str().map(str::to_string);
+        p.creator_username = info.creator_username;
+        p.comment_disabled = info.comment_disabled;
+        p.duet_disabled = info.duet_disabled;
+        p.stitch_disabled = info.stitch_disabled;
         Ok(())
     }
 
@@ -279,15 +358,22 @@ impl TikTokPublisher {
         let text = platform_text(&spec.id, &spec.content, t.content).text;
         let over = t.content.overrides.get("tiktok");
         let video = media.iter().find(|m| m.kind == MediaKind::Video);
+        // Interactions stay off unless the person turned them on and the creator allows them.
+        let disabled = |asked: Option<bool>, creator_off: bool| creator_off || asked != Some(false);
+        let disable_comment = disabled(over.and_then(|o| o.disable_comment), p.comment_disabled);
+        let brand_content = over.and_then(|o| o.brand_content_toggle).unwrap_or(false);
+        let brand_organic = over.and_then(|o| o.brand_organic_toggle).unwrap_or(false);
         let (path, body, source) = if let Some(v) = video {
             let post_info = json!({
                 "title": text,
                 "privacy_level": privacy,
-                "disable_comment": false,
-                "disable_duet": false,
-                "disable_stitch": false,
+                "disable_comment": disable_comment,
+                "disable_duet": disabled(over.and_then(|o| o.disable_duet), p.duet_disabled),
+                "disable_stitch": disabled(over.and_then(|o| o.disable_stitch), p.stitch_disabled),
+                "brand_content_toggle": brand_content,
+                "brand_organic_toggle": brand_organic,
             });
-            if pull_allowed(&v.url) {
+            if pull_allowed(spec, &v.url) {
                 let body = json!({
                     "post_info": post_info,
                     "source_info": { "source": "PULL_FROM_URL", "video_url": v.url },
@@ -331,7 +417,9 @@ impl TikTokPublisher {
                     "title": title,
                     "description": description,
                     "privacy_level": privacy,
-                    "disable_comment": false,
+                    "disable_comment": disable_comment,
+                    "brand_content_toggle": brand_content,
+                    "brand_organic_toggle": brand_organic,
                 },
                 "source_info": {
                     "source": "PULL_FROM_URL",
@@ -530,7 +618,7 @@ impl Publisher for TikTokPublisher {
             return false;
         }
         match t.content.media.iter().find(|m| m.kind == MediaKind::Video) {
-            Some(v) => pull_allowed(&v.url),
+            Some(v) => pull_allowed(t.spec, &v.url),
             None => !t.content.media.is_empty(),
         }
     }

@@ -272,3 +272,60 @@ async fn analytics_of_a_pin() {
     assert!(m.impressions.is_some() && m.shares.is_some() && m.engagements.is_some());
     assert_eq!(env.stats("pinterest")["metrics_calls"], 1);
 }
+
+/// Finding: every new Pinterest app has Trial access, and Pinterest refuses its Pins on
+/// api.pinterest.com (code 29, "use API Sandbox https://api-sandbox.pinterest.com instead";
+/// gitroomhq/postiz-app#1084). The sandbox plays a Trial app: the refusal is diagnosed in words
+/// with both fixes, and with Pinterest's API base pointed at its API Sandbox host (the
+/// `[platforms.pinterest] api_base` setting) the same Pin is created there.
+#[tokio::test]
+async fn trial_access_is_diagnosed_and_the_api_sandbox_host_works() {
+    let env = start_with(switchboard_sandbox::SandboxConfig {
+        unaudited_apps: ["pinterest".to_string()].into(),
+        ..Default::default()
+    })
+    .await;
+    let g = env.grant("pinterest", Some(ACCOUNT), SCOPES).await;
+    let mut content = text("the best lemon cake");
+    content.media = vec![env.media("cake.jpg", MediaKind::Image, 3000)];
+    let content = on_board(content, BOARD);
+    let t = target(env.spec("pinterest"), &g, &g.account_id, &content);
+    let d = failed(
+        drive(&env, &PinterestPublisher, &env.http, &t, Value::Null)
+            .await
+            .map(|_| ()),
+    );
+    assert_eq!(d.platform_code.as_deref(), Some("29"), "{d:?}");
+    assert_eq!(d.category, Category::AppNotApproved);
+    assert!(!d.retryable);
+    assert!(d.cause.contains("Trial access"), "{}", d.cause);
+    assert!(
+        d.fix
+            .iter()
+            .any(|f| f.contains("api_base = \"https://api-sandbox.pinterest.com\"")),
+        "{:?}",
+        d.fix
+    );
+    assert!(d.fix.iter().any(|f| f.contains("Standard access")), "{:?}", d.fix);
+    assert!(env.published("pinterest").await.is_empty());
+
+    let mut catalog = switchboard_core::Catalog::builtin().unwrap();
+    catalog
+        .override_api_base("pinterest", "https://api-sandbox.pinterest.com")
+        .unwrap();
+    catalog.use_sandbox(&env.base);
+    let spec = catalog.get("pinterest").unwrap();
+    assert!(spec
+        .endpoints
+        .api_base_url
+        .as_deref()
+        .unwrap()
+        .ends_with("/api-sandbox.pinterest.com"));
+    let t = target(spec, &g, &g.account_id, &content);
+    let (done, _) = drive(&env, &PinterestPublisher, &env.http, &t, Value::Null)
+        .await
+        .expect("created in the API Sandbox");
+    let items = env.published("pinterest").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], done.post_id.as_str());
+}

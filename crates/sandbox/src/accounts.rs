@@ -237,6 +237,56 @@ pub static ACCOUNTS: &[Account] = &[
         privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
         ..BASE
     },
+    Account {
+        id: "tt-private-3",
+        platform: "tiktok",
+        user_id: "sbx-union-katherine-0003",
+        name: "Katherine Johnson",
+        handle: "katherine.private.sandbox",
+        note: "Private account (one more user for an unaudited app's 5-user cap)",
+        privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+        ..BASE
+    },
+    Account {
+        id: "tt-private-4",
+        platform: "tiktok",
+        user_id: "sbx-union-margaret-0004",
+        name: "Margaret Hamilton",
+        handle: "margaret.private.sandbox",
+        note: "Private account (one more user for an unaudited app's 5-user cap)",
+        privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+        ..BASE
+    },
+    Account {
+        id: "tt-private-5",
+        platform: "tiktok",
+        user_id: "sbx-union-hedy-0005",
+        name: "Hedy Lamarr",
+        handle: "hedy.private.sandbox",
+        note: "Private account (one more user for an unaudited app's 5-user cap)",
+        privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+        ..BASE
+    },
+    Account {
+        id: "tt-private-6",
+        platform: "tiktok",
+        user_id: "sbx-union-radia-0006",
+        name: "Radia Perlman",
+        handle: "radia.private.sandbox",
+        note: "Private account (one more user for an unaudited app's 5-user cap)",
+        privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+        ..BASE
+    },
+    Account {
+        id: "tt-private-7",
+        platform: "tiktok",
+        user_id: "sbx-union-barbara-0007",
+        name: "Barbara Liskov",
+        handle: "barbara.private.sandbox",
+        note: "Private account (one more user for an unaudited app's 5-user cap)",
+        privacy_levels: &["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+        ..BASE
+    },
     // YouTube (Google)
     Account {
         id: "yt-ada",

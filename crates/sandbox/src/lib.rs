@@ -127,10 +127,19 @@ pub struct SandboxConfig {
     /// partner app: refresh tokens valid 365 days from the first grant, not rotated.
     pub linkedin_refresh_tokens: bool,
     /// Platforms whose registered app has not passed the platform's review ("unaudited"), by
-    /// platform id. TikTok then offers and accepts only `SELF_ONLY` posts, and only to private
-    /// accounts (`unaudited_client_can_only_post_to_private_accounts`); YouTube forces uploads
-    /// to `private` (PLATFORMS.md §5, §6). Default: none, every app is audited.
+    /// platform id. TikTok then offers and accepts only `SELF_ONLY` posts, only to private
+    /// accounts (`unaudited_client_can_only_post_to_private_accounts`) and for at most 5 users
+    /// in 24 hours (`reached_active_user_cap`); YouTube forces uploads to `private`
+    /// (PLATFORMS.md §5, §6); Pinterest plays an app on Trial access, which may create Pins only
+    /// on its API Sandbox host. Default: none, every app is audited.
     pub unaudited_apps: BTreeSet<String>,
+    /// The URL properties verified for the TikTok app in TikTok's developer portal: domains
+    /// (`media.example.com`, covering its subdomains) and `https://` URL prefixes ending in `/`.
+    /// TikTok pulls (`PULL_FROM_URL`) only from these and answers 403
+    /// `url_ownership_unverified` for any other URL
+    /// (<https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide>). Default:
+    /// none, as for a new app.
+    pub tiktok_verified_domains: Vec<String>,
     /// The clock behind every expiry decision. Clones share time, so a test keeps one and moves
     /// it (or calls `POST /__sandbox/clock`).
     pub clock: ManualClock,
@@ -147,6 +156,7 @@ impl Default for SandboxConfig {
             access_ttl_secs: BTreeMap::new(),
             linkedin_refresh_tokens: false,
             unaudited_apps: BTreeSet::new(),
+            tiktok_verified_domains: Vec::new(),
             clock: ManualClock::new(),
         }
     }

@@ -17,6 +17,15 @@
 //!   "bookmark":null}`, paged by `page_size` (1-250, default 25) and `bookmark`; an account
 //!   without boards gets `items: []`.
 //! - No revocation endpoint.
+//! - The API Sandbox `api-sandbox.pinterest.com` serves the same v5 API (profile, boards, Pins,
+//!   media, analytics) with the same tokens. An app on Trial access (`SandboxConfig::
+//!   unaudited_apps` contains `pinterest`; every new app starts there) may not create Pins on
+//!   `api.pinterest.com`: `POST /v5/pins` there answers 403 `{"code":29,"message":"Apps with
+//!   Trial access may not create Pins in production https://api.pinterest.com - use API Sandbox
+//!   https://api-sandbox.pinterest.com instead."}` (the answer quoted in
+//!   gitroomhq/postiz-app#1084, November 2025; the access-tiers page
+//!   <https://developers.pinterest.com/docs/key-concepts/access-tiers> still describes the older
+//!   rule, Trial Pins "visible only to creator"). On the sandbox host it creates the Pin.
 //!
 //! Publishing (scopes `pins:write` and `boards:read`; analytics `pins:read`), limited to
 //! [`REQUESTS_PER_SECOND`] requests per second per user (standard tier) with
@@ -108,12 +117,33 @@ fn error_page(e: &PageError) -> ErrorPage {
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+    let mut r = Router::new()
         .route("/www.pinterest.com/oauth/", get(authorize).post(authorize))
-        .route("/api.pinterest.com/v5/oauth/token", post(token))
-        .route("/api.pinterest.com/v5/user_account", get(user_account))
-        .route("/api.pinterest.com/v5/boards", get(boards))
-        .merge(publishing_routes())
+        .route(&format!("/{API_HOST}/v5/oauth/token"), post(token));
+    // The API Sandbox serves the same v5 API on its own host.
+    for host in [API_HOST, SANDBOX_API_HOST] {
+        r = r
+            .route(&format!("/{host}/v5/user_account"), get(user_account))
+            .route(&format!("/{host}/v5/boards"), get(boards))
+            .merge(publishing_routes(host));
+    }
+    r.route(&format!("/{UPLOAD_HOST}/"), post(upload_file))
+}
+
+/// Pinterest's production API host.
+const API_HOST: &str = "api.pinterest.com";
+/// Pinterest's API Sandbox host: the same v5 API, where Pins are Sandbox entities visible only
+/// to their creator, and the only host where apps on Trial access may create Pins
+/// (<https://developers.pinterest.com/docs/developer-tools/sandbox/>).
+pub(crate) const SANDBOX_API_HOST: &str = "api-sandbox.pinterest.com";
+
+/// The API host this request was sent to ([`API_HOST`] or [`SANDBOX_API_HOST`]).
+fn api_host(req: &Req) -> &'static str {
+    if req.path.contains(&format!("/{SANDBOX_API_HOST}/")) {
+        SANDBOX_API_HOST
+    } else {
+        API_HOST
+    }
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -271,7 +301,7 @@ async fn user_account(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 "id": a.user_id,
                 "profile_image": format!(
                     "{}/__sandbox/avatars/{}.svg",
-                    req.sandbox_base("api.pinterest.com"),
+                    req.sandbox_base(api_host(&req)),
                     a.id
                 ),
                 "website_url": if business { Value::from("https://bakery.sandbox.example") } else { Value::Null },
@@ -431,6 +461,12 @@ impl PinState {
     }
 }
 
+/// Pinterest's error code for a Pin created in production by an app on Trial access.
+pub(crate) const TRIAL_CODE: i64 = 29;
+/// Pinterest's message with [`TRIAL_CODE`], word for word.
+pub(crate) const TRIAL_MESSAGE: &str = "Apps with Trial access may not create Pins in production \
+     https://api.pinterest.com - use API Sandbox https://api-sandbox.pinterest.com instead.";
+
 fn pin_error(status: u16, code: i64, message: &str) -> Response {
     json(status, json!({ "code": code, "message": message }))
 }
@@ -491,20 +527,13 @@ fn with_limits(r: Response, remaining: usize) -> Response {
     with_header(r, "x-ratelimit-reset", "1")
 }
 
-fn publishing_routes() -> Router<Arc<Shared>> {
+fn publishing_routes(host: &str) -> Router<Arc<Shared>> {
     Router::new()
-        .route("/api.pinterest.com/v5/pins", post(create_pin))
-        .route(
-            "/api.pinterest.com/v5/pins/{id}/analytics",
-            get(pin_analytics),
-        )
-        .route(
-            "/api.pinterest.com/v5/boards/{board_id}/pins",
-            get(board_pins),
-        )
-        .route("/api.pinterest.com/v5/media", post(register_media))
-        .route("/api.pinterest.com/v5/media/{id}", get(read_media))
-        .route(&format!("/{UPLOAD_HOST}/"), post(upload_file))
+        .route(&format!("/{host}/v5/pins"), post(create_pin))
+        .route(&format!("/{host}/v5/pins/{{id}}/analytics"), get(pin_analytics))
+        .route(&format!("/{host}/v5/boards/{{board_id}}/pins"), get(board_pins))
+        .route(&format!("/{host}/v5/media"), post(register_media))
+        .route(&format!("/{host}/v5/media/{{id}}"), get(read_media))
 }
 
 fn too_long(field: &str, max: usize, text: &str) -> Option<Response> {
@@ -590,6 +619,11 @@ async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         };
         let now = sb.now();
         let answer = (|| {
+            if sb.config.unaudited_apps.contains(ID) && api_host(&req) == API_HOST {
+                // Trial access: Pins only in the API Sandbox (the answer Pinterest gives,
+                // quoted in gitroomhq/postiz-app#1084).
+                return pin_error(403, TRIAL_CODE, TRIAL_MESSAGE);
+            }
             let body: Value = match serde_json::from_slice(&req.body) {
                 Ok(v @ Value::Object(_)) => v,
                 _ => return pin_error(400, 1, "Invalid request: the body is not a JSON object."),
@@ -773,7 +807,7 @@ async fn register_media(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             json!({
                 "media_id": id,
                 "media_type": "video",
-                "upload_url": format!("{}/{UPLOAD_HOST}/", req.sandbox_base("api.pinterest.com")),
+                "upload_url": format!("{}/{UPLOAD_HOST}/", req.sandbox_base(api_host(&req))),
                 "upload_parameters": {
                     "x-amz-date": now.format("%Y%m%dT%H%M%SZ").to_string(),
                     "x-amz-signature": signature,

@@ -31,8 +31,13 @@
 //!   video_url}}` → `{data:{publish_id[, upload_url]}}`. `privacy_level` must be one of the
 //!   creator's `privacy_level_options` (else 400 `privacy_level_option_mismatch`); an unaudited
 //!   app may post only to a private account (else 403
-//!   `unaudited_client_can_only_post_to_private_accounts`) and only `SELF_ONLY`; `title` at
-//!   most 2,200 UTF-16 units. Chunks follow the media transfer guide, in MiB (the sources say
+//!   `unaudited_client_can_only_post_to_private_accounts`), only `SELF_ONLY`, and for at most
+//!   [`UNAUDITED_USER_CAP`] distinct users in 24 hours (else 403 `reached_active_user_cap`;
+//!   <https://developers.tiktok.com/doc/content-sharing-guidelines>); branded content
+//!   (`brand_content_toggle`) with `SELF_ONLY` → 400 `invalid_params`; `title` at
+//!   most 2,200 UTF-16 units. `PULL_FROM_URL` takes only an `https` URL on a domain or URL
+//!   prefix verified for the app (`SandboxConfig::tiktok_verified_domains`), else 403
+//!   `url_ownership_unverified` (media transfer guide); the same holds for photos. Chunks follow the media transfer guide, in MiB (the sources say
 //!   "MB"): a video under 5 MiB is one chunk of its own size; otherwise `chunk_size` is
 //!   5–64 MiB, `total_chunk_count` = `video_size / chunk_size` (1–1000) and the last chunk
 //!   takes the remainder, at most 128 MiB; at most 4 GiB in all. No scale rule: small test
@@ -630,6 +635,9 @@ pub(crate) struct Publishing {
     uploads: HashMap<String, String>,
     /// Recent init instants by (endpoint, hash of the access token).
     inits: HashMap<(&'static str, String), Vec<DateTime<Utc>>>,
+    /// Per client key: (account user id, when) of accepted direct-post inits, for the
+    /// unaudited-app user cap.
+    posters: HashMap<String, Vec<(&'static str, DateTime<Utc>)>>,
     next_id: u64,
 }
 
@@ -715,6 +723,77 @@ fn json_body(req: &Req) -> Result<Value, Response> {
             "The request body is not a valid JSON object.",
         )),
     }
+}
+
+/// Unaudited clients may let at most this many users post in a 24-hour window
+/// (<https://developers.tiktok.com/doc/content-sharing-guidelines>, "User cap").
+pub(crate) const UNAUDITED_USER_CAP: usize = 5;
+
+/// Whether TikTok pulls `url` for this app: an `https` URL on a verified domain (or one of its
+/// subdomains) or under a verified URL prefix (`SandboxConfig::tiktok_verified_domains`).
+fn pull_verified(sb: &Shared, url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+    u.scheme() == "https"
+        && sb.config.tiktok_verified_domains.iter().any(|v| {
+            if v.starts_with("https://") {
+                v.ends_with('/') && u.as_str().starts_with(v.as_str())
+            } else {
+                let v = v.to_ascii_lowercase();
+                host == v || host.ends_with(&format!(".{v}"))
+            }
+        })
+}
+
+/// TikTok's refusal of a pull from an unverified URL.
+fn url_unverified() -> Response {
+    api_error(
+        403,
+        "url_ownership_unverified",
+        "Please review our URL ownership verification rules at \
+         https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide/#pull_from_url",
+    )
+}
+
+/// The unaudited-app user cap: a sixth distinct user posting within 24 hours is refused
+/// (403 `reached_active_user_cap`). Counts the accounts of accepted direct-post inits.
+fn check_user_cap(sb: &Shared, client_id: &str, a: &Account) -> Result<(), Response> {
+    if !sb.config.unaudited_apps.contains(ID) {
+        return Ok(());
+    }
+    let now = sb.now();
+    let mut d = sb.lock();
+    let st = d.platform_state::<Publishing>();
+    let posters = st.posters.entry(client_id.to_string()).or_default();
+    posters.retain(|(_, t)| *t > now - Duration::hours(24));
+    let known = posters.iter().any(|(u, _)| *u == a.user_id);
+    let distinct: std::collections::BTreeSet<&str> = posters.iter().map(|(u, _)| *u).collect();
+    if !known && distinct.len() >= UNAUDITED_USER_CAP {
+        return Err(api_error(
+            403,
+            "reached_active_user_cap",
+            "The daily quota for active publishing users from your client is reached.",
+        ));
+    }
+    posters.push((a.user_id, now));
+    Ok(())
+}
+
+/// Branded content (`brand_content_toggle`) cannot be private: TikTok's posting rules disable
+/// `SELF_ONLY` once it is chosen (<https://developers.tiktok.com/doc/content-sharing-guidelines>,
+/// "Commercial content disclosure"). TikTok documents the rule, not an error code of its own,
+/// so the refusal is its generic parameter error.
+fn check_branded(post_info: &Value) -> Result<(), Response> {
+    if post_info["brand_content_toggle"].as_bool() == Some(true)
+        && post_info["privacy_level"].as_str() == Some("SELF_ONLY")
+    {
+        return Err(invalid_params(
+            "Branded content cannot be posted with privacy_level SELF_ONLY.",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks `privacy_level` and the unaudited-app rule for a direct post.
@@ -823,7 +902,9 @@ async fn video_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             Err(r) => return r,
         };
         let post_info = &body["post_info"];
-        if let Err(r) = check_privacy(&sb, grant.account, post_info) {
+        if let Err(r) = check_privacy(&sb, grant.account, post_info)
+            .and_then(|()| check_branded(post_info))
+        {
             return r;
         }
         let title = post_info["title"].as_str().unwrap_or("").to_string();
@@ -867,11 +948,17 @@ async fn video_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 if !url.starts_with("https://") && !url.starts_with("http://") {
                     return invalid_params("video_url must be an http(s) URL.");
                 }
+                if !pull_verified(&sb, url) {
+                    return url_unverified();
+                }
                 let bad = url.contains(super::instagram::BAD_MEDIA_MARKER);
                 (Source::Pull { bad }, vec![url.to_string()], "url")
             }
             _ => return invalid_params("source_info.source must be FILE_UPLOAD or PULL_FROM_URL."),
         };
+        if let Err(r) = check_user_cap(&sb, &grant.client_id, grant.account) {
+            return r;
+        }
         let mut d = sb.lock();
         let st = d.platform_state::<Publishing>();
         let publish_id = new_publish_id(st, kind);
@@ -936,7 +1023,9 @@ async fn content_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         }
         let post_info = &body["post_info"];
         if direct {
-            if let Err(r) = check_privacy(&sb, grant.account, post_info) {
+            if let Err(r) = check_privacy(&sb, grant.account, post_info)
+                .and_then(|()| check_branded(post_info))
+            {
                 return r;
             }
         }
@@ -967,6 +1056,14 @@ async fn content_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         let cover = source["photo_cover_index"].as_u64().unwrap_or(0);
         if cover >= images.len() as u64 {
             return invalid_params("photo_cover_index is out of range.");
+        }
+        if images.iter().any(|u| !pull_verified(&sb, u)) {
+            return url_unverified();
+        }
+        if direct {
+            if let Err(r) = check_user_cap(&sb, &grant.client_id, grant.account) {
+                return r;
+            }
         }
         let bad = images.iter().any(|u| {
             u.contains(super::instagram::BAD_MEDIA_MARKER)

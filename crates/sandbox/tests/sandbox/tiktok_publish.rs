@@ -377,7 +377,12 @@ async fn unaudited_apps_post_self_only_to_private_accounts() {
 
 #[tokio::test]
 async fn pulled_videos_and_photos_download_then_publish_or_fail() {
-    let sb = start().await;
+    // The app's verified URL properties: a domain (subdomains included) and a URL prefix.
+    let sb = start_with(SandboxConfig {
+        tiktok_verified_domains: vec!["example.com".into(), "https://cdn.example.org/tt/".into()],
+        ..SandboxConfig::default()
+    })
+    .await;
     let token = token_for(&sb, "tt-ada", SCOPES).await;
     let pull = |url: &str| {
         json!({
@@ -385,6 +390,23 @@ async fn pulled_videos_and_photos_download_then_publish_or_fail() {
             "source_info": { "source": "PULL_FROM_URL", "video_url": url },
         })
     };
+    // TikTok pulls only from verified domains and URL prefixes (media transfer guide).
+    for unverified in [
+        "https://media.example.net/v/loaf.mp4",
+        "https://cdn.example.org/other/loaf.mp4",
+        "http://media.example.com/v/loaf.mp4",
+    ] {
+        let (s, v) = api(&sb, &token, VIDEO_INIT, pull(unverified)).await;
+        assert_eq!(s, 403, "{unverified}: {v}");
+        assert_api_error(&v, "url_ownership_unverified");
+    }
+    init_ok(&sb, &token, pull("https://cdn.example.org/tt/loaf.mp4")).await;
+    // Branded content cannot be private.
+    let mut branded = pull("https://media.example.com/v/loaf.mp4");
+    branded["post_info"]["brand_content_toggle"] = json!(true);
+    let (s, v) = api(&sb, &token, VIDEO_INIT, branded).await;
+    assert_eq!(s, 400, "{v}");
+    assert_api_error(&v, "invalid_params");
     let good = init_ok(&sb, &token, pull("https://media.example.com/v/loaf.mp4")).await;
     let good = good["publish_id"].as_str().unwrap().to_string();
     let bad = init_ok(
@@ -437,6 +459,18 @@ async fn pulled_videos_and_photos_download_then_publish_or_fail() {
     .await;
     assert_eq!(s, 200, "{v}");
     let png = v["data"]["publish_id"].as_str().unwrap().to_string();
+    let (s, v) = api(
+        &sb,
+        &token,
+        CONTENT_INIT,
+        photo(
+            "DIRECT_POST",
+            json!(["https://m.example.com/a.jpg", "https://photos.example.net/b.jpg"]),
+        ),
+    )
+    .await;
+    assert_eq!(s, 403, "photos are pulled from verified domains only: {v}");
+    assert_api_error(&v, "url_ownership_unverified");
     let (s, v) = api(
         &sb,
         &token,
@@ -499,11 +533,12 @@ async fn pulled_videos_and_photos_download_then_publish_or_fail() {
 
     let items = published(&sb).await;
     let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["video", "photo"], "{items:?}");
-    assert_eq!(items[1]["media"].as_array().unwrap().len(), 2);
+    // The video pulled from the verified URL prefix, the good one, the photos.
+    assert_eq!(kinds, ["video", "video", "photo"], "{items:?}");
+    assert_eq!(items[2]["media"].as_array().unwrap().len(), 2);
     assert_eq!(
         sb.stats("tiktok").await["published_by_account"][ADA_UNION],
-        2
+        3
     );
 }
 
