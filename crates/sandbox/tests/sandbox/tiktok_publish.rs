@@ -390,21 +390,23 @@ async fn pulled_videos_and_photos_download_then_publish_or_fail() {
             "source_info": { "source": "PULL_FROM_URL", "video_url": url },
         })
     };
-    // TikTok pulls only from verified domains and URL prefixes (media transfer guide).
+    // TikTok pulls only from verified domains and URL prefixes (media transfer guide). (Another
+    // token: each has 6 inits a minute.)
+    let other = token_for(&sb, "tt-ada", SCOPES).await;
     for unverified in [
         "https://media.example.net/v/loaf.mp4",
         "https://cdn.example.org/other/loaf.mp4",
         "http://media.example.com/v/loaf.mp4",
     ] {
-        let (s, v) = api(&sb, &token, VIDEO_INIT, pull(unverified)).await;
+        let (s, v) = api(&sb, &other, VIDEO_INIT, pull(unverified)).await;
         assert_eq!(s, 403, "{unverified}: {v}");
         assert_api_error(&v, "url_ownership_unverified");
     }
-    init_ok(&sb, &token, pull("https://cdn.example.org/tt/loaf.mp4")).await;
+    init_ok(&sb, &other, pull("https://cdn.example.org/tt/loaf.mp4")).await;
     // Branded content cannot be private.
     let mut branded = pull("https://media.example.com/v/loaf.mp4");
     branded["post_info"]["brand_content_toggle"] = json!(true);
-    let (s, v) = api(&sb, &token, VIDEO_INIT, branded).await;
+    let (s, v) = api(&sb, &other, VIDEO_INIT, branded).await;
     assert_eq!(s, 400, "{v}");
     assert_api_error(&v, "invalid_params");
     let good = init_ok(&sb, &token, pull("https://media.example.com/v/loaf.mp4")).await;
