@@ -90,6 +90,22 @@ pub struct PlatformCredentials {
     /// Extra scopes to request on top of the catalog's defaults.
     #[serde(default)]
     pub extra_scopes: Vec<String>,
+    /// Base URL of the platform's content API instead of the catalog's (`api_base`,
+    /// `SWITCHBOARD_<ID>_API_BASE`): only the publishing, metrics and health calls move, OAuth
+    /// stays on the real hosts. For Pinterest apps on Trial access,
+    /// `"https://api-sandbox.pinterest.com"` (Pinterest's API Sandbox, the only host where they
+    /// may create Pins). Applied before `sandbox_url` and `[hosts]`, which rewrite it as any
+    /// other endpoint.
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// TikTok only (`verified_domains`, `SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS`, comma-separated):
+    /// the domains (`media.example.com`, subdomains included) and `https://` URL prefixes
+    /// (ending in `/`) verified for the app in TikTok's developer portal ("URL properties").
+    /// TikTok pulls media only from these (`PULL_FROM_URL`); videos elsewhere are uploaded by
+    /// Switchboard (`FILE_UPLOAD`), and photo posts, which TikTok can only pull, need their
+    /// image URLs here. Empty (the default): every video is uploaded, photo posts are refused.
+    #[serde(default)]
+    pub verified_domains: Vec<String>,
 }
 
 /// A custom OAuth 2.0 provider (`[providers.<id>]`).
@@ -609,6 +625,17 @@ impl Config {
             if let Some(v) = env_or_file(env, &format!("SWITCHBOARD_{upper}_CLIENT_SECRET"))? {
                 entry.client_secret = Some(v);
             }
+            if let Some(v) = env.var(&format!("SWITCHBOARD_{upper}_API_BASE")) {
+                entry.api_base = Some(v);
+            }
+            if let Some(v) = env.var(&format!("SWITCHBOARD_{upper}_VERIFIED_DOMAINS")) {
+                entry.verified_domains = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
         }
         for (id, p) in c.platforms.iter_mut() {
             if !switchboard_core::catalog::BUILTIN_IDS.contains(&id.as_str()) {
@@ -684,6 +711,45 @@ impl Config {
     pub fn redirect_uri(&self, platform: &str) -> String {
         format!("{}/v1/oauth/callback/{platform}", self.public_url)
     }
+}
+
+/// A TikTok verified-domain entry: a domain name (`media.example.com`) or an `https://` URL
+/// prefix ending in `/` without query or fragment, as TikTok's portal verifies them
+/// (<https://developers.tiktok.com/doc/set-up-development-configuration>).
+fn check_verified_domain(field: &str, e: &str) -> Result<(), ConfigError> {
+    if e.contains("://") {
+        let ok = url::Url::parse(e).is_ok_and(|u| {
+            u.scheme() == "https"
+                && matches!(u.host(), Some(url::Host::Domain(_)))
+                && u.path().ends_with('/')
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty()
+        });
+        if !ok {
+            return Err(invalid(
+                field,
+                format!("{e:?} is not an https:// URL prefix ending in '/'"),
+            ));
+        }
+        return Ok(());
+    }
+    let ok = !e.is_empty()
+        && e.len() <= 253
+        && e.contains('.')
+        && e.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && e.parse::<std::net::IpAddr>().is_err();
+    if !ok {
+        return Err(invalid(
+            field,
+            format!("{e:?} is not a domain name (media.example.com) or an https:// URL prefix"),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_secs(field: &str, v: &str) -> Result<u64, ConfigError> {
@@ -948,6 +1014,20 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     for (host, base) in &c.hosts {
         check_http_url(&format!("hosts.{host}"), base)?;
     }
+    for (id, p) in &c.platforms {
+        if let Some(base) = &p.api_base {
+            check_http_url(&format!("platforms.{id}.api_base"), base)?;
+        }
+        if !p.verified_domains.is_empty() && id != "tiktok" {
+            return Err(invalid(
+                format!("platforms.{id}.verified_domains"),
+                "only TikTok pulls media from verified domains",
+            ));
+        }
+        for e in &p.verified_domains {
+            check_verified_domain(&format!("platforms.{id}.verified_domains"), e)?;
+        }
+    }
     match (&c.keys, &c.active_key) {
         (Some(keys), active) => {
             use secrecy::ExposeSecret;
@@ -1166,7 +1246,12 @@ impl Config {
             }
         }
         for (id, p) in &self.platforms {
-            if p.client_id.is_none() && p.client_secret.is_none() && p.extra_scopes.is_empty() {
+            if p.client_id.is_none()
+                && p.client_secret.is_none()
+                && p.extra_scopes.is_empty()
+                && p.api_base.is_none()
+                && p.verified_domains.is_empty()
+            {
                 continue;
             }
             let _ = writeln!(o, "\n[platforms.{id}]");
@@ -1183,6 +1268,13 @@ impl Config {
             if !p.extra_scopes.is_empty() {
                 let s: Vec<String> = p.extra_scopes.iter().map(|s| q(s)).collect();
                 let _ = writeln!(o, "extra_scopes = [{}]", s.join(", "));
+            }
+            if let Some(b) = &p.api_base {
+                let _ = writeln!(o, "api_base = {}", q(b));
+            }
+            if !p.verified_domains.is_empty() {
+                let s: Vec<String> = p.verified_domains.iter().map(|s| q(s)).collect();
+                let _ = writeln!(o, "verified_domains = [{}]", s.join(", "));
             }
         }
         for (id, p) in &self.providers {
@@ -1268,6 +1360,7 @@ impl ProviderConfig {
             docs: Vec::new(),
             guide: Default::default(),
             content: Default::default(),
+            verified_domains: Vec::new(),
         }
     }
 }

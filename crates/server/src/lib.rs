@@ -256,6 +256,13 @@ impl AppState {
 
 fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
     let mut catalog = Catalog::builtin()?;
+    // Per-platform settings first, so that the sandbox and host rewrites apply to them too.
+    for (id, p) in &config.platforms {
+        if let Some(base) = &p.api_base {
+            catalog.override_api_base(id, base)?;
+        }
+        catalog.set_verified_domains(id, &p.verified_domains);
+    }
     if let Some(sandbox) = &config.sandbox_url {
         catalog.use_sandbox(sandbox);
     }
@@ -316,6 +323,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::validate::routes())
         .merge(routes::connections::routes())
         .merge(routes::facebook_pages::routes())
+        .merge(routes::tiktok::routes())
         .merge(routes::health_check::routes())
         .merge(routes::events::routes())
         .merge(routes::troubleshoot::routes())

@@ -698,3 +698,74 @@ async fn the_calendar_shows_every_post_of_its_month() {
     assert!(cal.contains("522 posts shown"), "the grid's posts only");
     assert!(!cal.contains("Late April"));
 }
+
+/// TikTok's posting rules on the compose page (content sharing guidelines): the creator's
+/// nickname from creator_info, only the privacy levels the account offers with none chosen,
+/// interactions off until ticked and not offered where the creator's settings turn them off,
+/// the commercial content disclosure; a post without a privacy level is refused, and the
+/// choices made reach the stored post.
+#[tokio::test]
+async fn compose_offers_tiktoks_choices_with_no_default() {
+    let app = TestApp::spawn().await;
+    let tt = app.connect("tiktok").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Browser::sign_in(&app).await;
+    let (_, page) = b.get("/posts/new").await;
+    assert!(page.contains("Posting to TikTok as <strong>Ada Lovelace</strong> (@ada.sandbox)"), "{page}");
+    let select = between(&page, "id=\"override-tiktok-privacy_level\"", "</select>").expect("privacy select");
+    assert!(select.contains("<option value=\"\" selected>Choose…</option>"), "{select}");
+    for level in ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"] {
+        assert!(select.contains(&format!("<option value=\"{level}\">")), "{level}: {select}");
+    }
+    assert!(!select.contains("Platform default"), "{select}");
+    // Stitch is off in this creator's settings: offered disabled; the others unticked.
+    let stitch = between(&page, "id=\"override-tiktok-allow_stitch\"", ">").unwrap();
+    assert!(stitch.contains("disabled"), "{stitch}");
+    let comment = between(&page, "id=\"override-tiktok-allow_comment\"", ">").unwrap();
+    assert!(!comment.contains("checked") && !comment.contains("disabled"), "{comment}");
+    assert!(page.contains("Commercial content disclosure"), "{page}");
+    assert!(page.contains("id=\"override-tiktok-brand_content_toggle\""));
+
+    let video = "https://cdn.example.com/clip.mp4";
+    let (s, _, page) = b
+        .post(
+            "/posts",
+            &[
+                ("text", "A dance"),
+                ("connection_id", &tt),
+                ("media_url", video),
+                ("media_kind", "video"),
+                ("when", "now"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("href=\"#override-tiktok-privacy_level\""), "{page}");
+    assert_eq!(post_count(&app).await, 0);
+
+    let (s, loc, body) = b
+        .post(
+            "/posts",
+            &[
+                ("text", "A dance"),
+                ("connection_id", &tt),
+                ("media_url", video),
+                ("media_kind", "video"),
+                ("override.tiktok.privacy_level", "FOLLOWER_OF_CREATOR"),
+                ("override.tiktok.allow_comment", "true"),
+                ("override.tiktok.brand_organic_toggle", "true"),
+                ("when", "now"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let id = between(&loc, "/posts/", "?").expect("post page").to_string();
+    let p = api_post(&app, &id).await;
+    assert_eq!(
+        p["content"]["overrides"]["tiktok"],
+        json!({"privacy_level": "FOLLOWER_OF_CREATOR", "disable_comment": false, "brand_organic_toggle": true}),
+        "{p}"
+    );
+}

@@ -265,3 +265,143 @@ async fn validation_needs_the_api_key() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// TikTok's posting rules at validation: the privacy level is required (TikTok forbids a
+/// default), branded content cannot be private, and a photo post, which TikTok can only pull,
+/// needs its URLs on a domain listed in `[platforms.tiktok] verified_domains` (media transfer
+/// guide); a refusal names the setting. `POST /v1/posts` refuses the same with 422.
+#[tokio::test]
+async fn tiktok_privacy_is_required_and_photos_need_a_verified_domain() {
+    let app = TestApp::spawn().await;
+    let tt = app.connect("tiktok").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let photo = json!({"url": "https://photos.example.net/a.jpg", "kind": "image", "mime_type": "image/jpeg"});
+    let body = json!({
+        "content": {"text": "photos", "media": [photo]},
+        "connection_ids": [tt]
+    });
+    let (s, v) = app.post(PATH, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let t = &v["targets"][0];
+    let found = violations(t);
+    assert!(
+        found.contains(&("content.overrides.tiktok.privacy_level".into(), "required".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("content.media[0].url".into(), "domain_not_verified".into())),
+        "{found:?}"
+    );
+    let msg = t["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["field"] == "content.media[0].url")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("[platforms.tiktok] verified_domains"), "{msg}");
+    assert!(msg.contains("photos.example.net"), "{msg}");
+    let (s, v) = app.post("/v1/posts", body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v.to_string().contains("verified_domains"), "{v}");
+
+    let branded = json!({
+        "content": {"text": "a video", "media": [{"url": "https://v.example.net/a.mp4", "kind": "video"}],
+            "overrides": {"tiktok": {"privacy_level": "SELF_ONLY", "brand_content_toggle": true}}},
+        "connection_ids": [tt]
+    });
+    let (_, v) = app.post(PATH, branded).await;
+    assert_eq!(
+        violations(&v["targets"][0]),
+        vec![(
+            "content.overrides.tiktok.brand_content_toggle".to_string(),
+            "invalid_value".to_string()
+        )]
+    );
+
+    // With the domain listed, the same photo post (with a privacy level) is valid.
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            c.platforms.entry("tiktok".into()).or_default().verified_domains =
+                vec!["example.net".into()];
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let tt = app.connect("tiktok").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, v) = app
+        .post(
+            PATH,
+            json!({
+                "content": {"text": "photos", "media": [photo],
+                    "overrides": {"tiktok": {"privacy_level": "SELF_ONLY", "disable_comment": false}}},
+                "connection_ids": [tt]
+            }),
+        )
+        .await;
+    assert_eq!(v["targets"][0]["valid"], true, "{v}");
+}
+
+/// `GET /v1/connections/{id}/tiktok/creator-info`: what TikTok's creator_info says, live, for
+/// the posting screen; an unaudited app is offered SELF_ONLY alone; another platform's
+/// connection is a 409. The Pinterest API base setting moves Pinterest's content API only.
+#[tokio::test]
+async fn tiktok_creator_info_is_exposed_and_api_base_is_per_platform() {
+    let app = TestApp::spawn_with(Setup {
+        sandbox: Box::new(|sc| {
+            sc.unaudited_apps.insert("tiktok".into());
+        }),
+        config: Box::new(|c| {
+            c.platforms.entry("pinterest".into()).or_default().api_base =
+                Some("https://api-sandbox.pinterest.com".into());
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let tt = app.connect("tiktok").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = app
+        .get(&format!("/v1/connections/{tt}/tiktok/creator-info"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["connection_id"], tt.as_str());
+    assert_eq!(v["creator_nickname"], "Ada Lovelace");
+    assert_eq!(v["creator_username"], "ada.sandbox");
+    assert_eq!(v["privacy_level_options"], json!(["SELF_ONLY"]));
+    assert_eq!(v["stitch_disabled"], true);
+    assert_eq!(v["comment_disabled"], false);
+    assert_eq!(v["max_video_post_duration_sec"], 600);
+
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = app
+        .get(&format!("/v1/connections/{x}/tiktok/creator-info"))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["type"].as_str().unwrap_or_default().rsplit('/').next(), Some("not-tiktok"), "{v}");
+    let (s, _) = app
+        .get("/v1/connections/nope/tiktok/creator-info")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let pin = app.state.catalog().get("pinterest").unwrap();
+    assert_eq!(
+        pin.endpoints.api_base_url.as_deref(),
+        Some(format!("{}/api-sandbox.pinterest.com", app.sandbox).as_str())
+    );
+    assert_eq!(
+        pin.endpoints.token_url,
+        format!("{}/api.pinterest.com/v5/oauth/token", app.sandbox)
+    );
+}

@@ -1278,16 +1278,26 @@ async fn pinterest_resumed_with_a_create_in_flight_is_found_on_its_board() {
 
 #[tokio::test]
 async fn tiktok_resumed_with_a_pull_init_in_flight_is_found_among_the_creators_posts() {
-    let app = TestApp::spawn().await;
+    // Photos are pulled by TikTok from a domain verified for the app (the sandbox's app and
+    // Switchboard's configuration list the same one; the sandbox does not fetch photos).
+    let app = TestApp::spawn_with(Setup {
+        sandbox: Box::new(|sc| sc.tiktok_verified_domains = vec!["cdn.example.com".into()]),
+        config: Box::new(|c| {
+            c.platforms.entry("tiktok".into()).or_default().verified_domains =
+                vec!["cdn.example.com".into()];
+        }),
+        ..Setup::default()
+    })
+    .await;
     let conn = app.connect("tiktok").await;
     let tt = conn["id"].as_str().unwrap().to_string();
     let open_id = conn["account"]["id"].as_str().unwrap().to_string();
-    let image = format!("{}/__sandbox/media/dance.jpg", app.sandbox);
+    let image = "https://cdn.example.com/photos/dance.jpg";
     let body = |title: &str| {
         json!({"content": {
             "text": format!("{title} photos"),
             "media": [{"url": image, "kind": "image", "mime_type": "image/jpeg"}],
-            "overrides": {"tiktok": {"title": title}}
+            "overrides": {"tiktok": {"title": title, "privacy_level": "SELF_ONLY"}}
         }, "connection_ids": [tt]})
     };
     found_and_lost_after_a_crash(

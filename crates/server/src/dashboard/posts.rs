@@ -85,7 +85,6 @@ const OVERRIDES: &[(&str, &str, &str, &str)] = &[
         "Destination link",
         "Where the pin leads.",
     ),
-    ("tiktok", "privacy_level", "Privacy level", ""),
     ("tiktok", "title", "Photo post title", "For photo posts."),
     ("facebook", "link", "Link", "A link to share with the post."),
 ];
@@ -244,8 +243,154 @@ pub async fn compose(
         Err(r) => return r,
     };
     let panel = checks_for(&state, &session, &draft, &conns).await;
-    let body = compose_body(&state, &session, &draft, &conns, &panel, zone_known, None);
+    let tiktok = tiktok_creators(&state, &session, &conns).await;
+    let body = compose_body(
+        &state,
+        &session,
+        &draft,
+        &conns,
+        &panel,
+        zone_known,
+        None,
+        &tiktok,
+    );
     frame(&state, &session, "New post", "new", zone, body).await
+}
+
+/// Most TikTok accounts whose creator info the compose page reads live (one platform call each).
+const MAX_TIKTOK_CREATORS: usize = 10;
+
+/// A TikTok account on the compose page with what TikTok says it may do now (or why that could
+/// not be read).
+struct TikTokCreator {
+    label: String,
+    info: Result<crate::routes::tiktok::CreatorInfoAnswer, String>,
+}
+
+/// The creator info of the workspace's TikTok accounts, read live: TikTok's posting rules want
+/// the posting screen built from it (<https://developers.tiktok.com/doc/content-sharing-guidelines>).
+async fn tiktok_creators(
+    state: &AppState,
+    session: &Session,
+    conns: &BTreeMap<String, Connection>,
+) -> Vec<TikTokCreator> {
+    let mut out = Vec::new();
+    for c in conns
+        .values()
+        .filter(|c| c.platform == "tiktok")
+        .take(MAX_TIKTOK_CREATORS)
+    {
+        let info = crate::routes::tiktok::creator_info_of(state, &session.workspace_id, &c.id)
+            .await
+            .map_err(|e| e.detail.clone());
+        out.push(TikTokCreator {
+            label: account_label(c),
+            info,
+        });
+    }
+    out
+}
+
+/// TikTok's privacy levels in words, as its posting screen names them.
+fn tiktok_privacy_label(level: &str) -> &str {
+    match level {
+        "PUBLIC_TO_EVERYONE" => "Everyone",
+        "MUTUAL_FOLLOW_FRIENDS" => "Friends",
+        "FOLLOWER_OF_CREATOR" => "Followers",
+        "SELF_ONLY" => "Only me",
+        other => other,
+    }
+}
+
+/// The TikTok options of the compose page, as TikTok's posting rules require them: the
+/// creator's nickname; the privacy levels every chosen creator offers, none chosen in advance;
+/// comment, Duet and Stitch off until turned on (and not offered where the creator's settings
+/// turn them off); the commercial content disclosure (your brand, branded content).
+fn tiktok_options(d: &Draft, spec: &switchboard_core::PlatformSpec, creators: &[TikTokCreator]) -> Markup {
+    let known: Vec<&crate::routes::tiktok::CreatorInfoAnswer> =
+        creators.iter().filter_map(|c| c.info.as_ref().ok()).collect();
+    // Levels every creator offers (the catalog's when none could be read).
+    let levels: Vec<String> = if known.is_empty() {
+        spec.content.privacy_values.clone()
+    } else {
+        known[0]
+            .privacy_level_options
+            .iter()
+            .filter(|l| known.iter().all(|k| k.privacy_level_options.contains(l)))
+            .cloned()
+            .collect()
+    };
+    let chosen = d.override_value("tiktok", "privacy_level");
+    let off = |f: fn(&crate::routes::tiktok::CreatorInfoAnswer) -> bool| known.iter().any(|k| f(k));
+    let toggles: [(&str, &str, bool); 3] = [
+        ("allow_comment", "Allow comments", off(|k| k.comment_disabled)),
+        ("allow_duet", "Allow Duet", off(|k| k.duet_disabled)),
+        ("allow_stitch", "Allow Stitch", off(|k| k.stitch_disabled)),
+    ];
+    let max_secs = known
+        .iter()
+        .filter_map(|k| k.max_video_post_duration_sec)
+        .min();
+    html! {
+        div.tiktok-creators data-testid="tiktok-creators" {
+            @for c in creators {
+                @match &c.info {
+                    Ok(i) => {
+                        p {
+                            "Posting to TikTok as "
+                            strong { (i.creator_nickname.as_deref().unwrap_or(&c.label)) }
+                            @if let Some(u) = &i.creator_username { " (@" (u) ")" }
+                            @if let Some(m) = i.max_video_post_duration_sec { span.muted { " · videos up to " (m) " s" } }
+                        }
+                    }
+                    Err(e) => {
+                        p.hint { "TikTok did not tell what " (c.label) " may post: " (e) }
+                    }
+                }
+            }
+        }
+        div.field-row {
+            div.field {
+                label for="override-tiktok-privacy_level" { "Who can see this post" }
+                select id="override-tiktok-privacy_level" name="override.tiktok.privacy_level"
+                    data-field="content.overrides.tiktok.privacy_level" aria-describedby="tiktok-privacy-hint" {
+                    option value="" selected[chosen.is_empty()] { "Choose…" }
+                    @for l in &levels {
+                        option value=(l) selected[chosen == l] { (tiktok_privacy_label(l)) }
+                    }
+                }
+                p.hint #tiktok-privacy-hint { "Required: TikTok wants you to choose for every post. Only the levels your TikTok account offers are listed." }
+            }
+        }
+        fieldset.tiktok-interactions {
+            legend { "Interactions" }
+            @for (field, label, creator_off) in toggles {
+                @let id = format!("override-tiktok-{field}");
+                span.checkbox-choice {
+                    input type="checkbox" id=(id) name={"override.tiktok." (field)} value="true"
+                        checked[!creator_off && d.override_value("tiktok", field) == "true"]
+                        disabled[creator_off];
+                    label for=(id) .inline-label { (label) }
+                    @if creator_off { span.muted { " (turned off in the account's TikTok settings)" } }
+                }
+            }
+        }
+        fieldset.tiktok-commercial data-field="content.overrides.tiktok.brand_content_toggle" {
+            legend { "Commercial content disclosure" }
+            span.checkbox-choice {
+                input type="checkbox" id="override-tiktok-brand_organic_toggle" name="override.tiktok.brand_organic_toggle" value="true"
+                    checked[d.override_value("tiktok", "brand_organic_toggle") == "true"];
+                label for="override-tiktok-brand_organic_toggle" .inline-label { "Your brand: you promote yourself or your own business" }
+            }
+            span.checkbox-choice {
+                input type="checkbox" id="override-tiktok-brand_content_toggle" name="override.tiktok.brand_content_toggle" value="true"
+                    checked[d.override_value("tiktok", "brand_content_toggle") == "true"];
+                label for="override-tiktok-brand_content_toggle" .inline-label { "Branded content: a paid partnership promoting a third party" }
+            }
+            p.hint { "Branded content cannot be private (Only me)." }
+            @if let Some(m) = max_secs { p.hint { "Videos may last at most " (m) " seconds on these accounts." } }
+        }
+    }
 }
 
 /// The checks panel for a draft: the form's own problems, the request-level ones, and per
@@ -373,6 +518,7 @@ fn compose_body(
     panel: &Markup,
     zone_known: bool,
     refused: Option<&[Violation]>,
+    tiktok: &[TikTokCreator],
 ) -> Markup {
     let mut accounts: Vec<&Connection> = conns.values().collect();
     accounts.sort_by(|a, b| {
@@ -450,6 +596,7 @@ fn compose_body(
                     @if let Some(spec) = state.catalog().get(platform) {
                         fieldset.overrides data-override-platform=(platform) hidden[!platforms_chosen.iter().any(|p| p == platform)] {
                             legend { (spec.display_name) " options" }
+                            @if platform == "tiktok" { (tiktok_options(d, spec, tiktok)) }
                             div.field-row {
                                 @for (p, field, label, hint) in OVERRIDES.iter().filter(|o| o.0 == platform) {
                                     @let id = format!("override-{p}-{field}");
@@ -632,6 +779,7 @@ pub async fn create(
         Err(p) => p,
     };
     let panel = checks_for(&state, &session, &draft, &conns).await;
+    let tiktok = tiktok_creators(&state, &session, &conns).await;
     let body = compose_body(
         &state,
         &session,
@@ -640,6 +788,7 @@ pub async fn create(
         &panel,
         true,
         Some(&problems),
+        &tiktok,
     );
     let mut r = frame(&state, &session, "New post", "new", zone, body).await;
     *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;

@@ -16,7 +16,9 @@
 //!   wall-clock time in `time_zone`), `time_zone` (an IANA name);
 //! - `override.<platform>.<name>` with `<name>` one of [`OVERRIDE_FIELDS`]
 //!   (`override.youtube.title`, `override.pinterest.board_id`, `override.tiktok.privacy_level`),
-//!   and `override.youtube.made_for_kids` (`true` when checked).
+//!   `override.youtube.made_for_kids` (`true` when checked), and TikTok's checkboxes
+//!   `override.tiktok.allow_comment` / `allow_duet` / `allow_stitch` (ticked: that interaction
+//!   is on; unticked: off, TikTok's rule) and `brand_organic_toggle` / `brand_content_toggle`.
 //!
 //! Anything else (the CSRF token) is ignored here.
 
@@ -229,6 +231,12 @@ impl Draft {
                 "privacy_status" => o.privacy_status = v,
                 "link" => o.link = Some(value.trim().to_string()),
                 "made_for_kids" => o.made_for_kids = Some(value == "true"),
+                // TikTok's interaction settings: a ticked "Allow …" box turns one on.
+                "allow_comment" => o.disable_comment = Some(value != "true"),
+                "allow_duet" => o.disable_duet = Some(value != "true"),
+                "allow_stitch" => o.disable_stitch = Some(value != "true"),
+                "brand_content_toggle" => o.brand_content_toggle = Some(value == "true"),
+                "brand_organic_toggle" => o.brand_organic_toggle = Some(value == "true"),
                 other => errors.push(Violation::new(
                     &format!("content.overrides.{platform}.{other}"),
                     "invalid_value",

@@ -15,6 +15,7 @@ pub mod platforms;
 pub mod posts;
 pub mod probes;
 pub mod sync;
+pub mod tiktok;
 pub mod troubleshoot;
 pub mod validate;
 pub mod webhooks;
