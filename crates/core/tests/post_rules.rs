@@ -456,11 +456,21 @@ fn tiktok_privacy_required_branded_not_private_photos_from_verified_domains() {
         codes(&vs),
         vec![("content.media[0].url".into(), "domain_not_verified".into())]
     );
-    assert!(vs[0].message.contains("[platforms.tiktok] verified_domains"), "{}", vs[0].message);
+    assert!(
+        vs[0]
+            .message
+            .contains("[platforms.tiktok] verified_domains"),
+        "{}",
+        vs[0].message
+    );
     let mut listed = spec.clone();
     listed.verified_domains = vec!["other.example.org".into()];
     let vs = validate(&listed, &content(photos.clone()));
-    assert!(vs[0].message.contains("other.example.org"), "{}", vs[0].message);
+    assert!(
+        vs[0].message.contains("other.example.org"),
+        "{}",
+        vs[0].message
+    );
     listed.verified_domains = vec!["example.com".into()];
     assert!(validate(&listed, &content(photos)).is_empty());
 }

@@ -398,13 +398,20 @@ mod tests {
             assert_eq!(r.token_type(), &BasicTokenType::Bearer);
             // The fields go on to `tokens::parse` as received, token_type still absent.
             let back = serde_json::to_value(&r).unwrap();
-            assert_eq!(back, serde_json::from_str::<serde_json::Value>(body).unwrap());
+            assert_eq!(
+                back,
+                serde_json::from_str::<serde_json::Value>(body).unwrap()
+            );
         }
         let r: TokenResponse =
             serde_json::from_str(r#"{"access_token":"a","token_type":"bearer"}"#).unwrap();
         assert_eq!(r.access_token().secret(), "a");
         assert_eq!(r.token_type(), &BasicTokenType::Bearer);
-        for bad in [r#"{"expires_in":5}"#, r#"{"access_token":""}"#, r#"{"access_token":7}"#] {
+        for bad in [
+            r#"{"expires_in":5}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":7}"#,
+        ] {
             assert!(serde_json::from_str::<TokenResponse>(bad).is_err(), "{bad}");
         }
     }

@@ -306,7 +306,11 @@ async fn trial_access_is_diagnosed_and_the_api_sandbox_host_works() {
         "{:?}",
         d.fix
     );
-    assert!(d.fix.iter().any(|f| f.contains("Standard access")), "{:?}", d.fix);
+    assert!(
+        d.fix.iter().any(|f| f.contains("Standard access")),
+        "{:?}",
+        d.fix
+    );
     assert!(env.published("pinterest").await.is_empty());
 
     let mut catalog = switchboard_core::Catalog::builtin().unwrap();

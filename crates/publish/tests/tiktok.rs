@@ -13,8 +13,8 @@ use switchboard_core::Category;
 use switchboard_publish::tiktok::{
     chunk_plan, pull_allowed, Source, TikTokProgress, TikTokPublisher, MIN_CHUNK_BYTES,
 };
-use switchboard_sandbox::SandboxConfig;
 use switchboard_publish::{publisher_for, PublishError, Publisher, Step};
+use switchboard_sandbox::SandboxConfig;
 
 const SCOPES: &[&str] = &["user.info.basic", "video.publish", "video.list"];
 const MIB: usize = 1024 * 1024;
@@ -56,7 +56,10 @@ async fn tt_start_with(mut config: SandboxConfig) -> Env {
 
 /// A photo on the verified domain (TikTok pulls photos; the sandbox does not fetch them).
 fn photo(name: &str) -> switchboard_core::post::Media {
-    remote(&format!("https://{VERIFIED}/photos/{name}"), MediaKind::Image)
+    remote(
+        &format!("https://{VERIFIED}/photos/{name}"),
+        MediaKind::Image,
+    )
 }
 
 fn remote(url: &str, kind: MediaKind) -> switchboard_core::post::Media {
@@ -456,7 +459,13 @@ async fn an_expired_upload_url_starts_the_upload_over_and_publishes_once() {
 }
 
 /// A file on disk (an upload in `media_dir`) served publicly under `url`.
-fn on_disk(url: &str, bytes: usize) -> (tempfile::NamedTempFile, Vec<switchboard_publish::LocalMedia>) {
+fn on_disk(
+    url: &str,
+    bytes: usize,
+) -> (
+    tempfile::NamedTempFile,
+    Vec<switchboard_publish::LocalMedia>,
+) {
     use std::io::Write as _;
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(&vec![7u8; bytes]).unwrap();
@@ -493,7 +502,11 @@ async fn videos_are_uploaded_unless_on_a_verified_domain_and_unverified_pulls_ar
         .expect("uploaded and published");
     assert_eq!(tp(&seen[1]).source, Some(Source::File));
     assert_eq!(tp(&seen[1]).video_size, 6 * MIB as u64);
-    assert_eq!(tp(&seen[1]).chunks, 1, "6 MiB at 5 MiB chunks: one chunk of 6 MiB");
+    assert_eq!(
+        tp(&seen[1]).chunks,
+        1,
+        "6 MiB at 5 MiB chunks: one chunk of 6 MiB"
+    );
     let items = env.published("tiktok").await;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], done.post_id.as_str());
@@ -503,13 +516,23 @@ async fn videos_are_uploaded_unless_on_a_verified_domain_and_unverified_pulls_ar
     lying.verified_domains = vec!["switchboard.example.org".into()];
     let mut t = target(&lying, &g, &g.account_id, &c);
     t.local_media = &local;
-    let d = failed(drive(&env, &pubr, &env.http, &t, Value::Null).await.map(|_| ()));
-    assert_eq!(d.platform_code.as_deref(), Some("url_ownership_unverified"), "{d:?}");
+    let d = failed(
+        drive(&env, &pubr, &env.http, &t, Value::Null)
+            .await
+            .map(|_| ()),
+    );
+    assert_eq!(
+        d.platform_code.as_deref(),
+        Some("url_ownership_unverified"),
+        "{d:?}"
+    );
     assert_eq!(d.category, Category::AppNotApproved);
     assert!(!d.retryable);
     assert!(d.cause.contains("verified"), "{}", d.cause);
     assert!(
-        d.fix.iter().any(|f| f.contains("[platforms.tiktok] verified_domains")),
+        d.fix
+            .iter()
+            .any(|f| f.contains("[platforms.tiktok] verified_domains")),
         "{:?}",
         d.fix
     );
@@ -528,33 +551,54 @@ async fn no_privacy_default_creator_settings_and_branded_content() {
     let mut c = video(&env, "clip.mp4", 100_000);
     c.overrides.clear();
     let t = target(spec, &g, &g.account_id, &c);
-    let d = failed(TikTokPublisher::STANDARD.step(&env.http, &t, &Value::Null).await);
+    let d = failed(
+        TikTokPublisher::STANDARD
+            .step(&env.http, &t, &Value::Null)
+            .await,
+    );
     assert_eq!(d.category, Category::InvalidRequest, "{d:?}");
     assert!(d.fix[0].contains("privacy_level"), "{:?}", d.fix);
-    assert_eq!(env.stats("tiktok")["profile_calls"], 0, "refused before any call");
+    assert_eq!(
+        env.stats("tiktok")["profile_calls"],
+        0,
+        "refused before any call"
+    );
 
     // The sandbox's default creator has Stitch off in their settings: kept off.
     let c = with_privacy(video(&env, "clip.mp4", 100_000), "PUBLIC_TO_EVERYONE");
     let t = target(spec, &g, &g.account_id, &c);
-    let Step::Continue { progress, .. } =
-        TikTokPublisher::STANDARD.step(&env.http, &t, &Value::Null).await.unwrap()
+    let Step::Continue { progress, .. } = TikTokPublisher::STANDARD
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap()
     else {
         panic!("expected Continue");
     };
     let p = tp(&progress);
-    assert!(p.stitch_disabled && !p.comment_disabled && !p.duet_disabled, "{p:?}");
+    assert!(
+        p.stitch_disabled && !p.comment_disabled && !p.duet_disabled,
+        "{p:?}"
+    );
 
     // Longer than max_video_post_duration_sec (600 s for this creator).
     let mut long = with_privacy(video(&env, "clip.mp4", 100_000), "SELF_ONLY");
     long.media[0].duration_secs = Some(601.0);
     let t = target(spec, &g, &g.account_id, &long);
-    let d = failed(TikTokPublisher::STANDARD.step(&env.http, &t, &Value::Null).await);
+    let d = failed(
+        TikTokPublisher::STANDARD
+            .step(&env.http, &t, &Value::Null)
+            .await,
+    );
     assert_eq!(d.category, Category::ContentRejected, "{d:?}");
     assert!(d.cause.contains("600"), "{}", d.cause);
 
     // Branded content, private: TikTok refuses it (validation refuses it first in the API).
     let mut branded = video(&env, "clip.mp4", 100_000);
-    branded.overrides.get_mut("tiktok").unwrap().brand_content_toggle = Some(true);
+    branded
+        .overrides
+        .get_mut("tiktok")
+        .unwrap()
+        .brand_content_toggle = Some(true);
     let t = target(spec, &g, &g.account_id, &branded);
     let d = failed(
         drive(&env, &TikTokPublisher::STANDARD, &env.http, &t, Value::Null)
@@ -596,7 +640,11 @@ async fn unaudited_app_private_accounts_only_and_five_users_a_day() {
     // PUBLIC_TO_EVERYONE is not offered to an unaudited app.
     let c = with_privacy(video(&env, "clip.mp4", 100_000), "PUBLIC_TO_EVERYONE");
     let t = target(spec, &ada, &ada.account_id, &c);
-    let d = failed(TikTokPublisher::STANDARD.step(&env.http, &t, &Value::Null).await);
+    let d = failed(
+        TikTokPublisher::STANDARD
+            .step(&env.http, &t, &Value::Null)
+            .await,
+    );
     assert!(d.cause.contains("offers SELF_ONLY."), "{}", d.cause);
 
     // Five private accounts post; a sixth user in the same 24 hours is refused.
@@ -622,7 +670,11 @@ async fn unaudited_app_private_accounts_only_and_five_users_a_day() {
             .await
             .map(|_| ()),
     );
-    assert_eq!(d.platform_code.as_deref(), Some("reached_active_user_cap"), "{d:?}");
+    assert_eq!(
+        d.platform_code.as_deref(),
+        Some("reached_active_user_cap"),
+        "{d:?}"
+    );
     assert_eq!(d.category, Category::RateLimited);
     assert!(d.retryable);
     assert!(d.cause.contains("24 hours"), "{}", d.cause);

@@ -339,14 +339,26 @@ fn api_base_and_tiktok_verified_domains() {
         vec!["media.example.com", "https://cdn.example.net/sb/"]
     );
     let shown = c.redacted_toml();
-    assert!(shown.contains("api_base = \"https://api-sandbox.pinterest.com\""), "{shown}");
-    assert!(shown.contains("verified_domains = [\"media.example.com\""), "{shown}");
+    assert!(
+        shown.contains("api_base = \"https://api-sandbox.pinterest.com\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("verified_domains = [\"media.example.com\""),
+        "{shown}"
+    );
 
     let c = load_toml(
         "",
         &[
-            ("SWITCHBOARD_PINTEREST_API_BASE", "https://api-sandbox.pinterest.com"),
-            ("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "media.example.com, cdn.example.org"),
+            (
+                "SWITCHBOARD_PINTEREST_API_BASE",
+                "https://api-sandbox.pinterest.com",
+            ),
+            (
+                "SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS",
+                "media.example.com, cdn.example.org",
+            ),
         ],
     )
     .unwrap();
@@ -360,12 +372,39 @@ fn api_base_and_tiktok_verified_domains() {
     );
 
     for (text, vars, field) in [
-        ("[platforms.pinterest]\napi_base = \"api-sandbox\"\n", vec![], "platforms.pinterest.api_base"),
-        ("", vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "http://x.example/")], "platforms.tiktok.verified_domains"),
-        ("", vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "https://x.example/no-slash")], "platforms.tiktok.verified_domains"),
-        ("", vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "127.0.0.1")], "platforms.tiktok.verified_domains"),
-        ("", vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "localhost")], "platforms.tiktok.verified_domains"),
-        ("[platforms.youtube]\nverified_domains = [\"a.example\"]\n", vec![], "platforms.youtube.verified_domains"),
+        (
+            "[platforms.pinterest]\napi_base = \"api-sandbox\"\n",
+            vec![],
+            "platforms.pinterest.api_base",
+        ),
+        (
+            "",
+            vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "http://x.example/")],
+            "platforms.tiktok.verified_domains",
+        ),
+        (
+            "",
+            vec![(
+                "SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS",
+                "https://x.example/no-slash",
+            )],
+            "platforms.tiktok.verified_domains",
+        ),
+        (
+            "",
+            vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "127.0.0.1")],
+            "platforms.tiktok.verified_domains",
+        ),
+        (
+            "",
+            vec![("SWITCHBOARD_TIKTOK_VERIFIED_DOMAINS", "localhost")],
+            "platforms.tiktok.verified_domains",
+        ),
+        (
+            "[platforms.youtube]\nverified_domains = [\"a.example\"]\n",
+            vec![],
+            "platforms.youtube.verified_domains",
+        ),
     ] {
         let e = error(text, &vars);
         assert!(e.contains(field), "{text} {vars:?}: {e}");

@@ -713,18 +713,36 @@ async fn compose_offers_tiktoks_choices_with_no_default() {
         .to_string();
     let b = Browser::sign_in(&app).await;
     let (_, page) = b.get("/posts/new").await;
-    assert!(page.contains("Posting to TikTok as <strong>Ada Lovelace</strong> (@ada.sandbox)"), "{page}");
-    let select = between(&page, "id=\"override-tiktok-privacy_level\"", "</select>").expect("privacy select");
-    assert!(select.contains("<option value=\"\" selected>Choose…</option>"), "{select}");
-    for level in ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"] {
-        assert!(select.contains(&format!("<option value=\"{level}\">")), "{level}: {select}");
+    assert!(
+        page.contains("Posting to TikTok as <strong>Ada Lovelace</strong> (@ada.sandbox)"),
+        "{page}"
+    );
+    let select = between(&page, "id=\"override-tiktok-privacy_level\"", "</select>")
+        .expect("privacy select");
+    assert!(
+        select.contains("<option value=\"\" selected>Choose…</option>"),
+        "{select}"
+    );
+    for level in [
+        "PUBLIC_TO_EVERYONE",
+        "MUTUAL_FOLLOW_FRIENDS",
+        "FOLLOWER_OF_CREATOR",
+        "SELF_ONLY",
+    ] {
+        assert!(
+            select.contains(&format!("<option value=\"{level}\">")),
+            "{level}: {select}"
+        );
     }
     assert!(!select.contains("Platform default"), "{select}");
     // Stitch is off in this creator's settings: offered disabled; the others unticked.
     let stitch = between(&page, "id=\"override-tiktok-allow_stitch\"", ">").unwrap();
     assert!(stitch.contains("disabled"), "{stitch}");
     let comment = between(&page, "id=\"override-tiktok-allow_comment\"", ">").unwrap();
-    assert!(!comment.contains("checked") && !comment.contains("disabled"), "{comment}");
+    assert!(
+        !comment.contains("checked") && !comment.contains("disabled"),
+        "{comment}"
+    );
     assert!(page.contains("Commercial content disclosure"), "{page}");
     assert!(page.contains("id=\"override-tiktok-brand_content_toggle\""));
 
@@ -742,7 +760,10 @@ async fn compose_offers_tiktoks_choices_with_no_default() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("href=\"#override-tiktok-privacy_level\""), "{page}");
+    assert!(
+        page.contains("href=\"#override-tiktok-privacy_level\""),
+        "{page}"
+    );
     assert_eq!(post_count(&app).await, 0);
 
     let (s, loc, body) = b
@@ -761,7 +782,9 @@ async fn compose_offers_tiktoks_choices_with_no_default() {
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
-    let id = between(&loc, "/posts/", "?").expect("post page").to_string();
+    let id = between(&loc, "/posts/", "?")
+        .expect("post page")
+        .to_string();
     let p = api_post(&app, &id).await;
     assert_eq!(
         p["content"]["overrides"]["tiktok"],

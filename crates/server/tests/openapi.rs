@@ -977,9 +977,13 @@ async fn real_answers_match_the_described_schemas() {
     // TikTok creator info (and the 409 of another platform's connection).
     let tt = id(&c.connect("tiktok").await);
     let ci = "/v1/connections/{id}/tiktok/creator-info";
-    let info = c.get(ci, &format!("/v1/connections/{tt}/tiktok/creator-info")).await;
+    let info = c
+        .get(ci, &format!("/v1/connections/{tt}/tiktok/creator-info"))
+        .await;
     assert_eq!(info.status, 200, "{}", info.body);
-    let a = c.get(ci, &format!("/v1/connections/{tw}/tiktok/creator-info")).await;
+    let a = c
+        .get(ci, &format!("/v1/connections/{tw}/tiktok/creator-info"))
+        .await;
     assert_eq!(a.status, 409, "{}", a.body);
 
     // Posts.

@@ -287,7 +287,10 @@ async fn tiktok_privacy_is_required_and_photos_need_a_verified_domain() {
     let t = &v["targets"][0];
     let found = violations(t);
     assert!(
-        found.contains(&("content.overrides.tiktok.privacy_level".into(), "required".into())),
+        found.contains(&(
+            "content.overrides.tiktok.privacy_level".into(),
+            "required".into()
+        )),
         "{found:?}"
     );
     assert!(
@@ -326,8 +329,10 @@ async fn tiktok_privacy_is_required_and_photos_need_a_verified_domain() {
     // With the domain listed, the same photo post (with a privacy level) is valid.
     let app = TestApp::spawn_with(Setup {
         config: Box::new(|c| {
-            c.platforms.entry("tiktok".into()).or_default().verified_domains =
-                vec!["example.net".into()];
+            c.platforms
+                .entry("tiktok".into())
+                .or_default()
+                .verified_domains = vec!["example.net".into()];
         }),
         ..Setup::default()
     })
@@ -389,10 +394,12 @@ async fn tiktok_creator_info_is_exposed_and_api_base_is_per_platform() {
         .get(&format!("/v1/connections/{x}/tiktok/creator-info"))
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
-    assert_eq!(v["type"].as_str().unwrap_or_default().rsplit('/').next(), Some("not-tiktok"), "{v}");
-    let (s, _) = app
-        .get("/v1/connections/nope/tiktok/creator-info")
-        .await;
+    assert_eq!(
+        v["type"].as_str().unwrap_or_default().rsplit('/').next(),
+        Some("not-tiktok"),
+        "{v}"
+    );
+    let (s, _) = app.get("/v1/connections/nope/tiktok/creator-info").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     let pin = app.state.catalog().get("pinterest").unwrap();

@@ -1283,8 +1283,10 @@ async fn tiktok_resumed_with_a_pull_init_in_flight_is_found_among_the_creators_p
     let app = TestApp::spawn_with(Setup {
         sandbox: Box::new(|sc| sc.tiktok_verified_domains = vec!["cdn.example.com".into()]),
         config: Box::new(|c| {
-            c.platforms.entry("tiktok".into()).or_default().verified_domains =
-                vec!["cdn.example.com".into()];
+            c.platforms
+                .entry("tiktok".into())
+                .or_default()
+                .verified_domains = vec!["cdn.example.com".into()];
         }),
         ..Setup::default()
     })

@@ -250,8 +250,10 @@ fn tiktok_explain(d: &mut Diagnosis, code: &str) {
         "privacy_level_option_mismatch" => (
             "The privacy level is not one TikTok offers this account now (creator_info's \
              privacy_level_options).",
-            &["Read GET /v1/connections/{id}/tiktok/creator-info and choose one of its \
-               privacy_level_options in content.overrides.tiktok.privacy_level."],
+            &[
+                "Read GET /v1/connections/{id}/tiktok/creator-info and choose one of its \
+               privacy_level_options in content.overrides.tiktok.privacy_level.",
+            ],
         ),
         _ => return,
     };
@@ -507,9 +509,10 @@ fn pinterest(v: &Value, status: Option<u16>, kind: CallKind) -> Option<Diagnosis
 /// Pinterest's upgrade changes it.
 fn pinterest_trial(msg: &str) -> Diagnosis {
     let mut d = with_code(Category::AppNotApproved, "29", Some(msg));
-    d.cause = "This Pinterest app has Trial access, and Pinterest lets Trial apps create Pins only \
+    d.cause =
+        "This Pinterest app has Trial access, and Pinterest lets Trial apps create Pins only \
                in its API Sandbox (api-sandbox.pinterest.com), not on api.pinterest.com."
-        .to_string();
+            .to_string();
     d.fix = vec![
         "To try it out now: point Switchboard's Pinterest API at the sandbox host with \
          `[platforms.pinterest] api_base = \"https://api-sandbox.pinterest.com\"` (or \

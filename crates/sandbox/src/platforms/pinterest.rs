@@ -530,8 +530,14 @@ fn with_limits(r: Response, remaining: usize) -> Response {
 fn publishing_routes(host: &str) -> Router<Arc<Shared>> {
     Router::new()
         .route(&format!("/{host}/v5/pins"), post(create_pin))
-        .route(&format!("/{host}/v5/pins/{{id}}/analytics"), get(pin_analytics))
-        .route(&format!("/{host}/v5/boards/{{board_id}}/pins"), get(board_pins))
+        .route(
+            &format!("/{host}/v5/pins/{{id}}/analytics"),
+            get(pin_analytics),
+        )
+        .route(
+            &format!("/{host}/v5/boards/{{board_id}}/pins"),
+            get(board_pins),
+        )
         .route(&format!("/{host}/v5/media"), post(register_media))
         .route(&format!("/{host}/v5/media/{{id}}"), get(read_media))
 }

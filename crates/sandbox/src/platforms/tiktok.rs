@@ -1023,8 +1023,8 @@ async fn content_init(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         }
         let post_info = &body["post_info"];
         if direct {
-            if let Err(r) = check_privacy(&sb, grant.account, post_info)
-                .and_then(|()| check_branded(post_info))
+            if let Err(r) =
+                check_privacy(&sb, grant.account, post_info).and_then(|()| check_branded(post_info))
             {
                 return r;
             }

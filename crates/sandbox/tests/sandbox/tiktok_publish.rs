@@ -467,7 +467,10 @@ async fn pulled_videos_and_photos_download_then_publish_or_fail() {
         CONTENT_INIT,
         photo(
             "DIRECT_POST",
-            json!(["https://m.example.com/a.jpg", "https://photos.example.net/b.jpg"]),
+            json!([
+                "https://m.example.com/a.jpg",
+                "https://photos.example.net/b.jpg"
+            ]),
         ),
     )
     .await;

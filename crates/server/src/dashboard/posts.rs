@@ -245,14 +245,7 @@ pub async fn compose(
     let panel = checks_for(&state, &session, &draft, &conns).await;
     let tiktok = tiktok_creators(&state, &session, &conns).await;
     let body = compose_body(
-        &state,
-        &session,
-        &draft,
-        &conns,
-        &panel,
-        zone_known,
-        None,
-        &tiktok,
+        &state, &session, &draft, &conns, &panel, zone_known, None, &tiktok,
     );
     frame(&state, &session, "New post", "new", zone, body).await
 }
@@ -306,9 +299,15 @@ fn tiktok_privacy_label(level: &str) -> &str {
 /// creator's nickname; the privacy levels every chosen creator offers, none chosen in advance;
 /// comment, Duet and Stitch off until turned on (and not offered where the creator's settings
 /// turn them off); the commercial content disclosure (your brand, branded content).
-fn tiktok_options(d: &Draft, spec: &switchboard_core::PlatformSpec, creators: &[TikTokCreator]) -> Markup {
-    let known: Vec<&crate::routes::tiktok::CreatorInfoAnswer> =
-        creators.iter().filter_map(|c| c.info.as_ref().ok()).collect();
+fn tiktok_options(
+    d: &Draft,
+    spec: &switchboard_core::PlatformSpec,
+    creators: &[TikTokCreator],
+) -> Markup {
+    let known: Vec<&crate::routes::tiktok::CreatorInfoAnswer> = creators
+        .iter()
+        .filter_map(|c| c.info.as_ref().ok())
+        .collect();
     // Levels every creator offers (the catalog's when none could be read).
     let levels: Vec<String> = if known.is_empty() {
         spec.content.privacy_values.clone()
@@ -323,7 +322,11 @@ fn tiktok_options(d: &Draft, spec: &switchboard_core::PlatformSpec, creators: &[
     let chosen = d.override_value("tiktok", "privacy_level");
     let off = |f: fn(&crate::routes::tiktok::CreatorInfoAnswer) -> bool| known.iter().any(|k| f(k));
     let toggles: [(&str, &str, bool); 3] = [
-        ("allow_comment", "Allow comments", off(|k| k.comment_disabled)),
+        (
+            "allow_comment",
+            "Allow comments",
+            off(|k| k.comment_disabled),
+        ),
         ("allow_duet", "Allow Duet", off(|k| k.duet_disabled)),
         ("allow_stitch", "Allow Stitch", off(|k| k.stitch_disabled)),
     ];

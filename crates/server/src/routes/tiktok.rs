@@ -142,10 +142,15 @@ pub async fn creator_info(
     auth: WorkspaceAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CreatorInfoAnswer>> {
-    Ok(Json(creator_info_of(&state, &auth.workspace_id, &id).await?))
+    Ok(Json(
+        creator_info_of(&state, &auth.workspace_id, &id).await?,
+    ))
 }
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/connections/{id}/tiktok/creator-info", get(creator_info))
+    Router::new().route(
+        "/v1/connections/{id}/tiktok/creator-info",
+        get(creator_info),
+    )
 }
