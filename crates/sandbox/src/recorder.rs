@@ -377,7 +377,8 @@ fn insert_field(form: &mut Map<String, Value>, name: &str, value: String) {
     }
 }
 
-/// Fills `json`, `form` and `files` of a request record from the body and its content type.
+/// Fills `json`, `form` and `files` of a request record from the body and its content type
+/// (a body without content type is read as a form only when it is UTF-8 and looks like one).
 fn summarise_request(r: &mut Value, content_type: Option<&str>, body: &[u8]) {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     if body.is_empty() {
@@ -393,7 +394,17 @@ fn summarise_request(r: &mut Value, content_type: Option<&str>, body: &[u8]) {
         r["form"] = Value::Object(form);
         r["files"] = Value::Array(files);
     } else if ct.is_empty() || ct.starts_with("application/x-www-form-urlencoded") {
-        if std::str::from_utf8(body).is_err() {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return;
+        };
+        // Raw uploads sent without a content type are bytes, not `name=value&…`.
+        let form_like = text.split('&').all(|p| {
+            p.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty()
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-[]%+".contains(&b))
+            })
+        });
+        if ct.is_empty() && !form_like {
             return;
         }
         let mut form = Map::new();
