@@ -36,7 +36,7 @@
 //!   2,048 platform calls served (control calls are not recorded), oldest first, with `host` and
 //!   `path` the real ones. Bodies are summarised: JSON as `json`, url-encoded or multipart text
 //!   fields as `form`, file parts and other binary bodies by size and content type only (their
-//!   bytes are never kept), nothing past 256 KiB. Token, code and secret values read
+//!   bytes are never kept); JSON and form bodies past 256 KiB, multipart past 8 MiB, by size only. Token, code and secret values read
 //!   `"[redacted]"`, `authorization` only its scheme. `DELETE` forgets them all. Contract
 //!   tests hold these against the platforms' API descriptions.
 //! - `GET /__sandbox/accounts`: the test accounts.

@@ -19,7 +19,8 @@
 //! - Bodies: JSON bodies as `json`, url-encoded and multipart text fields as `form`
 //!   (name → value, a repeated name → array of values), multipart file parts as `files`
 //!   (`{name, filename, content_type, size}`: the bytes are never kept). Other bodies (binary
-//!   uploads) and any body over [`CAPTURE_LIMIT`] bytes give only `size` and `content_type`.
+//!   uploads), JSON and form bodies over [`CAPTURE_LIMIT`] bytes and multipart bodies over
+//!   8 MiB give only `size` and `content_type`.
 //! - Secrets are not kept: the values of token, code and secret parameters (query, form, JSON,
 //!   the `Location` header's query) read `"[redacted]"`, and `authorization` keeps only its
 //!   scheme.
@@ -45,6 +46,11 @@ pub(crate) const CAPACITY: usize = 2048;
 /// Largest request or response body (bytes) whose content is summarised; larger bodies are
 /// counted, not read into the record.
 pub(crate) const CAPTURE_LIMIT: usize = 256 * 1024;
+
+/// Largest multipart request body (bytes) held while the request is served, to describe its
+/// fields and file parts (the same bound the handlers read bodies with); dropped once
+/// described.
+const MULTIPART_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Request headers kept (the rest, cookies among them, are not).
 const REQUEST_HEADERS: [&str; 14] = [
@@ -180,7 +186,21 @@ pub(crate) async fn record(State(sb): State<Arc<Shared>>, req: Request, next: Ne
     let query_string = path.query().unwrap_or("").to_string();
     let method = req.method().to_string();
     let req_headers = req.headers().clone();
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    // Only bodies that have fields are held (JSON, forms, multipart); raw uploads are counted.
+    let ct = header_text(&req_headers, "content-type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let limit = if ct.starts_with("multipart/") {
+        MULTIPART_LIMIT
+    } else if ct.is_empty() || ct.contains("json") || ct.contains("x-www-form-urlencoded") {
+        CAPTURE_LIMIT
+    } else {
+        0
+    };
+    let seen = Arc::new(Mutex::new(Seen {
+        overflow: limit == 0,
+        ..Seen::default()
+    }));
     let watcher = seen.clone();
     let req = req.map(|body| {
         Body::from_stream(body.into_data_stream().map(move |chunk| {
@@ -188,7 +208,7 @@ pub(crate) async fn record(State(sb): State<Arc<Shared>>, req: Request, next: Ne
                 let mut s = watcher.lock().unwrap_or_else(|e| e.into_inner());
                 s.size += b.len() as u64;
                 if !s.overflow {
-                    if s.bytes.len() + b.len() <= CAPTURE_LIMIT {
+                    if s.bytes.len() + b.len() <= limit {
                         s.bytes.extend_from_slice(b);
                     } else {
                         s.overflow = true;
