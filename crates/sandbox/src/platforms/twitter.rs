@@ -937,18 +937,16 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
                 v
             })
             .collect();
-        json(
-            200,
-            json!({
-                "data": data,
-                "meta": {
-                    "result_count": data.len(),
-                    "newest_id": tweets.first().map(|t| t.0.clone()),
-                    "oldest_id": tweets.last().map(|t| t.0.clone()),
-                    "next_token": more.then(|| (skip + max).to_string()),
-                },
-            }),
-        )
+        let mut meta = json!({
+            "result_count": data.len(),
+            "newest_id": tweets.first().map(|t| t.0.clone()),
+            "oldest_id": tweets.last().map(|t| t.0.clone()),
+        });
+        // The last page has no `next_token` at all (X's OpenAPI: a string when present).
+        if more {
+            meta["next_token"] = Value::from((skip + max).to_string());
+        }
+        json(200, json!({ "data": data, "meta": meta }))
     })
     .await
 }
