@@ -5,7 +5,8 @@
 //! - `POST /__sandbox/faults` `{"platform","endpoint":"token|refresh|exchange|authorize|profile|revoke|publish|upload|metrics|*",
 //!   "status","body","content_type","headers","delay_ms","times"}`: the next `times` matching
 //!   requests get this answer after `delay_ms`; without `status` they are only delayed.
-//!   `GET` lists pending faults, `DELETE` clears them.
+//!   `GET` lists pending faults, `DELETE` clears them. A faulted answer carries
+//!   `x-sandbox-fault: 1`.
 //! - `GET /__sandbox/clock` → `{"now"}`; `POST /__sandbox/clock {"advance_secs"}` moves it.
 //! - `POST /__sandbox/introspect {"token"}` → `{"active","platform","token_type","account_id",
 //!   "scopes","expires_at",…}` or `{"active":false}`.

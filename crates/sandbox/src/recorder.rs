@@ -71,7 +71,8 @@ const REQUEST_HEADERS: [&str; 14] = [
 ];
 
 /// Response headers kept.
-const RESPONSE_HEADERS: [&str; 5] = [
+const RESPONSE_HEADERS: [&str; 6] = [
+    "x-sandbox-fault",
     "content-type",
     "location",
     "range",
