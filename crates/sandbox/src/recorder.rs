@@ -422,7 +422,8 @@ fn summarise_request(r: &mut Value, content_type: Option<&str>, body: &[u8]) {
         let form_like = text.split('&').all(|p| {
             p.split_once('=').is_some_and(|(k, _)| {
                 !k.is_empty()
-                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-[]%+".contains(&b))
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-[]%+".contains(&b))
             })
         });
         if ct.is_empty() && !form_like {

@@ -218,9 +218,15 @@ fn check_all(exchanges: &[Value]) -> Report {
             || (host == "www.pinterest.com" && path.starts_with("/oauth"))
             || host == "x.com";
         if !ex["response"]["headers"]["x-sandbox-fault"].is_null() {
-            report.uncovered(ex, "answered by a scripted fault, not by the platform's simulation");
+            report.uncovered(
+                ex,
+                "answered by a scripted fault, not by the platform's simulation",
+            );
         } else if browser {
-            report.uncovered(ex, "the consent page a person sees (browser, not an API call)");
+            report.uncovered(
+                ex,
+                "the consent page a person sees (browser, not an API call)",
+            );
         } else if x.serves(host) {
             if path.starts_with("/2/oauth2/") {
                 report.uncovered(
@@ -267,7 +273,11 @@ fn summary(report: &Report) -> String {
         }
     }
     s.push_str(&format!("uncovered: {}\n", report.uncovered.len()));
-    for u in report.uncovered.iter().collect::<std::collections::BTreeSet<_>>() {
+    for u in report
+        .uncovered
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         s.push_str(&format!("    {u}\n"));
     }
     s
@@ -276,7 +286,10 @@ fn summary(report: &Report) -> String {
 fn problem_lines(problems: &[&Problem]) -> String {
     let mut seen = std::collections::BTreeSet::new();
     for p in problems {
-        seen.insert(format!("[{}] {:?} {}: {}", p.platform, p.side, p.call, p.what));
+        seen.insert(format!(
+            "[{}] {:?} {}: {}",
+            p.platform, p.side, p.call, p.what
+        ));
     }
     seen.into_iter().collect::<Vec<_>>().join("\n")
 }
@@ -363,8 +376,10 @@ async fn every_call_and_answer_of_the_whole_flow_keeps_to_the_platforms_descript
     // test server's 2 s timeout) is looked up before anything is sent again.
     let mut lost = Vec::new();
     for platform in ["twitter", "linkedin", "facebook", "pinterest"] {
-        app.fault(json!({"platform": platform, "endpoint": "publish", "delay_ms": 2500, "times": 1}))
-            .await;
+        app.fault(
+            json!({"platform": platform, "endpoint": "publish", "delay_ms": 2500, "times": 1}),
+        )
+        .await;
         let body = json!({
             "content": content(&app, platform, "image", &board),
             "connection_ids": [conns[platform]],
@@ -402,7 +417,11 @@ async fn every_call_and_answer_of_the_whole_flow_keeps_to_the_platforms_descript
     let (known, unexpected): (Vec<&Problem>, Vec<&Problem>) =
         report.problems.iter().partition(|p| is_known(p).is_some());
     eprintln!("known gaps ({}):\n{}", known.len(), problem_lines(&known));
-    eprintln!("unexpected ({}):\n{}", unexpected.len(), problem_lines(&unexpected));
+    eprintln!(
+        "unexpected ({}):\n{}",
+        unexpected.len(),
+        problem_lines(&unexpected)
+    );
 
     // The flow exercised what it is meant to: every platform's calls were checked, the video
     // paths among them.
@@ -439,15 +458,27 @@ async fn every_call_and_answer_of_the_whole_flow_keeps_to_the_platforms_descript
         ("linkedin", "POST api.linkedin.com/rest/posts"),
         ("linkedin", "POST api.linkedin.com/rest/videos"),
         ("linkedin", "GET api.linkedin.com/rest/socialActions/{urn}"),
-        ("tiktok", "POST open.tiktokapis.com/v2/post/publish/video/init/"),
+        (
+            "tiktok",
+            "POST open.tiktokapis.com/v2/post/publish/video/init/",
+        ),
         ("tiktok", "PUT open-upload.tiktokapis.com/video/"),
-        ("tiktok", "POST open.tiktokapis.com/v2/post/publish/status/fetch/"),
+        (
+            "tiktok",
+            "POST open.tiktokapis.com/v2/post/publish/status/fetch/",
+        ),
         ("twitter", "GET api.x.com/2/users/{id}/tweets"),
         ("linkedin", "GET api.linkedin.com/rest/posts"),
         ("facebook", "GET graph.facebook.com/{Page}/feed"),
-        ("pinterest", "GET api.pinterest.com/v5/boards/{board_id}/pins"),
+        (
+            "pinterest",
+            "GET api.pinterest.com/v5/boards/{board_id}/pins",
+        ),
     ] {
-        assert!(called(platform, needle), "no {platform} call {needle}:\n{summary}");
+        assert!(
+            called(platform, needle),
+            "no {platform} call {needle}:\n{summary}"
+        );
     }
     assert!(
         unexpected.is_empty(),
@@ -464,34 +495,87 @@ async fn every_call_and_answer_of_the_whole_flow_keeps_to_the_platforms_descript
 /// required `part`).
 #[test]
 fn the_checkers_report_what_breaks_a_description() {
-    let ex = |platform: &str, method: &str, host: &str, path: &str, query: Value, request: Value, status: u16, response: Value| {
+    let ex = |platform: &str,
+              method: &str,
+              host: &str,
+              path: &str,
+              query: Value,
+              request: Value,
+              status: u16,
+              response: Value| {
         json!({
             "platform": platform, "method": method, "host": host, "path": path, "query": query,
             "request": request,
             "response": {"status": status, "headers": {}, "content_type": "application/json", "size": 10, "json": response},
         })
     };
-    let multipart = |fields: Value| {
-        json!({"headers": {"content-type": "multipart/form-data; boundary=x"}, "content_type": "multipart/form-data; boundary=x", "size": 100, "json": null, "form": fields, "files": [{"name": "media", "content_type": "image/jpeg", "size": 90}]})
-    };
+    let multipart = |fields: Value| json!({"headers": {"content-type": "multipart/form-data; boundary=x"}, "content_type": "multipart/form-data; boundary=x", "size": 100, "json": null, "form": fields, "files": [{"name": "media", "content_type": "image/jpeg", "size": 90}]});
     let none = json!({"headers": {}, "content_type": null, "size": 0, "json": null, "form": null, "files": []});
     let samples = vec![
-        ex("twitter", "POST", "api.x.com", "/2/media/upload", json!([]),
-           multipart(json!({"media_category": "tweet_image", "media_type": "image/jpeg"})),
-           200, json!({"data": {"id": "1"}})),
-        ex("twitter", "GET", "api.x.com", "/2/tweets/1", json!([["tweet.fields", "public_metrics"], ["tweet_fields", "x"]]),
-           none.clone(), 200, json!({"data": {"id": "1", "text": "x", "public_metrics": {"retweet_count": 1, "reply_count": 1, "like_count": 1, "quote_count": 1, "impression_count": 1}}})),
-        ex("pinterest", "GET", "api.pinterest.com", "/v5/pins/1/analytics",
-           json!([["start_date", "2026-12-01"], ["end_date", "2026-12-07"], ["metric_types", "IMPRESSION"]]),
-           none.clone(), 200,
-           json!({"all": {"daily_metrics": [{"date": "2026-12-01", "data_status": "NOT_A_STATUS", "metrics": {"IMPRESSION": 1}}]}})),
-        ex("tiktok", "POST", "open.tiktokapis.com", "/v2/post/publish/status/fetch/", json!([]),
-           json!({"headers": {"authorization": "Bearer [redacted]"}, "content_type": "application/json", "size": 20, "json": {"publish_id": "p"}, "form": null, "files": []}),
-           200, json!({"data": {"status": "PUBLISH_COMPLETE", "invented": 1}, "error": {"code": "ok", "message": "", "log_id": "1"}})),
-        ex("youtube", "GET", "www.googleapis.com", "/youtube/v3/videos", json!([["id", "1"]]), none.clone(), 200,
-           json!({"kind": "youtube#videoListResponse", "items": [{"id": "1", "statistics": {"viewCount": "1", "invented": 2}}]})),
-        ex("facebook", "GET", "graph.facebook.com", "/v26.0/me", json!([["fields", "id,name,not_a_field"]]), none, 200,
-           json!({"id": "1", "name": "n"})),
+        ex(
+            "twitter",
+            "POST",
+            "api.x.com",
+            "/2/media/upload",
+            json!([]),
+            multipart(json!({"media_category": "tweet_image", "media_type": "image/jpeg"})),
+            200,
+            json!({"data": {"id": "1"}}),
+        ),
+        ex(
+            "twitter",
+            "GET",
+            "api.x.com",
+            "/2/tweets/1",
+            json!([["tweet.fields", "public_metrics"], ["tweet_fields", "x"]]),
+            none.clone(),
+            200,
+            json!({"data": {"id": "1", "text": "x", "public_metrics": {"retweet_count": 1, "reply_count": 1, "like_count": 1, "quote_count": 1, "impression_count": 1}}}),
+        ),
+        ex(
+            "pinterest",
+            "GET",
+            "api.pinterest.com",
+            "/v5/pins/1/analytics",
+            json!([
+                ["start_date", "2026-12-01"],
+                ["end_date", "2026-12-07"],
+                ["metric_types", "IMPRESSION"]
+            ]),
+            none.clone(),
+            200,
+            json!({"all": {"daily_metrics": [{"date": "2026-12-01", "data_status": "NOT_A_STATUS", "metrics": {"IMPRESSION": 1}}]}}),
+        ),
+        ex(
+            "tiktok",
+            "POST",
+            "open.tiktokapis.com",
+            "/v2/post/publish/status/fetch/",
+            json!([]),
+            json!({"headers": {"authorization": "Bearer [redacted]"}, "content_type": "application/json", "size": 20, "json": {"publish_id": "p"}, "form": null, "files": []}),
+            200,
+            json!({"data": {"status": "PUBLISH_COMPLETE", "invented": 1}, "error": {"code": "ok", "message": "", "log_id": "1"}}),
+        ),
+        ex(
+            "youtube",
+            "GET",
+            "www.googleapis.com",
+            "/youtube/v3/videos",
+            json!([["id", "1"]]),
+            none.clone(),
+            200,
+            json!({"kind": "youtube#videoListResponse", "items": [{"id": "1", "statistics": {"viewCount": "1", "invented": 2}}]}),
+        ),
+        ex(
+            "facebook",
+            "GET",
+            "graph.facebook.com",
+            "/v26.0/me",
+            json!([["fields", "id,name,not_a_field"]]),
+            none,
+            200,
+            json!({"id": "1", "name": "n"}),
+        ),
     ];
     let report = check_all(&samples);
     let found = |platform: &str, needle: &str| {
@@ -502,8 +586,14 @@ fn the_checkers_report_what_breaks_a_description() {
     };
     let all = problem_lines(&report.problems.iter().collect::<Vec<_>>());
     assert!(found("twitter", "media_type"), "{all}");
-    assert!(found("twitter", "unknown query parameter `tweet_fields`"), "{all}");
-    assert!(!found("twitter", "`tweet.fields`"), "the documentation's name is accepted: {all}");
+    assert!(
+        found("twitter", "unknown query parameter `tweet_fields`"),
+        "{all}"
+    );
+    assert!(
+        !found("twitter", "`tweet.fields`"),
+        "the documentation's name is accepted: {all}"
+    );
     assert!(found("twitter", "bookmark_count"), "{all}");
     assert!(found("pinterest", "NOT_A_STATUS"), "{all}");
     assert!(found("tiktok", "invented"), "{all}");

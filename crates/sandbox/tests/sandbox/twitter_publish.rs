@@ -624,7 +624,11 @@ async fn the_recorder_keeps_an_upload_by_its_shape_not_its_bytes() {
     };
     let r = get("?platform=twitter").await;
     let text = r.text().await.unwrap();
-    assert!(text.len() < 20_000, "the upload's bytes are not kept: {} bytes", text.len());
+    assert!(
+        text.len() < 20_000,
+        "the upload's bytes are not kept: {} bytes",
+        text.len()
+    );
     assert!(!text.contains(&token), "the token is not kept");
     let v: Value = serde_json::from_str(&text).unwrap();
     let all = v["exchanges"].as_array().unwrap();
@@ -638,11 +642,15 @@ async fn the_recorder_keeps_an_upload_by_its_shape_not_its_bytes() {
     assert_eq!(ex["request"]["form"]["media_category"], "tweet_image");
     assert_eq!(ex["request"]["files"][0]["name"], "media");
     assert_eq!(ex["request"]["files"][0]["size"], 300_000);
-    assert_eq!(ex["request"]["headers"]["authorization"], "Bearer [redacted]");
+    assert_eq!(
+        ex["request"]["headers"]["authorization"],
+        "Bearer [redacted]"
+    );
     assert_eq!(ex["response"]["status"], 200);
     assert_eq!(ex["response"]["json"]["data"]["id"], up["data"]["id"]);
     assert!(
-        all.iter().all(|e| !e["path"].as_str().unwrap().contains("__sandbox")),
+        all.iter()
+            .all(|e| !e["path"].as_str().unwrap().contains("__sandbox")),
         "control calls are not recorded: {v}"
     );
     let other: Value = get("?platform=linkedin").await.json().await.unwrap();

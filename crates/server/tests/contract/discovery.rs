@@ -90,7 +90,9 @@ impl Discovery {
             report.call(
                 "youtube",
                 &call,
-                vec![format!("no method {method} {path} in the discovery document")],
+                vec![format!(
+                    "no method {method} {path} in the discovery document"
+                )],
             );
             return;
         };
@@ -129,7 +131,9 @@ impl Discovery {
         if resumable && (200..300).contains(&status) {
             // Opening a session: 200 with the session URI in `Location` (the guide).
             if status != 200 {
-                problems.push(format!("status {status}: a session request is answered 200"));
+                problems.push(format!(
+                    "status {status}: a session request is answered 200"
+                ));
             }
             if ex["response"]["headers"]["location"].is_null() {
                 problems.push("no `Location` (session URI) in the answer".into());
@@ -220,7 +224,10 @@ fn check_value(name: &str, p: &Value, value: &str) -> Vec<String> {
         _ => true,
     };
     if !ok {
-        out.push(format!("parameter `{name}`={value:?} is not a {}", p["type"]));
+        out.push(format!(
+            "parameter `{name}`={value:?} is not a {}",
+            p["type"]
+        ));
     }
     if let Some(e) = p["enum"].as_array() {
         if !e.iter().any(|x| x == value) {

@@ -708,8 +708,7 @@ fn matches(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     t.len() == p.len()
-        && t
-            .iter()
+        && t.iter()
             .zip(&p)
             .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
 }
@@ -806,10 +805,7 @@ impl Fixtures {
         let mut problems = Vec::new();
         if (200..300).contains(&status) {
             if !f.statuses.contains(&status) {
-                problems.push(format!(
-                    "status {status}, documented: {:?}",
-                    f.statuses
-                ));
+                problems.push(format!("status {status}, documented: {:?}", f.statuses));
             }
             match &f.response {
                 Some(doc) => {
@@ -834,12 +830,16 @@ impl Fixtures {
             // <https://developers.tiktok.com/doc/tiktok-api-v2-error-handling>
             let e = &json["error"];
             if !e["code"].is_string() || !e["message"].is_string() || !e["log_id"].is_string() {
-                problems.push(format!("error answer without TikTok's `error` object: {json}"));
+                problems.push(format!(
+                    "error answer without TikTok's `error` object: {json}"
+                ));
             }
         } else if platform == "linkedin" && host == "api.linkedin.com" {
             // <https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling>
             if !json["message"].is_string() || !json["status"].is_number() {
-                problems.push(format!("error answer without LinkedIn's `status` and `message`: {json}"));
+                problems.push(format!(
+                    "error answer without LinkedIn's `status` and `message`: {json}"
+                ));
             }
         }
         report.answer(platform, &call, problems);

@@ -76,9 +76,22 @@ fn documented_edge(node: &str, method: &str, edge: &str) -> Option<Value> {
         // IGUser spec has only `GET media`.
         ("IGUser", "POST", "media") => {
             let params: Vec<Value> = [
-                "alt_text", "audio_name", "caption", "children", "collaborators", "cover_url",
-                "image_url", "is_carousel_item", "location_id", "media_type", "product_tags",
-                "share_to_feed", "thumb_offset", "trial_params", "upload_type", "user_tags",
+                "alt_text",
+                "audio_name",
+                "caption",
+                "children",
+                "collaborators",
+                "cover_url",
+                "image_url",
+                "is_carousel_item",
+                "location_id",
+                "media_type",
+                "product_tags",
+                "share_to_feed",
+                "thumb_offset",
+                "trial_params",
+                "upload_type",
+                "user_tags",
                 "video_url",
             ]
             .iter()
@@ -191,7 +204,14 @@ impl Graph {
 
     fn type_of(&self, platform: &str, id: &str) -> Option<String> {
         if id == "me" {
-            return Some(if platform == "facebook" { "User" } else { "IGUser" }.into());
+            return Some(
+                if platform == "facebook" {
+                    "User"
+                } else {
+                    "IGUser"
+                }
+                .into(),
+            );
         }
         self.types.borrow().get(id).cloned()
     }
@@ -281,7 +301,10 @@ impl Graph {
             given.push((k.clone(), v.to_string()));
         }
         for f in ex["request"]["files"].as_array().into_iter().flatten() {
-            given.push((f["name"].as_str().unwrap_or_default().to_string(), String::new()));
+            given.push((
+                f["name"].as_str().unwrap_or_default().to_string(),
+                String::new(),
+            ));
         }
         let params: Vec<&Value> = api["params"].as_array().into_iter().flatten().collect();
         for p in &params {

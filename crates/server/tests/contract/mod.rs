@@ -145,7 +145,11 @@ pub fn query_pairs(ex: &Value) -> Vec<(String, String)> {
 
 /// The media type of a content type, lower case, without parameters.
 pub fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Validates `instance` against `schema` (JSON Schema 2020-12, formats not asserted), whose
@@ -294,7 +298,12 @@ fn collect(
         items.push(i.clone());
     }
     for key in ["allOf", "anyOf", "oneOf"] {
-        for s in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for s in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             collect(s, resolve, props, items, open, depth + 1);
         }
     }

@@ -71,10 +71,7 @@ impl OpenApi {
             .unwrap_or_default();
         let mut ops = Vec::new();
         for (template, item) in doc["paths"].as_object().expect("paths") {
-            let shared: Vec<Value> = item["parameters"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let shared: Vec<Value> = item["parameters"].as_array().cloned().unwrap_or_default();
             for m in METHODS {
                 let Some(op) = item.get(m) else { continue };
                 let mut params: Vec<Value> = shared.iter().map(|p| deref(&doc, p)).collect();
@@ -354,7 +351,13 @@ impl OpenApi {
         }
         problems.extend(validate(&self.root, &schema, &response["json"]));
         let mut extra = Vec::new();
-        undocumented(&schema, &response["json"], &|r| self.resolve(r), "", &mut extra);
+        undocumented(
+            &schema,
+            &response["json"],
+            &|r| self.resolve(r),
+            "",
+            &mut extra,
+        );
         problems.extend(extra);
     }
 }
@@ -428,9 +431,10 @@ fn rewrite(v: &mut Value) {
             // A `oneOf` of string enums that share values (Pinterest's `metric_types` items
             // list IMPRESSION in two of them) makes every shared value invalid; the document
             // means "any of these lists".
-            let enum_branches = m.get("oneOf").and_then(Value::as_array).is_some_and(|b| {
-                b.iter().all(|x| x.get("enum").is_some())
-            });
+            let enum_branches = m
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .is_some_and(|b| b.iter().all(|x| x.get("enum").is_some()));
             if enum_branches {
                 if let Some(b) = m.remove("oneOf") {
                     m.insert("anyOf".into(), b);
@@ -477,7 +481,13 @@ pub fn x_documentation_decides(doc: &mut Value) {
     let m = &mut doc["components"]["schemas"]["PostPublicMetrics"];
     if m.is_object() {
         m["properties"]["retweet_count"] = json!({"type": "integer", "format": "int64"});
-        m["required"] = json!(["reply_count", "like_count", "quote_count", "bookmark_count", "impression_count"]);
+        m["required"] = json!([
+            "reply_count",
+            "like_count",
+            "quote_count",
+            "bookmark_count",
+            "impression_count"
+        ]);
         m["anyOf"] = json!([{"required": ["repost_count"]}, {"required": ["retweet_count"]}]);
     }
 }
