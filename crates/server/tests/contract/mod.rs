@@ -156,8 +156,9 @@ pub fn media_type(ct: &str) -> String {
 /// `$ref`s point into `root` (a document holding the referenced definitions). Returns the
 /// errors, each with the instance path. Compiled validators are kept per root and schema.
 pub fn validate(root: &Value, schema: &Value, instance: &Value) -> Vec<String> {
+    type Compiled = std::rc::Rc<Result<jsonschema::Validator, String>>;
     thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<(usize, String), std::rc::Rc<Result<jsonschema::Validator, String>>>> =
+        static CACHE: std::cell::RefCell<std::collections::HashMap<(usize, String), Compiled>> =
             Default::default();
     }
     let key = (root as *const Value as usize, schema.to_string());
