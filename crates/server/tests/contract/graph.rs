@@ -388,6 +388,10 @@ impl Graph {
         if (200..300).contains(&status) {
             let learnt = match (node.as_str(), method, edge) {
                 ("User", "GET", Some("accounts")) => Some("Page"),
+                // Pages owned through a Business portfolio (`/me/businesses`, then the
+                // business's `owned_pages` and `client_pages`).
+                ("User", "GET", Some("businesses")) => Some("Business"),
+                ("Business", "GET", Some("owned_pages" | "client_pages")) => Some("Page"),
                 ("Page", "POST", Some("feed")) => Some("PagePost"),
                 ("Page", "GET", Some("feed")) => Some("PagePost"),
                 ("Page", "POST", Some("photos")) => Some("Photo"),
