@@ -10,7 +10,7 @@
 //!   upload_parameters}`; a multipart `POST` of the parameters plus `file` (the bytes) to
 //!   `upload_url`; `GET /v5/media/{id}` every [`MEDIA_POLL_SECS`] until `succeeded`; then the
 //!   Pin with `{source_type:"video_id", media_id, cover_image_url}` (the first image of the
-//!   content as cover, else `key_frame_time: 0`).
+//!   content as cover, else `cover_image_key_frame_time: 0`).
 //!
 //! Pinterest has no text-only Pins: content without media is refused before any call.
 //!
@@ -209,7 +209,9 @@ impl Publisher for PinterestPublisher {
                 let mut src = json!({ "source_type": "video_id", "media_id": media_id });
                 match media.iter().find(|m| m.kind != MediaKind::Video) {
                     Some(cover) => src["cover_image_url"] = Value::from(cover.url.clone()),
-                    None => src["key_frame_time"] = Value::from(0),
+                    // `PinMediaSourceVideoID.cover_image_key_frame_time` (seconds) in
+                    // Pinterest's OpenAPI description; there is no `key_frame_time`.
+                    None => src["cover_image_key_frame_time"] = Value::from(0),
                 }
                 src
             }

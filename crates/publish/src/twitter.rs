@@ -1,9 +1,9 @@
 //! X (API v2) publishing (PLATFORMS.md §1).
 //!
 //! - Text: `POST /2/tweets {"text"}` → 201 `{"data":{"id","text"}}`.
-//! - Images (up to 4): one simple upload `POST /2/media/upload` (multipart `media`,
-//!   `media_category=tweet_image`) per image, one step each, then the tweet with
-//!   `media.media_ids`.
+//! - Images (up to 4): one simple upload `POST /2/media/upload` (multipart `media` with the
+//!   image's type as the part's `Content-Type`, `media_category=tweet_image`) per image, one
+//!   step each, then the tweet with `media.media_ids`.
 //! - Video or GIF (one): `POST /2/media/upload/initialize {media_type,total_bytes,media_category}`,
 //!   one `POST /2/media/upload/{id}/append` per segment of [`SEGMENT_BYTES`] (multipart
 //!   `segment_index`, `media`), `POST /2/media/upload/{id}/finalize`, then
@@ -138,10 +138,22 @@ impl TwitterPublisher {
             (MediaKind::Image, _) => {
                 let bytes = call::download(http, spec, t.local_media, &media.url).await?;
                 let mime = media_type(media.kind, media.mime_type.as_deref());
+                // `media_type` is not a field of the one-shot upload (X's OpenAPI
+                // `MediaUploadRequest`, docs.x.com/x-api/media/image-or-subtitle-media-upload:
+                // `media`, `media_category`, `additional_owners`): the type rides on the part.
+                let part = Part::bytes(bytes)
+                    .file_name("media")
+                    .mime_str(&mime)
+                    .map_err(|e| {
+                        refuse(
+                            spec,
+                            Category::InvalidRequest,
+                            format!("The media type {mime:?} is not a valid MIME type: {e}"),
+                        )
+                    })?;
                 let form = Form::new()
                     .text("media_category", "tweet_image")
-                    .text("media_type", mime)
-                    .part("media", Part::bytes(bytes).file_name("media"));
+                    .part("media", part);
                 let req = http
                     .request(Method::POST, &upload)
                     .bearer_auth(token)
@@ -348,7 +360,9 @@ impl Publisher for TwitterPublisher {
     }
 
     /// `GET /2/tweets/{id}?tweet.fields=public_metrics`: `impression_count` → impressions,
-    /// `like_count` → likes, `reply_count` → comments, `retweet_count + quote_count` → shares.
+    /// `like_count` → likes, `reply_count` → comments, reposts + `quote_count` → shares.
+    /// Reposts are `retweet_count` in X's documentation (docs.x.com/x-api/fundamentals/metrics)
+    /// and `repost_count` in its OpenAPI document; whichever the answer has is read.
     async fn metrics(
         &self,
         http: &PlatformHttp,
@@ -373,10 +387,8 @@ impl Publisher for TwitterPublisher {
             );
             return Err(call::failed(d));
         };
-        let shares = match (
-            call::count(m, "/retweet_count"),
-            call::count(m, "/quote_count"),
-        ) {
+        let reposts = call::count(m, "/retweet_count").or_else(|| call::count(m, "/repost_count"));
+        let shares = match (reposts, call::count(m, "/quote_count")) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };

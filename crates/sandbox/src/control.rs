@@ -5,7 +5,8 @@
 //! - `POST /__sandbox/faults` `{"platform","endpoint":"token|refresh|exchange|authorize|profile|revoke|publish|upload|metrics|*",
 //!   "status","body","content_type","headers","delay_ms","times"}`: the next `times` matching
 //!   requests get this answer after `delay_ms`; without `status` they are only delayed.
-//!   `GET` lists pending faults, `DELETE` clears them.
+//!   `GET` lists pending faults, `DELETE` clears them. A faulted answer carries
+//!   `x-sandbox-fault: 1`.
 //! - `GET /__sandbox/clock` → `{"now"}`; `POST /__sandbox/clock {"advance_secs"}` moves it.
 //! - `POST /__sandbox/introspect {"token"}` → `{"active","platform","token_type","account_id",
 //!   "scopes","expires_at",…}` or `{"active":false}`.
@@ -30,6 +31,15 @@
 //! - `GET /__sandbox/media/{name}.{jpg|jpeg|png|webp|gif|mp4|mov}[?bytes=N]`: a media file of
 //!   `N` bytes (default 200,000; at most 512 MiB), deterministic content, `Content-Type` by
 //!   extension: the public media URLs that demos and tests publish from.
+//! - `GET /__sandbox/exchanges[?platform=]` → `{"exchanges":[{seq,at,platform,method,host,path,
+//!   query:[[name,value]],request:{headers,content_type,size,json,form,files:[{name,filename,
+//!   content_type,size}]},response:{status,headers,content_type,size,json,text}}]}`: the last
+//!   2,048 platform calls served (control calls are not recorded), oldest first, with `host` and
+//!   `path` the real ones. Bodies are summarised: JSON as `json`, url-encoded or multipart text
+//!   fields as `form`, file parts and other binary bodies by size and content type only (their
+//!   bytes are never kept); JSON and form bodies past 256 KiB, multipart past 8 MiB, by size only. Token, code and secret values read
+//!   `"[redacted]"`, `authorization` only its scheme. `DELETE` forgets them all. Contract
+//!   tests hold these against the platforms' API descriptions.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
@@ -64,6 +74,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sandbox/published", get(list_published))
         .route("/__sandbox/issued", get(list_issued))
         .route("/__sandbox/media/{file}", get(media_file))
+        .route(
+            "/__sandbox/exchanges",
+            get(list_exchanges).delete(clear_exchanges),
+        )
         .route("/__sandbox/accounts", get(list_accounts))
         .route("/__sandbox/avatars/{file}", get(avatar))
 }
@@ -77,6 +91,22 @@ fn bad_request(message: impl Into<String>) -> Response {
 
 fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Response> {
     serde_json::from_slice(&req.body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn list_exchanges(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let platform = req.query.get("platform");
+    if let Some(p) = platform.filter(|p| !PLATFORMS.contains(p)) {
+        return bad_request(format!(
+            "unknown platform {p:?}; known: {}",
+            PLATFORMS.join(", ")
+        ));
+    }
+    json(200, json!({ "exchanges": sb.exchanges.list(platform) }))
+}
+
+async fn clear_exchanges(State(sb): State<Arc<Shared>>) -> Response {
+    sb.exchanges.clear();
+    http::empty(204)
 }
 
 async fn stats(State(sb): State<Arc<Shared>>) -> Response {

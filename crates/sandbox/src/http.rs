@@ -447,7 +447,9 @@ pub(crate) async fn fault(sb: &Shared, platform: &str, endpoint: Endpoint) -> Op
     for (k, v) in &f.headers {
         r = with_header(r, k, v);
     }
-    Some(r)
+    // Marks a scripted answer, so the exchange recorder (and contract tests) can tell it from
+    // the platform's own.
+    Some(with_header(r, "x-sandbox-fault", "1"))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! | `https://open.tiktokapis.com/v2/oauth/token/` | `{sandbox}/open.tiktokapis.com/v2/oauth/token/` |
 //!
 //! Control endpoints for tests and demos live under `/__sandbox/`: `stats`, `faults`, `clock`,
-//! `introspect`, `reset`, `accounts` (documented in `src/control.rs`).
+//! `introspect`, `reset`, `accounts`, `exchanges` (documented in `src/control.rs`).
 //!
 //! # Layout of the code
 //!
@@ -27,6 +27,8 @@
 //! - `platforms/<id>.rs`: everything one platform does differently, in one file (token endpoint,
 //!   refresh, revocation, profile, error bodies). Publishing routes are added to the same files.
 //! - [`accounts`]: the test accounts people pick on the consent page.
+//! - `recorder`: every platform call served and its answer, in a bounded ring, for contract
+//!   tests (`GET /__sandbox/exchanges`).
 //!
 //! # Consent without a browser
 //!
@@ -53,6 +55,7 @@ mod control;
 mod http;
 pub mod leaks;
 mod platforms;
+mod recorder;
 mod state;
 
 pub use accounts::{Account, Board, Channel, Page};
@@ -192,6 +195,10 @@ impl Sandbox {
             .merge(platforms::routes())
             .merge(control::routes())
             .fallback(http::no_such_endpoint)
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                recorder::record,
+            ))
             .with_state(self.shared.clone())
     }
 
@@ -234,6 +241,15 @@ impl Sandbox {
             .flat_map(|k| v[*k].as_array().cloned().unwrap_or_default())
             .filter_map(|s| s.as_str().map(str::to_string))
             .collect()
+    }
+
+    /// The platform calls this sandbox served, oldest first (at most the last 2,048), of one
+    /// platform or of all: the same items as `GET /__sandbox/exchanges[?platform=]` (shape in
+    /// `src/recorder.rs`: method, real host and path, query, selected headers, the request's
+    /// JSON or form fields, file parts by size only, status, the answer's content type and
+    /// JSON or text). Secrets are redacted.
+    pub fn exchanges(&self, platform: Option<&str>) -> Vec<serde_json::Value> {
+        self.shared.exchanges.list(platform)
     }
 
     /// The sandbox clock (shared with [`SandboxConfig::clock`]).

@@ -20,6 +20,8 @@ use crate::{SandboxClient, SandboxConfig, PLATFORMS};
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     data: Mutex<Data>,
+    /// The recorded exchanges (`GET /__sandbox/exchanges`), under their own lock.
+    pub(crate) exchanges: crate::recorder::Recorder,
 }
 
 impl Shared {
@@ -27,6 +29,7 @@ impl Shared {
         Shared {
             config,
             data: Mutex::new(Data::default()),
+            exchanges: crate::recorder::Recorder::default(),
         }
     }
 

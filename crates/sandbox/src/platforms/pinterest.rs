@@ -596,8 +596,12 @@ fn media_source(
         }
         Some("video_id") => {
             let id = src["media_id"].as_str().unwrap_or_default();
-            if src["cover_image_url"].is_null() && src["key_frame_time"].is_null() {
-                return Err(bad("a video Pin needs cover_image_url or key_frame_time"));
+            // Pinterest's OpenAPI `PinMediaSourceVideoID`: the cover is `cover_image_url` or
+            // `cover_image_key_frame_time` (seconds).
+            if src["cover_image_url"].is_null() && src["cover_image_key_frame_time"].is_null() {
+                return Err(bad(
+                    "a video Pin needs cover_image_url or cover_image_key_frame_time",
+                ));
             }
             match st.media.get(id).filter(|m| m.owner == owner) {
                 Some(m) if m.status(now) == "succeeded" => Ok(("video", vec![id.to_string()])),
@@ -702,7 +706,6 @@ async fn create_pin(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                     "is_owner": true,
                     "media": { "media_type": kind },
                     "parent_pin_id": Value::Null,
-                    "note": "",
                 }),
             )
         })();
@@ -1011,10 +1014,12 @@ fn analytics(sb: &Shared, req: &Req, id: &str, account: &Account, now: DateTime<
             let sum = summary.get(m).and_then(Value::as_u64).unwrap_or(0) + v;
             summary.insert(m.clone(), Value::from(sum));
         }
+        // Pinterest's `DataStatus` enum: a day not over yet is still `PROCESSING`, a day
+        // before the Pin existed `BEFORE_PIN_CREATED`.
         let status = if from > now {
-            "NOT_READY"
+            "PROCESSING"
         } else if to <= pin.created_at {
-            "BEFORE_PIN_DATA"
+            "BEFORE_PIN_CREATED"
         } else {
             "READY"
         };

@@ -31,7 +31,8 @@
 //!   SHA-256 (hex) of the bytes received as segments 0, 1, 2… each appended in order (`null`
 //!   once a segment came out of order), so tests can check a chunked upload byte for byte.
 //! - `GET /2/tweets/{id}?tweet.fields=public_metrics` → `public_metrics {retweet_count,
-//!   reply_count, like_count, quote_count, impression_count}`, growing with sandbox time.
+//!   reply_count, like_count, quote_count, bookmark_count, impression_count}`, growing with
+//!   sandbox time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -791,7 +792,9 @@ fn decide_tweet(
 }
 
 /// `GET /2/tweets/{id}?tweet.fields=public_metrics`: the post, with `public_metrics`
-/// `{retweet_count, reply_count, like_count, quote_count, impression_count}` when asked for.
+/// `{retweet_count, reply_count, like_count, quote_count, bookmark_count, impression_count}`
+/// when asked for (docs.x.com/x-api/fundamentals/fields: its example answer; the OpenAPI
+/// document names reposts `repost_count`, the documentation `retweet_count`).
 /// The figures grow deterministically with sandbox time since publication
 /// (`state::grown_metric`). An unknown id answers 200 with X's `errors[]` (resource-not-found).
 async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: Req) -> Response {
@@ -827,6 +830,7 @@ async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: 
                         "reply_count": m("reply_count", 3),
                         "like_count": m("like_count", 40),
                         "quote_count": m("quote_count", 2),
+                        "bookmark_count": m("bookmark_count", 4),
                         "impression_count": m("impression_count", 900),
                     });
                 }
@@ -933,18 +937,16 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
                 v
             })
             .collect();
-        json(
-            200,
-            json!({
-                "data": data,
-                "meta": {
-                    "result_count": data.len(),
-                    "newest_id": tweets.first().map(|t| t.0.clone()),
-                    "oldest_id": tweets.last().map(|t| t.0.clone()),
-                    "next_token": more.then(|| (skip + max).to_string()),
-                },
-            }),
-        )
+        let mut meta = json!({
+            "result_count": data.len(),
+            "newest_id": tweets.first().map(|t| t.0.clone()),
+            "oldest_id": tweets.last().map(|t| t.0.clone()),
+        });
+        // The last page has no `next_token` at all (X's OpenAPI: a string when present).
+        if more {
+            meta["next_token"] = Value::from((skip + max).to_string());
+        }
+        json(200, json!({ "data": data, "meta": meta }))
     })
     .await
 }
@@ -993,6 +995,21 @@ fn owned_media<'a>(st: &'a mut XState, id: &str, user: &str) -> Result<&'a mut M
         })
 }
 
+/// The image type of uploaded bytes by their signature (JPEG when unknown).
+fn sniff_image_type(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.starts_with(b"GIF8") {
+        "image/gif"
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else if bytes.starts_with(b"BM") {
+        "image/bmp"
+    } else {
+        "image/jpeg"
+    }
+}
+
 /// `POST /2/media/upload` (multipart `media`, `media_category`): the simple upload, for images
 /// up to 5 MB. → `{"data":{id, media_key, size, expires_after_secs}}`; usable at once.
 async fn simple_upload(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -1025,11 +1042,9 @@ async fn simple_upload(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         let id = st.new_id(1_860_000_000_000_000_000);
         let m = Media {
             owner: user.to_string(),
-            media_type: req
-                .form
-                .get("media_type")
-                .unwrap_or("image/jpeg")
-                .to_string(),
+            // The one-shot upload has no `media_type` field (X's OpenAPI `MediaUploadRequest`):
+            // X reads the type from the bytes.
+            media_type: sniff_image_type(&bytes).to_string(),
             category: category.to_string(),
             total_bytes: bytes.len() as u64,
             segments: BTreeMap::from([(0, bytes.len() as u64)]),
@@ -1098,7 +1113,12 @@ async fn upload_initialize(State(sb): State<Arc<Shared>>, req: Req) -> Response 
             polls: 0,
             finalized_at: None,
         };
-        let body = media_json(&id, &m, now);
+        let mut body = media_json(&id, &m, now);
+        // The initialize answer has no `size` (X's OpenAPI `InitializeMediaUploadResponseData`:
+        // id, media_key, expires_after_secs); finalize and STATUS report it.
+        if let Some(o) = body.as_object_mut() {
+            o.remove("size");
+        }
         st.media.insert(id, m);
         json(200, json!({ "data": body }))
     })

@@ -605,3 +605,64 @@ async fn at_most_four_images_or_one_video_per_post() {
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["kind"], "images");
 }
+
+/// `GET /__sandbox/exchanges`: the upload is recorded by its shape (fields, file part by size
+/// and type), never its bytes nor the token; control calls are not recorded; `?platform=`
+/// filters; `DELETE` forgets.
+#[tokio::test]
+async fn the_recorder_keeps_an_upload_by_its_shape_not_its_bytes() {
+    let sb = start().await;
+    let token = mint(&sb, "twitter", "x-grace", ALL).await;
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(300_000, 0xAB);
+    let (st, up) = simple_upload(&sb, &token, png).await;
+    assert_eq!(st, 200, "{up}");
+    let get = |q: &'static str| {
+        let url = sb.url(&format!("/__sandbox/exchanges{q}"));
+        let http = sb.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let r = get("?platform=twitter").await;
+    let text = r.text().await.unwrap();
+    assert!(
+        text.len() < 20_000,
+        "the upload's bytes are not kept: {} bytes",
+        text.len()
+    );
+    assert!(!text.contains(&token), "the token is not kept");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let all = v["exchanges"].as_array().unwrap();
+    let ex = all
+        .iter()
+        .find(|e| e["path"] == "/2/media/upload")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(ex["platform"], "twitter");
+    assert_eq!(ex["method"], "POST");
+    assert_eq!(ex["host"], "api.x.com");
+    assert_eq!(ex["request"]["form"]["media_category"], "tweet_image");
+    assert_eq!(ex["request"]["files"][0]["name"], "media");
+    assert_eq!(ex["request"]["files"][0]["size"], 300_000);
+    assert_eq!(
+        ex["request"]["headers"]["authorization"],
+        "Bearer [redacted]"
+    );
+    assert_eq!(ex["response"]["status"], 200);
+    assert_eq!(ex["response"]["json"]["data"]["id"], up["data"]["id"]);
+    assert!(
+        all.iter()
+            .all(|e| !e["path"].as_str().unwrap().contains("__sandbox")),
+        "control calls are not recorded: {v}"
+    );
+    let other: Value = get("?platform=linkedin").await.json().await.unwrap();
+    assert_eq!(other["exchanges"], json!([]));
+    assert_eq!(get("?platform=myspace").await.status(), 400);
+    let cleared = sb
+        .http
+        .delete(sb.url("/__sandbox/exchanges"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    let after: Value = get("").await.json().await.unwrap();
+    assert_eq!(after["exchanges"], json!([]));
+}
