@@ -30,6 +30,8 @@
 //! - `GET /__sandbox/media/{name}.{jpg|jpeg|png|webp|gif|mp4|mov}[?bytes=N]`: a media file of
 //!   `N` bytes (default 200,000; at most 512 MiB), deterministic content, `Content-Type` by
 //!   extension: the public media URLs that demos and tests publish from.
+//! - `GET|POST /__sandbox/x/billing {"balance_micros"?,"post_read_cap"?,"post_reads"?}`: X's
+//!   pay-per-use credits and post-read cap (`platforms/twitter.rs`), off by default.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
