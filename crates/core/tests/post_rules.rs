@@ -134,6 +134,21 @@ fn x_huge_text_is_bounded_and_refused() {
 }
 
 #[test]
+fn instagram_counts_hashtags_of_a_caption_within_bounds_only() {
+    let media = json!([image("image/jpeg", 1000)]);
+    let vs = check(
+        "instagram",
+        json!({"text": "#a ".repeat(31), "media": media}),
+    );
+    assert!(has(&vs, "content.text", "too_many"), "{vs:?}");
+    // Far past the caption limit: refused for its length, its hashtags left uncounted.
+    let huge = "#a😀@b ".repeat(10_000);
+    let vs = check("instagram", json!({"text": huge, "media": media}));
+    assert!(has(&vs, "content.text", "too_long"), "{vs:?}");
+    assert!(!has(&vs, "content.text", "too_many"), "{vs:?}");
+}
+
+#[test]
 fn x_text_is_nfc_normalised_before_counting() {
     let decomposed = "e\u{0301}"; // e + combining acute accent, NFC: U+00E9
     assert_eq!(weighted_length(decomposed), 1);

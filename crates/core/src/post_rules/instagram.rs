@@ -9,10 +9,17 @@ use super::twitter_text::{extract_hashtags, extract_mentions};
 use super::{check_text, platform_text, ContentRules, Violation};
 use crate::post::PostContent;
 
+/// Longest caption, in characters, whose hashtags and mentions are counted: a longer one is
+/// refused for its length already, and counting stays bounded whatever the body holds.
+pub const COUNT_MAX_CHARS: usize = 50_000;
+
 /// The caption length, hashtag count and mention count.
 pub fn check(rules: &ContentRules, content: &PostContent, out: &mut Vec<Violation>) {
     let text = platform_text("instagram", rules, content);
     check_text(rules, &text, out);
+    if text.text.chars().count() > COUNT_MAX_CHARS {
+        return;
+    }
     if let Some(max) = rules.max_hashtags {
         let n = extract_hashtags(&text.text).len() as u64;
         if n > max {

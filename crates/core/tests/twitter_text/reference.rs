@@ -41,6 +41,9 @@ fn cases<'a>(doc: &'a Yaml, section: &str) -> &'a [Yaml] {
     cases
 }
 
+/// A twitter-text validity function (`isValidUsername`, …).
+type Validity = fn(&str) -> bool;
+
 fn text(case: &Yaml) -> &str {
     case["text"].as_str().expect("text")
 }
@@ -90,7 +93,7 @@ fn conformance_validity_usernames_lists_hashtags_urls() {
             failures.push(format!("tweets: {}", case["description"].as_str().unwrap()));
         }
     }
-    let checks: [(&str, fn(&str) -> bool); 5] = [
+    let checks: [(&str, Validity); 5] = [
         ("usernames", is_valid_username),
         ("lists", is_valid_list),
         ("hashtags", is_valid_hashtag),
