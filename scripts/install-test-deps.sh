@@ -123,4 +123,10 @@ install_oidc_provider_deps
 # =============================================================================
 npm_ci_project e2e playwright-core
 
+# =============================================================================
+# tests/twitter-text: the official twitter-text (npm, the reference implementation of
+# X's post length), the judge of crates/core/tests/twitter_text/reference.rs.
+# =============================================================================
+npm_ci_project twitter-text twitter-text
+
 log "done"

@@ -33,6 +33,10 @@ pub enum Category {
     AccountNotEligible,
     /// The platform app lacks the review or product approval the call needs.
     AppNotApproved,
+    /// The platform app's paid API access does not cover the call: its prepaid credits are used
+    /// up or it reached its plan's usage cap (X pay-per-use: 402 `CreditsDepleted`, 429
+    /// `UsageCapExceeded`). A person has to add credits or wait for the cap to reset.
+    BillingLimit,
     /// The platform refused the content (policy, format, size).
     ContentRejected,
     /// The platform refused the content as a duplicate.
@@ -61,6 +65,7 @@ impl Category {
             Category::RedirectUriMismatch => "redirect_uri_mismatch",
             Category::AccountNotEligible => "account_not_eligible",
             Category::AppNotApproved => "app_not_approved",
+            Category::BillingLimit => "billing_limit",
             Category::ContentRejected => "content_rejected",
             Category::DuplicateContent => "duplicate_content",
             Category::PlatformUnavailable => "platform_unavailable",
@@ -146,6 +151,13 @@ impl Category {
                 &[
                     "Submit the app for the platform's review for the listed permission.",
                     "Until then, only accounts with a role on the app can connect.",
+                ],
+            ),
+            Category::BillingLimit => (
+                "The platform app has run out of paid API access: its prepaid credits are used up or it reached its plan's usage cap.",
+                &[
+                    "Add credits (or raise the spending limit) for the app in the platform's developer console.",
+                    "Then retry the failed posts; nothing was published.",
                 ],
             ),
             Category::ContentRejected => (

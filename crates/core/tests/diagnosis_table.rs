@@ -275,13 +275,30 @@ const X: &[Row] = &[
         RateLimited,
         true,
     ),
-    // …/response-codes-and-errors: usage cap problem.
+    // Usage cap (docs.x.com/x-api/fundamentals/post-cap; the answer as X sends it:
+    // github.com/xdevplatform/xdk/issues/25): a monthly cap, not a rate limit, not retried.
     (
         "twitter",
         Some(429),
         r#"{"title":"UsageCapExceeded","detail":"Usage cap exceeded: Monthly product cap","type":"https://api.twitter.com/2/problems/usage-capped","period":"Monthly","scope":"Product"}"#,
-        RateLimited,
-        true,
+        BillingLimit,
+        false,
+    ),
+    // Pay-per-use credits used up (docs.x.com/x-api/getting-started/pricing): 402.
+    (
+        "twitter",
+        Some(402),
+        r#"{"account_id":1243608864848629761,"title":"CreditsDepleted","detail":"Your enrolled account [1243608864848629761] does not have any credits to fulfill this request.","type":"https://api.twitter.com/2/problems/credits"}"#,
+        BillingLimit,
+        false,
+    ),
+    // The same without its `type`, as some clients pass it on.
+    (
+        "twitter",
+        Some(402),
+        r#"{"title":"CreditsDepleted","detail":"Your enrolled account does not have any credits"}"#,
+        BillingLimit,
+        false,
     ),
     // …/response-codes-and-errors: client-forbidden (app not in a Project / access level).
     (
@@ -793,4 +810,57 @@ fn docs_links_prefer_the_category_page() {
         d.docs_url.as_deref(),
         Some("https://developers.facebook.com/docs/graph-api/guides/error-handling")
     );
+}
+
+/// X's pay-per-use refusals are told apart and explained in plain words with the fix, and
+/// link X's pricing page (catalog `[guide.error_docs]`).
+#[test]
+fn x_credits_and_usage_cap_say_what_to_do() {
+    let d = diagnose(
+        "twitter",
+        Some(402),
+        r#"{"title":"CreditsDepleted","detail":"Your enrolled account [1] does not have any credits to fulfill this request.","type":"https://api.twitter.com/2/problems/credits"}"#,
+    );
+    assert_eq!(d.category, BillingLimit);
+    assert_eq!(d.platform_code.as_deref(), Some("CreditsDepleted"));
+    assert!(d.cause.contains("credits are used up"), "{}", d.cause);
+    assert!(d.fix[0].contains("buy credits"), "{:?}", d.fix);
+    assert_eq!(
+        d.docs_url.as_deref(),
+        Some("https://docs.x.com/x-api/getting-started/pricing")
+    );
+    assert!(!d.retryable);
+
+    let d = diagnose(
+        "twitter",
+        Some(429),
+        r#"{"title":"UsageCapExceeded","detail":"Usage cap exceeded: Monthly product cap","type":"https://api.twitter.com/2/problems/usage-capped","period":"Monthly","scope":"Product"}"#,
+    );
+    assert_eq!(d.category, BillingLimit);
+    assert_eq!(d.platform_code.as_deref(), Some("UsageCapExceeded"));
+    assert!(d.cause.contains("monthly product usage cap"), "{}", d.cause);
+    assert!(d.fix.iter().any(|f| f.contains("resets")), "{:?}", d.fix);
+    assert_eq!(
+        d.platform_message.as_deref(),
+        Some("Usage cap exceeded: Monthly product cap")
+    );
+    // The prerequisites say so before anyone connects.
+    let catalog = switchboard_core::Catalog::builtin().unwrap();
+    let x = catalog.get("twitter").unwrap();
+    assert!(
+        x.requirements
+            .iter()
+            .any(|r| r.contains("Pay-per-use credits")
+                && r.contains("402 CreditsDepleted")
+                && r.contains("https://docs.x.com/x-api/getting-started/pricing")),
+        "{:?}",
+        x.requirements
+    );
+    // A plain 429 stays a rate limit, retried.
+    let d = diagnose(
+        "twitter",
+        Some(429),
+        r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
+    );
+    assert_eq!(d.category, RateLimited);
 }

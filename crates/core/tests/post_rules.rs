@@ -100,6 +100,66 @@ fn x_every_url_counts_23() {
 }
 
 #[test]
+fn x_urls_without_protocol_count_23_as_twitter_text_counts_them() {
+    // twitter-text wraps `example.org` in t.co too (docs.x.com/fundamentals/counting-characters).
+    assert_eq!(weighted_length("example.org"), 23);
+    assert_eq!(weighted_length("read example.org/docs?a=1 now"), 32);
+    // Not a URL: no such TLD.
+    assert_eq!(weighted_length("example.notatld"), 15);
+    // 257 + space + example.org (23) = 281: refused, where counting its 11 characters accepted it.
+    let text = format!("{} example.org", "a".repeat(257));
+    assert_eq!(weighted_length(&text), 281);
+    assert!(has(
+        &check("twitter", json!({"text": text})),
+        "content.text",
+        "too_long"
+    ));
+}
+
+#[test]
+fn x_inputs_that_panicked_the_twitter_text_crate_are_counted() {
+    // An emoji (a multi-byte character) right before `@user`, `#tag`, `$CASH` or a URL made the
+    // `twitter-text` 0.3.1 crate index inside the character and panic.
+    for (text, want) in [
+        ("😀@user", 7),
+        ("👍🏽@user hello", 13),
+        ("你好@user", 9),
+        ("😀#tag", 6),
+        ("😀$CASH", 7),
+        ("😀example.com", 25),
+    ] {
+        assert_eq!(weighted_length(text), want, "{text}");
+    }
+}
+
+#[test]
+fn x_huge_text_is_bounded_and_refused() {
+    let text = "a.co ".repeat(200_000);
+    let n = weighted_length(&text);
+    assert!(n > 280, "{n}");
+    assert!(has(
+        &check("twitter", json!({"text": text})),
+        "content.text",
+        "too_long"
+    ));
+}
+
+#[test]
+fn instagram_counts_hashtags_of_a_caption_within_bounds_only() {
+    let media = json!([image("image/jpeg", 1000)]);
+    let vs = check(
+        "instagram",
+        json!({"text": "#a ".repeat(31), "media": media}),
+    );
+    assert!(has(&vs, "content.text", "too_many"), "{vs:?}");
+    // Far past the caption limit: refused for its length, its hashtags left uncounted.
+    let huge = "#a😀@b ".repeat(10_000);
+    let vs = check("instagram", json!({"text": huge, "media": media}));
+    assert!(has(&vs, "content.text", "too_long"), "{vs:?}");
+    assert!(!has(&vs, "content.text", "too_many"), "{vs:?}");
+}
+
+#[test]
 fn x_text_is_nfc_normalised_before_counting() {
     let decomposed = "e\u{0301}"; // e + combining acute accent, NFC: U+00E9
     assert_eq!(weighted_length(decomposed), 1);
@@ -844,3 +904,7 @@ fn youtube_title_and_description_default_to_the_text() {
         "{vs:?}"
     );
 }
+
+// The official conformance cases and the differential test against the npm twitter-text.
+#[path = "twitter_text/reference.rs"]
+mod twitter_text_reference;

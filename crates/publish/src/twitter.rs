@@ -12,8 +12,10 @@
 //!
 //! `POST /2/tweets` is the non-repeatable create ([`Publisher::next_is_create`]); whether a tweet
 //! whose creation got no answer exists is looked up in the author's timeline
-//! `GET /2/users/{id}/tweets?start_time&max_results=100&tweet.fields=created_at` (needs
-//! `tweet.read users.read`): the newest tweet with the text sent, created since the call.
+//! `GET /2/users/{id}/tweets?start_time&max_results=100&tweet.fields=created_at,entities` (needs
+//! `tweet.read users.read`): the newest tweet created since the call whose text is the one sent
+//! as X rewrites it ([`is_sent_text`]: links wrapped in t.co, `& < >` HTML-escaped, a link to
+//! the media appended).
 //!
 //! The text is [`switchboard_core::post_rules::platform_text`] (the override or the shared text
 //! with the hashtags appended). Each media step downloads the file from its public URL again (a
@@ -296,9 +298,9 @@ impl Publisher for TwitterPublisher {
 
     /// Looks in the author's timeline (`GET /2/users/{id}/tweets`, from `sent_at` minus the
     /// skew, 100 per page, following `meta.next_token` as `pagination_token` for at most
-    /// [`crate::CHECK_MAX_PAGES`] pages) for the newest tweet with exactly the text that was
-    /// sent: found → done under its id; every page read and none → `NotFound`; the page cap
-    /// reached → `CannotTell`.
+    /// [`crate::CHECK_MAX_PAGES`] pages) for the newest tweet whose text is the one sent as X
+    /// stores it ([`is_sent_text`]): found → done under its id; every page read and none →
+    /// `NotFound`; the page cap reached → `CannotTell`.
     async fn check(
         &self,
         http: &PlatformHttp,
@@ -324,7 +326,7 @@ impl Publisher for TwitterPublisher {
             let mut query = vec![
                 ("start_time", start.clone()),
                 ("max_results", "100".to_string()),
-                ("tweet.fields", "created_at".to_string()),
+                ("tweet.fields", "created_at,entities".to_string()),
             ];
             if let Some(t) = &token {
                 query.push(("pagination_token", t.clone()));
@@ -339,7 +341,7 @@ impl Publisher for TwitterPublisher {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|t| t["text"].as_str() == Some(text.as_str()))
+                .filter(|t| is_sent_text(&text, t))
                 .filter(|t| call::created_since(call::time_of(t, "/created_at"), sent_at))
                 .max_by_key(|t| call::time_of(t, "/created_at"))
                 .and_then(|t| t["id"].as_str().map(str::to_string));
@@ -404,10 +406,143 @@ impl Publisher for TwitterPublisher {
     }
 }
 
+/// Whether `tweet` (a post object of X's answers: `text`, and `entities.urls` when asked for)
+/// holds the text `sent`. X does not return the text as sent (<https://developer.x.com/en/docs/tco>,
+/// `entities.urls` in X's OpenAPI): every link twitter-text finds is replaced by a t.co link whose
+/// `expanded_url` is the link sent (`http://` added when it had no protocol), a t.co link to the
+/// attached media (an entity with `media_key`, `display_url` `pic.x.com/…`) is appended, and
+/// `&`, `<`, `>` come back HTML-escaped. So the t.co links are put back (media links dropped),
+/// the escapes undone, and both texts compared NFC-normalised and trimmed, each link in its
+/// canonical form (no protocol, lower-case host, no trailing `/`). Without `entities` a text
+/// matches when it is the one sent with every link anywhere in either text taken as equal.
+pub fn is_sent_text(sent: &str, tweet: &Value) -> bool {
+    let Some(text) = tweet["text"].as_str() else {
+        return false;
+    };
+    let entities = tweet.pointer("/entities/urls").and_then(Value::as_array);
+    let mut restored = text.to_string();
+    for u in entities.into_iter().flatten() {
+        let Some(tco) = u["url"].as_str().filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        let display = u["display_url"].as_str().unwrap_or_default();
+        let is_media = u.get("media_key").is_some_and(|k| !k.is_null())
+            || display.starts_with("pic.x.com/")
+            || display.starts_with("pic.twitter.com/");
+        if is_media {
+            restored = restored.replacen(tco, "", 1);
+        } else if let Some(expanded) = u["expanded_url"].as_str() {
+            restored = restored.replacen(tco, expanded, 1);
+        }
+    }
+    let restored = unescape_html(&restored);
+    if entities.is_some() {
+        return canonical_text(&restored, false) == canonical_text(sent, false);
+    }
+    let want = canonical_text(sent, true);
+    // Without entities the appended media link cannot be told from a link sent: try both.
+    let without_media_link = restored
+        .trim_end()
+        .rsplit_once(char::is_whitespace)
+        .filter(|(_, last)| last.starts_with("https://t.co/"))
+        .map(|(before, _)| before);
+    canonical_text(&restored, true) == want
+        || without_media_link.is_some_and(|r| canonical_text(r, true) == want)
+}
+
+/// Undoes X's HTML escaping of `&`, `<` and `>` (`&amp;` last, so `&amp;lt;` stays `&lt;`).
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// `text` NFC-normalised and trimmed, each link (as twitter-text finds them) in canonical form,
+/// or replaced by U+FFFC when `any_link`.
+fn canonical_text(text: &str, any_link: bool) -> String {
+    use switchboard_core::post_rules::twitter_text::{extract_urls, nfc};
+    let text = nfc(text);
+    let text = text.trim();
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut out = String::new();
+    let mut last = 0;
+    for u in extract_urls(text) {
+        if u.start < last || u.end > units.len() || u.start >= u.end {
+            continue;
+        }
+        out.push_str(&String::from_utf16_lossy(&units[last..u.start]));
+        let link = String::from_utf16_lossy(&units[u.start..u.end]);
+        if any_link {
+            out.push('\u{FFFC}');
+        } else {
+            out.push_str(&canonical_link(&link));
+        }
+        last = u.end;
+    }
+    out.push_str(&String::from_utf16_lossy(&units[last..]));
+    out.trim().to_string()
+}
+
+/// A link without its protocol, its host in lower case, without a trailing `/`.
+fn canonical_link(link: &str) -> String {
+    let rest = match link.find("://") {
+        Some(i)
+            if link[..i].eq_ignore_ascii_case("http")
+                || link[..i].eq_ignore_ascii_case("https") =>
+        {
+            &link[i + 3..]
+        }
+        _ => link,
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut out = rest[..host_end].to_lowercase();
+    out.push_str(&rest[host_end..]);
+    if out.ends_with('/') {
+        out.pop();
+    }
+    out
+}
+
 fn published(id: String, p: &XProgress) -> Published {
     Published {
         url: Some(format!("https://x.com/i/web/status/{id}")),
         post_id: id,
         progress: call::write_progress(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sent_text;
+    use serde_json::json;
+
+    #[test]
+    fn text_as_x_returns_it_matches_the_text_sent() {
+        let sent = "Q&A <today> at example.org/q & https://Example.com/a/?b=1";
+        let tweet = json!({
+            "text": "Q&amp;A &lt;today&gt; at https://t.co/aaaaaaaaaa &amp; https://t.co/bbbbbbbbbb https://t.co/cccccccccc",
+            "entities": {"urls": [
+                {"start": 25, "end": 48, "url": "https://t.co/aaaaaaaaaa", "expanded_url": "http://example.org/q", "display_url": "example.org/q"},
+                {"start": 55, "end": 78, "url": "https://t.co/bbbbbbbbbb", "expanded_url": "https://example.com/a/?b=1", "display_url": "example.com/a/?b=1"},
+                {"start": 79, "end": 102, "url": "https://t.co/cccccccccc", "expanded_url": "https://x.com/i/web/status/1/photo/1", "display_url": "pic.x.com/cccccccccc", "media_key": "3_1"}
+            ]}
+        });
+        assert!(is_sent_text(sent, &tweet));
+        assert!(!is_sent_text(
+            "Q&A <today> at example.org/other & https://Example.com/a/?b=1",
+            &tweet
+        ));
+        // A literal `&amp;` comes back escaped once more.
+        assert!(is_sent_text("Q&amp;A", &json!({"text": "Q&amp;amp;A"})));
+        assert!(!is_sent_text("Q&A", &json!({"text": "Q&amp;amp;A"})));
+        // Without entities: the same text apart from its links.
+        let bare = json!({"text": "Q&amp;A &lt;today&gt; at https://t.co/aaaaaaaaaa &amp; https://t.co/bbbbbbbbbb https://t.co/cccccccccc"});
+        assert!(is_sent_text(sent, &bare));
+        assert!(!is_sent_text(
+            "Q&A <tomorrow> at example.org/q & https://Example.com/a/?b=1",
+            &bare
+        ));
+        assert!(is_sent_text("plain text", &json!({"text": "plain text"})));
+        assert!(!is_sent_text("plain text", &json!({"text": "plain text!"})));
     }
 }

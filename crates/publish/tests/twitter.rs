@@ -321,6 +321,52 @@ async fn duplicate_tweet_is_diagnosed_as_duplicate() {
     assert_eq!(env.published("twitter").await.len(), 1);
 }
 
+/// X pay-per-use (docs.x.com/x-api/getting-started/pricing): with no credits left X refuses the
+/// post (402 CreditsDepleted) and at the post-read cap it refuses reads (429 UsageCapExceeded);
+/// both are diagnosed as billing limits with the fix, and not retried.
+#[tokio::test]
+async fn credits_used_up_and_the_usage_cap_are_billing_limits_not_retried() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    // Enough for one post without a link ($0.015), not for one with a link ($0.20).
+    env.post_json("/__sandbox/x/billing", &json!({ "balance_micros": 20_000 }))
+        .await;
+    let plain = text("no link here");
+    let t = target(env.spec("twitter"), &g, &g.account_id, &plain);
+    let (done, _) = drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    let linked = text("with a link: example.org");
+    let tl = target(env.spec("twitter"), &g, &g.account_id, &linked);
+    let d = failed(TwitterPublisher.step(&env.http, &tl, &Value::Null).await);
+    assert_eq!(d.category, Category::BillingLimit, "{d:?}");
+    assert_eq!(d.http_status, Some(402));
+    assert_eq!(d.platform_code.as_deref(), Some("CreditsDepleted"));
+    assert!(!d.retryable);
+    assert!(
+        d.fix.iter().any(|f| f.contains("console.x.com")),
+        "{:?}",
+        d.fix
+    );
+    assert_eq!(env.published("twitter").await.len(), 1);
+
+    // Reads: the cap of the billing cycle is reached.
+    env.post_json(
+        "/__sandbox/x/billing",
+        &json!({ "balance_micros": null, "post_read_cap": 0 }),
+    )
+    .await;
+    let err = TwitterPublisher
+        .metrics(&env.http, &t, &done)
+        .await
+        .expect_err("capped");
+    let d = err.diagnosis();
+    assert_eq!(d.category, Category::BillingLimit, "{d:?}");
+    assert_eq!(d.http_status, Some(429));
+    assert_eq!(d.platform_code.as_deref(), Some("UsageCapExceeded"));
+    assert!(!d.retryable);
+}
+
 #[tokio::test]
 async fn rate_limit_and_unavailable_are_retryable_with_retry_after() {
     let env = start().await;
@@ -382,6 +428,75 @@ async fn timeout_on_create_is_unknown_and_check_reads_the_timeline() {
         (None, None) => {}
         (item, checked) => panic!("sandbox holds {item:?}, check said {checked:?}"),
     }
+}
+
+/// X stores a post with links and media rewritten (links wrapped in t.co, `& < >` escaped, a
+/// link to the media appended). When the answer to the create is lost (X created the post; the
+/// publisher crashed or the connection broke before the answer was read), the check still finds
+/// the post, so it is not sent a second time.
+#[tokio::test]
+async fn a_lost_answer_for_a_post_with_links_and_media_is_found_not_sent_again() {
+    let env = start().await;
+    let g = env.grant("twitter", None, SCOPES).await;
+    let mut content = text("Q&A <live> at example.org/q & https://Example.com/a?b=1");
+    content.media = vec![env.media("a.jpg", MediaKind::Image, 3000)];
+    let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+    let Step::Continue { progress, .. } = TwitterPublisher
+        .step(&env.http, &t, &Value::Null)
+        .await
+        .unwrap()
+    else {
+        panic!("the upload is one step");
+    };
+    assert!(TwitterPublisher.next_is_create(&t, &progress));
+    let sent_at = env.now();
+    // X creates the post; its answer never reaches the stored progress.
+    let _lost = TwitterPublisher.step(&env.http, &t, &progress).await;
+    let items = env.published("twitter").await;
+    assert_eq!(items.len(), 1);
+    // X's own copy is not the text sent.
+    let url = format!(
+        "{}/api.x.com/2/tweets/{}",
+        env.base,
+        items[0]["id"].as_str().unwrap()
+    );
+    let stored: Value = env
+        .http
+        .request(reqwest::Method::GET, &url)
+        .query(&[("tweet.fields", "entities")])
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&g.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored_text = stored["data"]["text"].as_str().unwrap();
+    assert!(
+        stored_text.starts_with("Q&amp;A &lt;live&gt; at https://t.co/"),
+        "{stored}"
+    );
+    assert_ne!(stored_text, content.text);
+    assert_eq!(
+        stored["data"]["entities"]["urls"].as_array().unwrap().len(),
+        3,
+        "{stored}"
+    );
+
+    let Some(Step::Done(found)) = check(&env, &TwitterPublisher, &t, &progress, sent_at).await
+    else {
+        panic!("the post X holds is found");
+    };
+    assert_eq!(found.post_id, items[0]["id"].as_str().unwrap());
+    assert_eq!(env.published("twitter").await.len(), 1, "not sent again");
+    // Another text with the same links and media is not taken for it.
+    let mut other = content.clone();
+    other.text = "Q&A <later> at example.org/q & https://Example.com/a?b=1".into();
+    let to = target(env.spec("twitter"), &g, &g.account_id, &other);
+    assert_eq!(
+        check(&env, &TwitterPublisher, &to, &progress, sent_at).await,
+        None
+    );
 }
 
 #[tokio::test]

@@ -40,6 +40,8 @@
 //!   bytes are never kept); JSON and form bodies past 256 KiB, multipart past 8 MiB, by size only. Token, code and secret values read
 //!   `"[redacted]"`, `authorization` only its scheme. `DELETE` forgets them all. Contract
 //!   tests hold these against the platforms' API descriptions.
+//! - `GET|POST /__sandbox/x/billing {"balance_micros"?,"post_read_cap"?,"post_reads"?}`: X's
+//!   pay-per-use credits and post-read cap (`platforms/twitter.rs`), off by default.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 

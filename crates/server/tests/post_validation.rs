@@ -412,3 +412,43 @@ async fn tiktok_creator_info_is_exposed_and_api_base_is_per_platform() {
         format!("{}/api.pinterest.com/v5/oauth/token", app.sandbox)
     );
 }
+
+/// Texts on which the `twitter-text` 0.3.1 crate panicked (a byte index inside the emoji right
+/// before `@`, `#` or `$`), which dropped the connection: each gets its verdict, with X's weighted
+/// count as the official twitter-text gives it, and Instagram's mention and hashtag counts.
+#[tokio::test]
+async fn texts_that_panicked_the_length_count_get_a_verdict() {
+    let app = TestApp::spawn().await;
+    let x = app.connect("twitter").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ig = app.connect("instagram").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pad = "a".repeat(275);
+    // (text, X's weighted length: emoji 2, CJK 2, every URL 23, the rest 1)
+    let cases = [
+        (format!("😀@user {pad}"), 283),
+        (format!("👍🏽@user {pad}"), 283),
+        (format!("你好@user {pad}"), 285),
+        (format!("😀#tag {pad}"), 282),
+        (format!("😀$CASH {pad}"), 283),
+        (format!("😀example.com {pad}"), 301),
+    ];
+    for (text, weighted) in cases {
+        let body = json!({"content": {"text": text}, "connection_ids": [x, ig]});
+        let (s, v) = app.post(PATH, body).await;
+        assert_eq!(s, StatusCode::OK, "{text}: {v}");
+        let target = &v["targets"][0];
+        assert_eq!(
+            violations(target),
+            vec![("content.text".to_string(), "too_long".to_string())],
+            "{text}: {target}"
+        );
+        assert_eq!(target["violations"][0]["actual"], weighted, "{text}");
+        assert_eq!(target["violations"][0]["limit"], 280, "{text}");
+        assert_eq!(v["targets"][1]["platform"], "instagram");
+    }
+}

@@ -61,6 +61,7 @@ pub(super) fn classify(v: &Value, status: Option<u16>, kind: CallKind) -> Option
         .or_else(|| oauth(v, status, kind))
         .or_else(|| linkedin(v, status))
         .or_else(|| x_problem(v, status))
+        .or_else(|| x_billing_without_type(v))
         .or_else(|| x_errors(v, status))
         .or_else(|| pinterest(v, status, kind))
         .or_else(|| message_only(v, status))
@@ -425,6 +426,11 @@ fn x_problem(v: &Value, status: Option<u16>) -> Option<Diagnosis> {
         t.rsplit('/').next().unwrap_or(t)
     };
     let text = detail.unwrap_or_default().to_ascii_lowercase();
+    if let Some(d) = x_billing(kind, title, v) {
+        let mut d = d;
+        d.platform_message = detail.or(title).map(|m| truncate(m, MAX_MESSAGE_CHARS));
+        return Some(d);
+    }
     let cat = if text.contains("duplicate content") {
         Category::DuplicateContent
     } else {
@@ -433,9 +439,64 @@ fn x_problem(v: &Value, status: Option<u16>) -> Option<Diagnosis> {
     Some(with_code(cat, kind, detail.or(title)))
 }
 
+/// An X pay-per-use refusal that came without its `type` (`{"title":"CreditsDepleted",
+/// "detail":…}`, as some X answers and client libraries pass it on).
+fn x_billing_without_type(v: &Value) -> Option<Diagnosis> {
+    let title = str_at(v, "/title")?;
+    let mut d = x_billing("", Some(title), v)?;
+    d.platform_message = str_at(v, "/detail")
+        .or(Some(title))
+        .map(|m| truncate(m, MAX_MESSAGE_CHARS));
+    Some(d)
+}
+
+/// X pay-per-use refusals (docs.x.com/x-api/getting-started/pricing, /x-api/fundamentals/post-cap):
+/// 402 `{"title":"CreditsDepleted","detail":"Your enrolled account [...] does not have any
+/// credits to fulfill this request.","type":"https://api.twitter.com/2/problems/credits"}` when
+/// the app's credits are used up, and 429 `{"title":"UsageCapExceeded","detail":"Usage cap
+/// exceeded: Monthly product cap","period":"Monthly","scope":"Product","type":
+/// "https://api.twitter.com/2/problems/usage-capped"}` at a usage cap (answers as X sends them,
+/// e.g. github.com/xdevplatform/xdk/issues/25; X's OpenAPI lists neither). Not a rate limit: a
+/// person has to add credits or wait for the cap to reset, so neither is retried.
+fn x_billing(kind: &str, title: Option<&str>, v: &Value) -> Option<Diagnosis> {
+    let credits = kind == "credits" || title == Some("CreditsDepleted");
+    let capped = kind == "usage-capped" || title == Some("UsageCapExceeded");
+    if credits {
+        let mut d = Diagnosis::new(Category::BillingLimit);
+        d.platform_code = Some("CreditsDepleted".into());
+        d.cause = "X refused the call because the app's pay-per-use credits are used up. Every X API call costs credits (posting one post, more for a post with a link), so nothing can be posted until credits are added.".into();
+        d.fix = vec![
+            "Open the X Developer Console (console.x.com), select the app's project and buy credits under Billing; turn on auto-recharge so it does not happen again.".into(),
+            "Check the monthly spending limit there too: a limit reached stops the calls the same way.".into(),
+            "Then retry the failed posts (nothing was published).".into(),
+        ];
+        return Some(d);
+    }
+    if capped {
+        let period = str_at(v, "/period")
+            .unwrap_or("monthly")
+            .to_ascii_lowercase();
+        let scope = str_at(v, "/scope")
+            .unwrap_or("product")
+            .to_ascii_lowercase();
+        let mut d = Diagnosis::new(Category::BillingLimit);
+        d.platform_code = Some("UsageCapExceeded".into());
+        d.cause = format!(
+            "X refused the call because the app reached its {period} {scope} usage cap. This is not a short rate limit: every call fails the same way until the cap resets."
+        );
+        d.fix = vec![
+            "Open the X Developer Console (console.x.com) and look at the project's Usage page: it shows the cap and the day it resets.".into(),
+            "Wait for the reset, or raise the cap (a higher spending limit, or an Enterprise plan for more than the pay-per-use post-read cap).".into(),
+            "Then retry the failed posts.".into(),
+        ];
+        return Some(d);
+    }
+    None
+}
+
 fn x_problem_category(kind: &str, status: Option<u16>) -> Category {
     match kind {
-        "usage-capped" | "rate-limit-exceeded" | "Too Many Requests" => Category::RateLimited,
+        "rate-limit-exceeded" | "Too Many Requests" => Category::RateLimited,
         "client-forbidden" | "client-not-enrolled" => Category::AppNotApproved,
         "unsupported-authentication" | "not-authorized-for-resource" | "oauth1-permissions" => {
             Category::InsufficientScope
@@ -458,6 +519,10 @@ fn x_errors(v: &Value, status: Option<u16>) -> Option<Diagnosis> {
     if let Some(t) = str_at(first, "/type").filter(|t| t.contains("/problems/")) {
         let kind = t.rsplit('/').next().unwrap_or(t);
         let msg = str_at(first, "/detail").or(str_at(first, "/title"));
+        if let Some(mut d) = x_billing(kind, str_at(first, "/title"), first) {
+            d.platform_message = msg.map(|m| truncate(m, MAX_MESSAGE_CHARS));
+            return Some(d);
+        }
         return Some(with_code(x_problem_category(kind, None), kind, msg));
     }
     let code = int_at(first, "/code")?;

@@ -16,6 +16,7 @@ pub mod instagram;
 pub mod pinterest;
 pub mod tiktok;
 pub mod twitter;
+pub mod twitter_text;
 pub mod youtube;
 
 use serde::{Deserialize, Serialize};

@@ -16,7 +16,10 @@
 //!   document.
 //!
 //! Publishing (scopes `tweet.read tweet.write users.read`; media `media.write`):
-//! - `POST /2/tweets {text, media?:{media_ids}}` → 201 `{"data":{"id","text"}}`, with
+//! - `POST /2/tweets {text, media?:{media_ids}}` → 201 `{"data":{"id","text"}}`, where `text` is
+//!   what X stores ([`x_rendition`]): every URL twitter-text finds (with or without a protocol)
+//!   wrapped in a `https://t.co/…` link, `&`, `<`, `>` HTML-escaped, and a t.co link to the
+//!   attached media appended; the original links are in `entities.urls[].expanded_url`. With
 //!   `x-rate-limit-*` (15-minute window) and `x-user-limit-24hour-*` headers; 429 once
 //!   [`USER_24H_POST_LIMIT`] posts were created in 24 h. Over 280 weighted characters → 403
 //!   problem; the same text as one of the account's posts of the last 24 h → 403
@@ -30,9 +33,18 @@
 //!   [`FAILING_TOTAL_BYTES`] bytes. Sandbox only: the STATUS answer's `sandbox_sha256` is the
 //!   SHA-256 (hex) of the bytes received as segments 0, 1, 2… each appended in order (`null`
 //!   once a segment came out of order), so tests can check a chunked upload byte for byte.
+//! - Pay-per-use billing (<https://docs.x.com/x-api/getting-started/pricing>), off unless set:
+//!   `POST /__sandbox/x/billing {"balance_micros"?, "post_read_cap"?, "post_reads"?}` (`null`
+//!   turns a limit off; `GET` shows the state). With a balance (micro-dollars), creating a post
+//!   costs [`CREATE_POST_MICROS`] ([`CREATE_POST_WITH_URL_MICROS`] with a link) and each post a
+//!   read returns [`POST_READ_MICROS`]; a call the balance cannot pay gets X's 402
+//!   `CreditsDepleted` problem. With a cap, a read once `post_read_cap` posts were read gets
+//!   X's 429 `UsageCapExceeded` problem (monthly product cap).
 //! - `GET /2/tweets/{id}?tweet.fields=public_metrics` → `public_metrics {retweet_count,
 //!   reply_count, like_count, quote_count, bookmark_count, impression_count}`, growing with
 //!   sandbox time.
+//!   `tweet.fields=entities` adds `entities.urls[{start,end,url,expanded_url,display_url,
+//!   media_key?}]` (here and in the timeline), `attachments` adds `attachments.media_keys`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -133,6 +145,46 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api.x.com/2/users/me", get(me))
         .route("/api.twitter.com/2/users/me", get(me))
         .merge(publishing_routes())
+        .route("/__sandbox/x/billing", get(billing).post(billing))
+}
+
+#[derive(Deserialize)]
+struct BillingBody {
+    #[serde(default, deserialize_with = "some_or_null")]
+    balance_micros: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    post_read_cap: Option<Option<u64>>,
+    #[serde(default)]
+    post_reads: Option<u64>,
+}
+
+/// A field given as `null` (`Some(None)`) apart from one left out (`None`).
+fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// `GET|POST /__sandbox/x/billing`: X's pay-per-use state of the app (see the module docs).
+async fn billing(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let mut d = sb.lock();
+    let b = &mut d.platform_state::<XState>().billing;
+    if !req.body.is_empty() {
+        let body: BillingBody = match serde_json::from_slice(&req.body) {
+            Ok(b) => b,
+            Err(e) => {
+                return json(400, json!({ "error": format!("invalid JSON body: {e}") }));
+            }
+        };
+        if let Some(v) = body.balance_micros {
+            b.balance_micros = v;
+        }
+        if let Some(v) = body.post_read_cap {
+            b.post_read_cap = v;
+        }
+        if let Some(v) = body.post_reads {
+            b.post_reads = v;
+        }
+    }
+    json(200, serde_json::to_value(&*b).unwrap_or_default())
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
@@ -369,8 +421,6 @@ async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
 
 /// Most weighted characters a post's text may have.
 const MAX_WEIGHTED_CHARS: usize = 280;
-/// Weight of any URL in the text (twitter-text `transformedURLLength`).
-const URL_WEIGHT: usize = 23;
 /// Posts one user may create per 24 hours (`x-user-limit-24hour-limit`); the next gets 429.
 pub(crate) const USER_24H_POST_LIMIT: u32 = 100;
 /// Posts one user may create per 15-minute window (`x-rate-limit-limit` of `POST /2/tweets`).
@@ -443,8 +493,172 @@ impl Media {
 #[derive(Debug, Clone)]
 struct Tweet {
     author: String,
+    /// The text as the client sent it (what the duplicate check compares).
+    sent: String,
+    /// The text as X stores and returns it ([`x_rendition`]).
     text: String,
+    /// `entities.urls` of the stored text.
+    urls: Vec<Value>,
+    /// `attachments.media_keys`.
+    media_keys: Vec<String>,
     created_at: DateTime<Utc>,
+}
+
+/// HTML-escapes `&`, `<` and `>` as X does in a post's stored text.
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A t.co slug for the `n`th link of post `id`: 10 characters, stable for a post.
+fn tco_slug(id: &str, n: usize) -> String {
+    let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
+        sha2::Sha256::default(),
+        format!("{id}/{n}").as_bytes(),
+    ));
+    hex_of(&digest)[..10].to_string()
+}
+
+/// What X stores for a post's `text`, with its `entities.urls`: X wraps every link twitter-text
+/// finds, with or without a protocol, in a 23-character t.co link
+/// (<https://developer.x.com/en/docs/tco>, <https://docs.x.com/fundamentals/counting-characters>),
+/// keeps the link as sent in `expanded_url` (`http://` added to one without a protocol), escapes
+/// `&`, `<` and `>` as HTML entities, and appends a t.co link to the attached media
+/// (`display_url` `pic.x.com/…`, with its `media_key`). Indices count code points.
+fn x_rendition(text: &str, id: &str, media_keys: &[String]) -> (String, Vec<Value>) {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let part = |a: usize, b: usize| String::from_utf16_lossy(&units[a..b]);
+    let mut out = String::new();
+    let mut urls = Vec::new();
+    let mut last = 0;
+    let found = switchboard_core::post_rules::twitter_text::extract_urls(text);
+    for (n, u) in found.into_iter().enumerate() {
+        if u.start < last || u.end > units.len() || u.start >= u.end {
+            continue;
+        }
+        out.push_str(&escape_html(&part(last, u.start)));
+        let original = part(u.start, u.end);
+        let lower = original.to_ascii_lowercase();
+        let (expanded, display) = if lower.starts_with("http://") || lower.starts_with("https://") {
+            let rest = original
+                .split_once("://")
+                .map_or("", |(_, r)| r)
+                .to_string();
+            (original.clone(), rest)
+        } else {
+            (format!("http://{original}"), original.clone())
+        };
+        let display = if display.chars().count() > 26 {
+            format!("{}…", display.chars().take(26).collect::<String>())
+        } else {
+            display
+        };
+        let tco = format!("https://t.co/{}", tco_slug(id, n));
+        let start = out.chars().count();
+        out.push_str(&tco);
+        urls.push(json!({
+            "start": start,
+            "end": start + tco.len(),
+            "url": tco,
+            "expanded_url": expanded,
+            "display_url": display,
+        }));
+        last = u.end;
+    }
+    out.push_str(&escape_html(&part(last, units.len())));
+    if let Some(key) = media_keys.first() {
+        let slug = tco_slug(id, usize::MAX);
+        let tco = format!("https://t.co/{slug}");
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let start = out.chars().count();
+        out.push_str(&tco);
+        let kind = if key.starts_with("3_") {
+            "photo"
+        } else {
+            "video"
+        };
+        urls.push(json!({
+            "start": start,
+            "end": start + tco.len(),
+            "url": tco,
+            "expanded_url": format!("https://x.com/i/web/status/{id}/{kind}/1"),
+            "display_url": format!("pic.x.com/{slug}"),
+            "media_key": key,
+        }));
+    }
+    (out, urls)
+}
+
+/// Price of creating a post, in micro-dollars (X's "Content: Create", $0.015 per request).
+pub(crate) const CREATE_POST_MICROS: u64 = 15_000;
+/// Price of creating a post holding a link ("Content: Create (with URL)", $0.200 per request).
+pub(crate) const CREATE_POST_WITH_URL_MICROS: u64 = 200_000;
+/// Price of each post a read returns ("Posts: Read", $0.005 per resource).
+pub(crate) const POST_READ_MICROS: u64 = 5_000;
+/// The developer account id in X's billing problems.
+const DEVELOPER_ACCOUNT_ID: u64 = 1_243_608_864_848_629_761;
+
+/// X's pay-per-use billing of the app (sandbox: off until set through `/__sandbox/x/billing`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct Billing {
+    /// Credit balance in micro-dollars; `None`: not metered.
+    balance_micros: Option<u64>,
+    /// Posts read in this billing cycle.
+    post_reads: u64,
+    /// Posts that may be read in a billing cycle; `None`: no cap.
+    post_read_cap: Option<u64>,
+}
+
+impl Billing {
+    /// X's 402 when the balance cannot pay `cost` micro-dollars.
+    fn refuse_unpaid(&self, cost: u64) -> Option<Response> {
+        let balance = self.balance_micros?;
+        (balance < cost).then(|| {
+            json(
+                402,
+                json!({
+                    "account_id": DEVELOPER_ACCOUNT_ID,
+                    "title": "CreditsDepleted",
+                    "detail": format!("Your enrolled account [{DEVELOPER_ACCOUNT_ID}] does not have any credits to fulfill this request."),
+                    "type": "https://api.twitter.com/2/problems/credits",
+                }),
+            )
+        })
+    }
+
+    /// X's 429 once the cycle's post-read cap is reached, else the 402 of an unpaid read.
+    fn refuse_read(&self) -> Option<Response> {
+        if self.post_read_cap.is_some_and(|cap| self.post_reads >= cap) {
+            return Some(json(
+                429,
+                json!({
+                    "account_id": DEVELOPER_ACCOUNT_ID,
+                    "product_name": "pay-per-use",
+                    "title": "UsageCapExceeded",
+                    "period": "Monthly",
+                    "scope": "Product",
+                    "detail": "Usage cap exceeded: Monthly product cap",
+                    "type": "https://api.twitter.com/2/problems/usage-capped",
+                }),
+            ));
+        }
+        self.refuse_unpaid(POST_READ_MICROS)
+    }
+
+    fn charge(&mut self, micros: u64) {
+        if let Some(b) = self.balance_micros.as_mut() {
+            *b = b.saturating_sub(micros);
+        }
+    }
+
+    /// Counts `n` posts read and charges them.
+    fn charge_reads(&mut self, n: u64) {
+        self.post_reads += n;
+        self.charge(n * POST_READ_MICROS);
+    }
 }
 
 /// X's publishing state.
@@ -453,6 +667,7 @@ struct XState {
     next_id: u64,
     tweets: HashMap<String, Tweet>,
     media: HashMap<String, Media>,
+    billing: Billing,
 }
 
 impl XState {
@@ -524,45 +739,10 @@ fn user_with(sb: &Shared, req: &Req, scopes: &[&str]) -> Result<&'static str, Re
     Ok(info.grant.account.user_id)
 }
 
-/// The weighted length of a post's text, twitter-text v3 style: code points in the ranges
-/// U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weigh 1, every other code
-/// point 2, and every whitespace-delimited `http://` / `https://` URL 23. (The sandbox does not
-/// NFC-normalise nor detect URLs without a scheme, as twitter-text does.)
+/// The weighted length of a post's text as X counts it: twitter-text with configuration v3
+/// (<https://docs.x.com/fundamentals/counting-characters>), which X itself uses.
 pub(crate) fn weighted_length(text: &str) -> usize {
-    fn weight(c: char) -> usize {
-        match c as u32 {
-            0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 1,
-            _ => 2,
-        }
-    }
-    fn word_weight(word: &str) -> usize {
-        let lower = word.to_ascii_lowercase();
-        let is_url = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"))
-            .is_some_and(|rest| !rest.is_empty());
-        if is_url {
-            URL_WEIGHT
-        } else {
-            word.chars().map(weight).sum()
-        }
-    }
-    let mut total = 0;
-    let mut word_start = None;
-    for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if let Some(s) = word_start.take() {
-                total += word_weight(&text[s..i]);
-            }
-            total += weight(c);
-        } else if word_start.is_none() {
-            word_start = Some(i);
-        }
-    }
-    if let Some(s) = word_start {
-        total += word_weight(&text[s..]);
-    }
-    total
+    switchboard_core::post_rules::twitter::weighted_length(text)
 }
 
 fn publishing_routes() -> Router<Arc<Shared>> {
@@ -663,18 +843,44 @@ async fn create_tweet(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         let now = sb.now();
         let mut d = sb.lock();
         let st = d.platform_state::<XState>();
+        let text = body.text.as_deref().unwrap_or_default();
+        let cost = if switchboard_core::post_rules::twitter_text::extract_urls(text).is_empty() {
+            CREATE_POST_MICROS
+        } else {
+            CREATE_POST_WITH_URL_MICROS
+        };
+        if let Some(r) = st.billing.refuse_unpaid(cost) {
+            return r;
+        }
         let answer = decide_tweet(st, user, &body, now);
+        if answer.is_ok() {
+            st.billing.charge(cost);
+        }
         let (r, published) = match answer {
             Ok((id, text, media, kind)) => {
+                let media_keys: Vec<String> = media
+                    .iter()
+                    .map(|m| {
+                        let video = st.media.get(m).is_some_and(Media::is_video_or_gif);
+                        format!("{}_{m}", if video { 7 } else { 3 })
+                    })
+                    .collect();
+                let (stored, urls) = x_rendition(&text, &id, &media_keys);
                 st.tweets.insert(
                     id.clone(),
                     Tweet {
                         author: user.to_string(),
-                        text: text.clone(),
+                        sent: text.clone(),
+                        text: stored.clone(),
+                        urls,
+                        media_keys,
                         created_at: now,
                     },
                 );
-                let r = json(201, json!({ "data": { "id": id, "text": text } }));
+                let r = json(
+                    201,
+                    json!({ "data": { "id": id, "text": stored, "edit_history_tweet_ids": [id] } }),
+                );
                 (
                     r,
                     Some(PublishedItem {
@@ -772,7 +978,7 @@ fn decide_tweet(
         && st
             .tweets
             .values()
-            .any(|t| t.author == user && t.text == text && t.created_at > from)
+            .any(|t| t.author == user && t.sent == text && t.created_at > from)
     {
         return Err(problem(
             403,
@@ -804,6 +1010,9 @@ async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: 
         }
         let now = sb.now();
         let mut d = sb.lock();
+        if let Some(r) = d.platform_state::<XState>().billing.refuse_read() {
+            return r;
+        }
         let Some(t) = d.platform_state::<XState>().tweets.get(&id).cloned() else {
             return json(
                 200,
@@ -839,6 +1048,8 @@ async fn read_tweet(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req: 
                 _ => {}
             }
         }
+        add_entities(&mut data, &t, fields);
+        d.platform_state::<XState>().billing.charge_reads(1);
         json(200, json!({ "data": data }))
     })
     .await
@@ -886,13 +1097,12 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
             (Ok(s), Ok(e)) => (s, e),
             (Err(r), _) | (_, Err(r)) => return r,
         };
-        let with_created = req
-            .query
-            .get("tweet.fields")
-            .unwrap_or("")
-            .split(',')
-            .any(|f| f.trim() == "created_at");
+        let fields = req.query.get("tweet.fields").unwrap_or("").to_string();
+        let with_created = fields.split(',').any(|f| f.trim() == "created_at");
         let mut d = sb.lock();
+        if let Some(r) = d.platform_state::<XState>().billing.refuse_read() {
+            return r;
+        }
         let mut tweets: Vec<(String, Tweet)> = d
             .platform_state::<XState>()
             .tweets
@@ -924,6 +1134,9 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
         };
         let more = tweets.len() > skip + max;
         let tweets: Vec<(String, Tweet)> = tweets.into_iter().skip(skip).take(max).collect();
+        d.platform_state::<XState>()
+            .billing
+            .charge_reads(tweets.len() as u64);
         if tweets.is_empty() {
             return json(200, json!({ "meta": { "result_count": 0 } }));
         }
@@ -934,6 +1147,7 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
                 if with_created {
                     v["created_at"] = Value::from(t.created_at.to_rfc3339());
                 }
+                add_entities(&mut v, t, &fields);
                 v
             })
             .collect();
@@ -949,6 +1163,20 @@ async fn user_tweets(State(sb): State<Arc<Shared>>, Path(id): Path<String>, req:
         json(200, json!({ "data": data, "meta": meta }))
     })
     .await
+}
+
+/// Adds `entities.urls` and `attachments.media_keys` to a post's JSON when `tweet.fields`
+/// (comma-separated) asks for `entities` / `attachments` and the post has any.
+fn add_entities(data: &mut Value, t: &Tweet, fields: &str) {
+    for f in fields.split(',').map(str::trim) {
+        match f {
+            "entities" if !t.urls.is_empty() => data["entities"] = json!({ "urls": t.urls }),
+            "attachments" if !t.media_keys.is_empty() => {
+                data["attachments"] = json!({ "media_keys": t.media_keys })
+            }
+            _ => {}
+        }
+    }
 }
 
 fn media_json(id: &str, m: &Media, now: DateTime<Utc>) -> Value {
@@ -1286,5 +1514,42 @@ mod tests {
             4 + 1 + 23 + 1 + 3
         );
         assert_eq!(weighted_length("https://"), 8);
+        assert_eq!(weighted_length("see example.org"), 4 + 23);
+    }
+
+    #[test]
+    fn stored_text_wraps_links_escapes_and_appends_the_media_link() {
+        let (text, urls) = super::x_rendition(
+            "Q&A <today> at example.org/q & https://Example.com/a?b=1",
+            "42",
+            &["3_7".to_string()],
+        );
+        let tco: Vec<&str> = urls.iter().map(|u| u["url"].as_str().unwrap()).collect();
+        assert_eq!(
+            text,
+            format!(
+                "Q&amp;A &lt;today&gt; at {} &amp; {} {}",
+                tco[0], tco[1], tco[2]
+            )
+        );
+        assert!(tco
+            .iter()
+            .all(|u| u.starts_with("https://t.co/") && u.len() == 23));
+        assert_eq!(urls[0]["expanded_url"], "http://example.org/q");
+        assert_eq!(urls[1]["expanded_url"], "https://Example.com/a?b=1");
+        assert_eq!(urls[2]["media_key"], "3_7");
+        assert!(urls[2]["display_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("pic.x.com/"));
+        for u in &urls {
+            let (a, b) = (u["start"].as_u64().unwrap(), u["end"].as_u64().unwrap());
+            let at: String = text
+                .chars()
+                .skip(a as usize)
+                .take((b - a) as usize)
+                .collect();
+            assert_eq!(at, u["url"].as_str().unwrap());
+        }
     }
 }
