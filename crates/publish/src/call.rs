@@ -234,18 +234,38 @@ fn disk_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
 /// A media fetch that got no (whole) answer: `network`, retryable. The words come from the
 /// instrumented client and never hold the URL (a signed URL's query is a credential).
 fn download_broke(e: OAuthError) -> PublishError {
+    if let OAuthError::NotPossible(why) = &e {
+        // Refused by the outbound policy while connecting or redirecting: final.
+        let mut d = oauth_diagnosis(OAuthError::NotPossible(format!(
+            "The media URL is not fetched: {why}."
+        )));
+        d.retryable = false;
+        return failed(d);
+    }
     let mut d = oauth_diagnosis(e);
     d.retryable = true;
     d.cause = "The media file could not be downloaded from its URL.".to_string();
     failed(d)
 }
 
-fn too_large(spec: &PlatformSpec) -> PublishError {
+fn too_large(spec: &PlatformSpec, limit: u64) -> PublishError {
     refuse(
         spec,
         Category::ContentRejected,
-        format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
+        format!(
+            "The media file is larger than {limit} bytes, the most fetched for it on {}.",
+            spec.display_name
+        ),
     )
+}
+
+/// The most bytes taken from a media URL for an image on `spec`'s platform: its documented
+/// image size limit (catalog `[content] image_max_bytes`, e.g. X 5 MB), else
+/// [`MAX_MEDIA_BYTES`]. A download stops as soon as it passes it.
+pub fn image_limit(spec: &PlatformSpec) -> u64 {
+    spec.content
+        .image_max_bytes
+        .map_or(MAX_MEDIA_BYTES, |n| n.min(MAX_MEDIA_BYTES))
 }
 
 /// `GET url` (with `Range: bytes=from-(to-1)` when `range` is given), its status checked.
@@ -257,7 +277,7 @@ async fn get_media(
     url: &str,
     range: Option<(u64, u64)>,
 ) -> Result<StreamedResponse, PublishError> {
-    let mut req = http.request(reqwest::Method::GET, url);
+    let mut req = user_request(http, spec, reqwest::Method::GET, url).await?;
     if let Some((from, to)) = range {
         req = req.header(
             reqwest::header::RANGE,
@@ -269,6 +289,27 @@ async fn get_media(
         .await
         .map_err(download_broke)?;
     check_media_status(spec, resp)
+}
+
+/// A request to a media URL (chosen by the post's author) through the outbound policy
+/// ([`switchboard_oauth::outbound`]): refused, before anything is sent, when it names or
+/// resolves to a non-public address outside the allowed origins (`invalid_request`, not
+/// retryable, saying why); the client's own resolver checks the name again when connecting.
+async fn user_request(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    method: reqwest::Method,
+    url: &str,
+) -> Result<RequestBuilder, PublishError> {
+    let refused = |why: switchboard_oauth::outbound::Refused| {
+        refuse(
+            spec,
+            Category::InvalidRequest,
+            format!("The media URL is not fetched: {why}."),
+        )
+    };
+    http.outbound().check(url).await.map_err(refused)?;
+    http.user_request(method, url).map_err(refused)
 }
 
 /// A media URL's answer when its status is a success; `network` (retryable) for 5xx and 429,
@@ -493,9 +534,9 @@ pub async fn media_size(
     url: &str,
 ) -> Result<u64, PublishError> {
     if let Some(path) = local_path(local, url) {
-        return Ok(open_local(spec, path).await?.len());
+        return Ok(open_local(spec, path, MAX_MEDIA_BYTES).await?.len());
     }
-    let req = http.request(reqwest::Method::HEAD, url);
+    let req = user_request(http, spec, reqwest::Method::HEAD, url).await?;
     let resp = http
         .send_streamed(spec, "media_head", req)
         .await

@@ -143,9 +143,15 @@ async fn publish_video(
     content.media = vec![media];
     let mut t = target(env.spec("twitter"), &g, &g.account_id, &content);
     t.local_media = local;
-    let (done, _) = drive(env, &TwitterPublisher, &env.http, &t, Value::Null)
-        .await
-        .unwrap();
+    let (done, _) = drive(
+        env,
+        &TwitterPublisher,
+        &env.http_allowing(url),
+        &t,
+        Value::Null,
+    )
+    .await
+    .unwrap();
     let last: XProgress = serde_json::from_value(done.progress).unwrap();
     let media_id = &last.media_ids[0];
     let status: Value = env
@@ -221,13 +227,14 @@ async fn a_wrong_known_size_is_refused_as_a_changed_file() {
     let g = env.grant("twitter", None, SCOPES).await;
     let size = SEGMENT_BYTES + 10;
     let host = RangeHost::start("clip.mp4", varied_bytes(size), Head::Length).await;
+    let http = env.http_allowing(&host.url);
     let mut content = text("a clip");
     let mut media = env.media("clip.mp4", MediaKind::Video, 1);
     media.url = host.url.clone();
     media.size_bytes = Some(size as u64 + 1);
     content.media = vec![media];
     let t = target(env.spec("twitter"), &g, &g.account_id, &content);
-    let d = failed(drive(&env, &TwitterPublisher, &env.http, &t, Value::Null).await);
+    let d = failed(drive(&env, &TwitterPublisher, &http, &t, Value::Null).await);
     assert_eq!(d.category, Category::InvalidRequest, "{d:?}");
     assert!(!d.retryable, "{d:?}");
     assert!(d.cause.contains("changed size"), "{d:?}");

@@ -1678,3 +1678,115 @@ async fn listing_refuses_a_bad_limit_or_cursor_and_stores_nothing() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"].as_array().unwrap().len(), 1, "nothing lost");
 }
+
+/// A loopback listener that counts the connections it accepts (and answers nothing useful).
+async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nGIF8")
+                .await;
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn media_urls_leading_to_private_addresses_are_refused_and_never_fetched() {
+    let (port, hits) = counting_listener().await;
+    // A server of an allowed origin (the operator's) that redirects to the listener.
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector_origin = format!("http://{}", redirector.local_addr().unwrap());
+    let to = format!("http://127.0.0.1:{port}/secret");
+    let router = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    tokio::spawn(async move { axum::serve(redirector, router).await });
+    let allowed = url::Url::parse(&redirector_origin).unwrap();
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(move |c| c.outbound_allow_origins = vec![allowed]),
+        ..Setup::default()
+    })
+    .await;
+    let x = connection(&app, "x-ada").await;
+    for url in [
+        format!("http://127.0.0.1:{port}/a.jpg"),
+        format!("http://2130706433:{port}/a.jpg"),
+        format!("http://0x7f000001:{port}/a.jpg"),
+        format!("http://0x7f.1:{port}/a.jpg"),
+        format!("http://[::ffff:7f00:1]:{port}/a.jpg"),
+        format!("http://localhost:{port}/a.jpg"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        for path in ["/v1/posts", "/v1/posts/validate"] {
+            let (s, v) = app
+                .post(
+                    path,
+                    json!({"content": {"text": "t", "media": [{"url": url, "kind": "image"}]}, "connection_ids": [x]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["field"], "content.media[0].url", "{url}: {v}");
+            assert!(
+                v["detail"].as_str().unwrap().contains("private address"),
+                "{url}: {v}"
+            );
+        }
+    }
+    let (_, listed) = app.get("/v1/posts").await;
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+
+    // At publishing time (a post stored before, or a name that changed its answer since), the
+    // publisher refuses the same URLs without connecting, with a final diagnosis saying why.
+    let (s, tok) = app.get(&format!("/v1/connections/{x}/token")).await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    let token = SecretString::from(tok["access_token"].as_str().unwrap().to_string());
+    let publisher = switchboard_publish::publisher_for("twitter").unwrap();
+    let spec = app.state.catalog().get("twitter").unwrap();
+    for url in [
+        format!("http://2130706433:{port}/a.jpg"),
+        format!("http://localhost:{port}/a.jpg"),
+        // The allowed origin itself is fetched, but its redirect is not followed.
+        format!("{redirector_origin}/a.jpg"),
+    ] {
+        let content: switchboard_core::post::PostContent = serde_json::from_value(
+            json!({"text": "t", "media": [{"url": url, "kind": "image", "mime_type": "image/jpeg"}]}),
+        )
+        .unwrap();
+        let target = switchboard_publish::Target {
+            spec,
+            access_token: &token,
+            account_id: ADA,
+            content: &content,
+            local_media: &[],
+        };
+        let err = publisher
+            .step(app.state.oauth().http(), &target, &Value::Null)
+            .await
+            .expect_err("refused");
+        let switchboard_publish::PublishError::Failed(d) = err else {
+            panic!("{url}: {err:?}");
+        };
+        assert!(!d.retryable, "{url}: {d:?}");
+        assert!(
+            d.cause.contains("private address") || d.cause.contains("HTTP 307"),
+            "{url}: {d:?}"
+        );
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the loopback listener was never reached"
+    );
+}

@@ -262,7 +262,9 @@ pub async fn sweep_orphan_files(
 /// 422 `validation-error` listing every problem in `violations` (`field` the first):
 /// `content.media[i]` when an item gives both `url` and `media_id`;
 /// `content.media[i].media_id` when no upload of this workspace has that id (another
-/// workspace's included). Store failures as [`ApiError`].
+/// workspace's included); `content.media[i].url` (`private_address`) when a URL names, or its
+/// host resolves to, a non-public address outside `outbound_allow_origins`
+/// (`switchboard_oauth::outbound`). Store failures as [`ApiError`].
 pub async fn resolve_post_media(
     state: &AppState,
     workspace_id: &str,
@@ -272,6 +274,18 @@ pub async fn resolve_post_media(
     let mut violations = Vec::new();
     for (i, m) in out.content.media.iter_mut().enumerate() {
         let Some(id) = m.media_id.clone() else {
+            // A URL the publisher would fetch: refused now when it names, or resolves to, a
+            // non-public address outside `outbound_allow_origins` (the fetch checks again).
+            // (A URL that is not http(s) is the platform rules' `content.media[i].url`.)
+            if let Err(switchboard_oauth::outbound::Refused::Private(why)) =
+                state.oauth().http().outbound().check(&m.url).await
+            {
+                violations.push(Violation::new(
+                    &format!("content.media[{i}].url"),
+                    "private_address",
+                    format!("the media URL is not fetched: {why}"),
+                ));
+            }
             continue;
         };
         if !m.url.is_empty() {
