@@ -1790,3 +1790,140 @@ async fn media_urls_leading_to_private_addresses_are_refused_and_never_fetched()
         "the loopback listener was never reached"
     );
 }
+
+/// `n` distinct ids of three characters each (a body of about 6 bytes per id).
+fn short_ids(n: usize) -> Vec<String> {
+    const A: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    (0..n)
+        .map(|i| {
+            let d = |k: usize| A[(i / 62usize.pow(k as u32)) % 62] as char;
+            [d(2), d(1), d(0)].iter().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_huge_id_list_is_refused_at_once_and_the_service_stays_responsive() {
+    let app = TestApp::spawn().await;
+    let ids = short_ids(160_000);
+    let body = json!({"content": {"text": "t"}, "connection_ids": ids}).to_string();
+    assert!(
+        body.len() < 1024 * 1024,
+        "under the body limit: {}",
+        body.len()
+    );
+    // Three at once, as an attacker would; /healthz must keep answering meanwhile.
+    let send = |path: &'static str| {
+        let (http, api, key, body) = (
+            app.http.clone(),
+            app.api.clone(),
+            app.key.clone(),
+            body.clone(),
+        );
+        tokio::spawn(async move {
+            let r = http
+                .post(format!("{api}{path}"))
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            read(r).await
+        })
+    };
+    let sent = [
+        send("/v1/posts"),
+        send("/v1/posts/validate"),
+        send("/v1/posts"),
+    ];
+    for _ in 0..5 {
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.http.get(format!("{}/healthz", app.api)).send(),
+        )
+        .await
+        .expect("/healthz answers while the big requests are handled")
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for s in sent {
+        let (status, v) = tokio::time::timeout(std::time::Duration::from_secs(30), s)
+            .await
+            .expect("answered within a bounded wait")
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["field"], "connection_ids", "{v}");
+        assert_eq!(v["limit"], 50, "{v}");
+        assert_eq!(v["actual"], 160_000, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn every_collection_of_a_post_request_is_bounded() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let image = |i: usize| json!({"url": format!("https://cdn.example/{i}.jpg"), "kind": "image"});
+    let post = |content: Value| json!({"content": content, "connection_ids": [x]});
+    let cases = [
+        (
+            json!({"content": {"text": "t"}, "connection_ids": short_ids(51)}),
+            "connection_ids",
+            50,
+        ),
+        // TikTok's photo posts take the most media of any platform (35).
+        (
+            post(json!({"text": "t", "media": (0..36).map(image).collect::<Vec<_>>()})),
+            "content.media",
+            35,
+        ),
+        // Instagram's 30 is the only documented hashtag maximum.
+        (
+            post(
+                json!({"text": "t", "hashtags": (0..31).map(|i| format!("tag{i}")).collect::<Vec<_>>()}),
+            ),
+            "content.hashtags",
+            30,
+        ),
+        (
+            json!({"content": {"text": "t"}, "connection_ids": [x], "scheduling_options": {"interval_hours": 8761, "start_time": "now"}}),
+            "scheduling_options.interval_hours",
+            8760,
+        ),
+        (
+            json!({"posts": vec![post(json!({"text": "t"})); 101]}),
+            "posts",
+            100,
+        ),
+        (
+            json!({"posts": [post(json!({"text": "t"})), {"content": {"text": "t"}, "connection_ids": short_ids(51)}]}),
+            "posts[1].connection_ids",
+            50,
+        ),
+        (
+            json!({"posts": [post(json!({"text": "t"}))], "scheduling_options": {"interval_hours": 8761, "start_time": "now"}}),
+            "scheduling_options.interval_hours",
+            8760,
+        ),
+    ];
+    for (body, field, limit) in cases {
+        for path in ["/v1/posts", "/v1/posts/validate"] {
+            if path.ends_with("validate") && body.get("posts").is_some() {
+                continue;
+            }
+            let (s, v) = app.post(path, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {field}: {v}");
+            assert_eq!(v["field"], field, "{path}: {v}");
+            assert_eq!(v["limit"], limit, "{path} {field}: {v}");
+        }
+    }
+    // At the limits, accepted.
+    let (s, v) = app
+        .post(
+            "/v1/posts",
+            json!({"posts": vec![post(json!({"text": "t"})); 100], "scheduling_options": {"interval_hours": 8760, "start_time": "now"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["data"].as_array().unwrap().len(), 100);
+}
