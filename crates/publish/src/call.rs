@@ -340,22 +340,24 @@ fn check_media_status(
     Ok(resp)
 }
 
-/// A whole-file answer streamed into an anonymous temporary file.
+/// A whole-file answer streamed into an anonymous temporary file, refused (reading stops) as
+/// soon as it passes `limit` bytes, or before reading when `Content-Length` announces more.
 async fn to_file(
     spec: &PlatformSpec,
     mut resp: StreamedResponse,
+    limit: u64,
 ) -> Result<MediaFile, PublishError> {
     use tokio::io::AsyncWriteExt as _;
-    if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
-        return Err(too_large(spec));
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large(spec, limit));
     }
     let std_file = tempfile::tempfile().map_err(|e| disk_error(spec, &e))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut len = 0u64;
     while let Some(chunk) = resp.chunk().await.map_err(download_broke)? {
         len += chunk.len() as u64;
-        if len > MAX_MEDIA_BYTES {
-            return Err(too_large(spec));
+        if len > limit {
+            return Err(too_large(spec, limit));
         }
         file.write_all(&chunk)
             .await
@@ -380,6 +382,7 @@ fn local_path<'l>(local: &'l [LocalMedia], url: &str) -> Option<&'l std::path::P
 async fn open_local(
     spec: &PlatformSpec,
     path: &std::path::Path,
+    limit: u64,
 ) -> Result<MediaFile, PublishError> {
     let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
@@ -397,8 +400,8 @@ async fn open_local(
         .await
         .map_err(|e| local_error(spec, &e))?
         .len();
-    if len > MAX_MEDIA_BYTES {
-        return Err(too_large(spec));
+    if len > limit {
+        return Err(too_large(spec, limit));
     }
     tracing::debug!(platform = %spec.id, bytes = len, "media read from local disk");
     Ok(MediaFile { file, len })
@@ -427,11 +430,36 @@ pub async fn download_file(
     local: &[LocalMedia],
     url: &str,
 ) -> Result<MediaFile, PublishError> {
+    download_limited(http, spec, local, url, MAX_MEDIA_BYTES).await
+}
+
+/// [`download_file`] stopping at `limit` bytes.
+async fn download_limited(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    local: &[LocalMedia],
+    url: &str,
+    limit: u64,
+) -> Result<MediaFile, PublishError> {
     if let Some(path) = local_path(local, url) {
-        return open_local(spec, path).await;
+        return open_local(spec, path, limit).await;
     }
     let resp = get_media(http, spec, url, None).await?;
-    to_file(spec, resp).await
+    to_file(spec, resp, limit).await
+}
+
+/// An image downloaded to a temporary file, stopping at the platform's image size limit
+/// ([`image_limit`]): send it with [`MediaFile::into_body`], never whole in memory.
+///
+/// # Errors
+/// As [`download_file`]; `content_rejected` past [`image_limit`].
+pub async fn download_image(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    local: &[LocalMedia],
+    url: &str,
+) -> Result<MediaFile, PublishError> {
+    download_limited(http, spec, local, url, image_limit(spec)).await
 }
 
 /// Bytes `from..to` (end excluded) of the file at a public media URL, and the file's whole size
@@ -452,7 +480,7 @@ pub async fn download_range(
     to: u64,
 ) -> Result<(Vec<u8>, u64), PublishError> {
     if let Some(path) = local_path(local, url) {
-        let mut file = open_local(spec, path).await?;
+        let mut file = open_local(spec, path, MAX_MEDIA_BYTES).await?;
         let total = file.len();
         if from > to || to > total {
             return Ok((Vec::new(), total));
@@ -499,7 +527,7 @@ pub async fn download_range(
             }
         }
     }
-    let mut file = to_file(spec, resp).await?;
+    let mut file = to_file(spec, resp, MAX_MEDIA_BYTES).await?;
     let total = file.len();
     if from > to || to > total {
         return Ok((Vec::new(), total));
@@ -545,7 +573,7 @@ pub async fn media_size(
         // A length of 0 is taken as unknown (some servers announce 0 to HEAD).
         if let Some(n) = resp.content_length().filter(|&n| n > 0) {
             if n > MAX_MEDIA_BYTES {
-                return Err(too_large(spec));
+                return Err(too_large(spec, MAX_MEDIA_BYTES));
             }
             return Ok(n);
         }
@@ -572,18 +600,18 @@ pub async fn known_media_size(
     }
 }
 
-/// Downloads the bytes of a public media URL into memory: for images, which platforms cap at a
-/// few MB; videos go through [`download_file`].
+/// Downloads the bytes of an image URL into memory, stopping at the platform's image size limit
+/// ([`image_limit`]); prefer [`download_image`], which keeps the file on disk.
 ///
 /// # Errors
-/// As [`download_file`].
+/// As [`download_image`].
 pub async fn download(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     local: &[LocalMedia],
     url: &str,
 ) -> Result<Vec<u8>, PublishError> {
-    let mut f = download_file(http, spec, local, url).await?;
+    let mut f = download_image(http, spec, local, url).await?;
     let len = f.len();
     f.read_range(spec, 0, len).await
 }

@@ -136,12 +136,18 @@ impl TwitterPublisher {
         let mut wait = None;
         match (media.kind, p.chunked.clone()) {
             (MediaKind::Image, _) => {
-                let bytes = call::download(http, spec, t.local_media, &media.url).await?;
+                // On disk, stopped at X's image limit; streamed into the form.
+                let file = call::download_image(http, spec, t.local_media, &media.url).await?;
+                let len = file.len();
+                let body = file.into_body(spec).await?;
                 let mime = media_type(media.kind, media.mime_type.as_deref());
                 let form = Form::new()
                     .text("media_category", "tweet_image")
                     .text("media_type", mime)
-                    .part("media", Part::bytes(bytes).file_name("media"));
+                    .part(
+                        "media",
+                        Part::stream_with_length(body, len).file_name("media"),
+                    );
                 let req = http
                     .request(Method::POST, &upload)
                     .bearer_auth(token)

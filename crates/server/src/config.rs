@@ -157,6 +157,7 @@ pub struct FileConfig {
     data_dir: Option<PathBuf>,
     media_dir: Option<PathBuf>,
     media_max_bytes: Option<u64>,
+    media_quota_bytes: Option<u64>,
     keys: Option<String>,
     keys_file: Option<PathBuf>,
     active_key: Option<String>,
@@ -217,6 +218,10 @@ pub struct Config {
     /// `SWITCHBOARD_MEDIA_MAX_BYTES`, default 512 MiB, at least 1 KiB). That route's own body
     /// limit, apart from `max_body_bytes`; a larger upload gets a 413 problem naming it.
     pub media_max_bytes: u64,
+    /// Storage quota of each workspace's uploads, bytes (`media_quota_bytes`,
+    /// `SWITCHBOARD_MEDIA_QUOTA_BYTES`, default 10 GiB): an upload that would take a workspace
+    /// past it is refused (413 naming it), so one workspace cannot fill the shared disk.
+    pub media_quota_bytes: u64,
     /// Encryption keys, `id:base64,...`; `None` only with `dev`.
     pub keys: Option<SecretString>,
     /// Id of the key that seals new values.
@@ -322,6 +327,7 @@ impl Default for Config {
             database_url: "sqlite://data/switchboard.db".into(),
             media_dir: None,
             media_max_bytes: 512 * 1024 * 1024,
+            media_quota_bytes: 10 * 1024 * 1024 * 1024,
             keys: None,
             active_key: None,
             dev: false,
@@ -448,6 +454,15 @@ impl Config {
             .var("SWITCHBOARD_MEDIA_DIR")
             .map(PathBuf::from)
             .or(fc.media_dir);
+        if let Some(b) = env_parse::<u64>(
+            env,
+            "SWITCHBOARD_MEDIA_QUOTA_BYTES",
+            "a whole number of bytes",
+        )?
+        .or(fc.media_quota_bytes)
+        {
+            c.media_quota_bytes = b;
+        }
         if let Some(b) = env_parse::<u64>(
             env,
             "SWITCHBOARD_MEDIA_MAX_BYTES",
@@ -1069,6 +1084,7 @@ impl Config {
             q(&self.media_dir().display().to_string())
         );
         let _ = writeln!(o, "media_max_bytes = {}", self.media_max_bytes);
+        let _ = writeln!(o, "media_quota_bytes = {}", self.media_quota_bytes);
         let _ = writeln!(
             o,
             "keys = {}",
