@@ -316,7 +316,7 @@ impl ApiKeys {
 /// The API router.
 pub fn router(state: AppState) -> Router {
     // Each resource module owns its routes; add a module here with one `.merge`.
-    Router::new()
+    let routes = Router::new()
         .merge(routes::probes::routes())
         .merge(routes::platforms::routes())
         .merge(routes::connect::routes())
@@ -336,7 +336,19 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::media::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
-        .fallback(routes::probes::not_found)
+        .fallback(routes::probes::not_found);
+    with_layers(routes, state)
+}
+
+/// `routes` wrapped in the layers every route of [`router`] has (panic safety net, body limit,
+/// rate limits, metrics, trace span, request id), with `state`.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        // A panicking handler answers a 500 problem (logged once) instead of a dropped
+        // connection; innermost, so metrics and the trace see that 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         // `max_body_bytes` on every route but the media uploads (their own `media_max_bytes`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1927,3 +1927,69 @@ async fn every_collection_of_a_post_request_is_bounded() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["data"].as_array().unwrap().len(), 100);
 }
+
+#[tokio::test]
+async fn a_batch_interval_that_overflows_a_date_is_a_422_not_a_dropped_connection() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let p = json!({"content": {"text": "t"}, "connection_ids": [x]});
+    for body in [
+        json!({"posts": [p, p], "scheduling_options": {"interval_hours": 4294967295u32, "start_time": "now"}}),
+    ] {
+        let (s, v) = app.post("/v1/posts", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["field"], "scheduling_options.interval_hours", "{v}");
+    }
+    let (_, listed) = app.get("/v1/posts").await;
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_problem_and_is_logged_once() {
+    let app = TestApp::spawn().await;
+    // A route behind the very layers of every API and dashboard route.
+    let routes = axum::Router::new().route(
+        "/v1/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("handler-panic-marker");
+            }
+            "unreachable"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = switchboard_server::with_layers(routes, app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let from = std::fs::metadata(log_capture()).unwrap().len();
+    let r = app
+        .http
+        .get(format!("http://{addr}/v1/boom"))
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert!(r.headers().contains_key("x-request-id"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["type"], "https://switchboard.dev/problems/internal-error",
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("handler-panic-marker"),
+        "the panic text is not sent: {v}"
+    );
+    // The server keeps serving.
+    let (s, _) = app.get("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    let logged = read_capture(from)
+        .lines()
+        .filter(|l| l.contains("handler-panic-marker"))
+        .count();
+    assert_eq!(logged, 1, "logged once");
+}
