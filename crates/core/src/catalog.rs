@@ -519,6 +519,43 @@ impl Catalog {
     pub fn ids(&self) -> Vec<String> {
         self.platforms.iter().map(|p| p.id.clone()).collect()
     }
+
+    /// The most media items any platform takes in one post, from each platform's `[content]`
+    /// (`max_media`, else `max_images`/`max_gifs`/`max_videos`: their largest with
+    /// `single_kind`, their sum without), and the platform that takes them; `None` when no
+    /// platform gives a number. A request carrying more cannot be published anywhere.
+    pub fn max_media_per_post(&self) -> Option<(u64, &str)> {
+        self.platforms
+            .iter()
+            .filter_map(|p| media_per_post(&p.content).map(|n| (n, p.id.as_str())))
+            .max_by_key(|(n, _)| *n)
+    }
+
+    /// The most hashtags any platform takes in one post (`[content] max_hashtags`), and the
+    /// platform; `None` when no platform gives a number.
+    pub fn max_hashtags(&self) -> Option<(u64, &str)> {
+        self.platforms
+            .iter()
+            .filter_map(|p| p.content.max_hashtags.map(|n| (n, p.id.as_str())))
+            .max_by_key(|(n, _)| *n)
+    }
+}
+
+/// The most media items of one post under `c`, `None` when it gives no number.
+fn media_per_post(c: &crate::post_rules::ContentRules) -> Option<u64> {
+    if let Some(n) = c.max_media {
+        return Some(n);
+    }
+    let kinds = [c.max_images, c.max_gifs, c.max_videos];
+    if kinds.iter().all(Option::is_none) {
+        return None;
+    }
+    let known = kinds.iter().flatten().copied();
+    Some(if c.single_kind {
+        known.max().unwrap_or(0)
+    } else {
+        known.sum()
+    })
 }
 
 /// Whether `url` is covered by one of `entries` (domains or `https://` URL prefixes), as

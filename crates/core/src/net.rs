@@ -8,9 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// private (RFC 1918), shared/CGNAT (100.64.0.0/10), link-local (169.254.0.0/16 — cloud metadata — and fe80::/10), IETF protocol assignments
 /// (192.0.0.0/24), documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32,
 /// 3fff::/20), benchmarking (198.18.0.0/15), multicast, reserved (240.0.0.0/4, broadcast),
-/// unique-local fc00::/7, site-local fec0::/10, discard-only 100::/64, and IPv6 forms embedding
-/// an IPv4 address (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) by
-/// the embedded address's class; local-use NAT64 `64:ff9b:1::/48` always.
+/// unique-local fc00::/7, site-local fec0::/10, discard-only 100::/64, IPv4-mapped
+/// `::ffff:0:0/96` and IPv4-translated `::ffff:0:0:0/96` always (named by the embedded
+/// address's class when that is not public; no resolver answers them for a real destination,
+/// and a socket given one reaches the embedded IPv4 address), and IPv6 forms embedding an IPv4 address (`::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`) by the embedded address's class; local-use NAT64 `64:ff9b:1::/48` always.
 pub fn non_public(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
@@ -36,10 +38,17 @@ fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return non_public_v4(v4);
-    }
     let s = ip.segments();
+    // IPv4-mapped ::ffff:a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d: the embedded address's
+    // class when it is not public, and refused anyway when it is.
+    if let [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0xffff, 0, hi, lo] = s {
+        let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+        return non_public_v4(v4).or(Some(if s[5] == 0xffff {
+            "IPv4-mapped (::ffff:0:0/96)"
+        } else {
+            "IPv4-translated (::ffff:0:0:0/96)"
+        }));
+    }
     let embedded = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     Some(match s {
         _ if ip.is_unspecified() => "unspecified (::)",

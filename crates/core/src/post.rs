@@ -16,14 +16,23 @@ use utoipa::ToSchema;
 
 use crate::post_rules::Violation;
 
+/// Most connections one post may target (`connection_ids`): more is a 422 before any work. Fifty
+/// covers a workspace's accounts on every platform several times over; each id is a database
+/// row and a rule check, so the bound keeps one request's work small.
+pub const MAX_CONNECTION_IDS: usize = 50;
+
+/// Longest `scheduling_options.interval_hours`: one year (8760 h). A batch of at most
+/// `MAX_BATCH_POSTS` posts then ends within a century, far inside the dates the store keeps.
+pub const MAX_INTERVAL_HOURS: u32 = 8760;
+
 /// Body of `POST /v1/posts` and `POST /v1/posts/validate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
     /// What to publish, shared by every target, with per-platform overrides.
     pub content: PostContent,
-    /// The workspace connections to publish to; each becomes one target.
-    #[schema(min_items = 1)]
+    /// The workspace connections to publish to; each becomes one target (at most 50).
+    #[schema(min_items = 1, max_items = 50)]
     pub connection_ids: Vec<String>,
     /// When to publish: `"now"` (the default when absent), an RFC 3339 instant, or a local
     /// date-time read in [`PostRequest::time_zone`].
@@ -244,8 +253,8 @@ pub struct PlatformOverride {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulingOptions {
-    /// Hours between two consecutive posts of the batch (at least 1).
-    #[schema(minimum = 1)]
+    /// Hours between two consecutive posts of the batch (1 to 8760, one year).
+    #[schema(minimum = 1, maximum = 8760)]
     pub interval_hours: u32,
     /// When the first post is due, read like [`PostRequest::publish_at`].
     #[schema(value_type = String, example = "2026-12-01T09:00:00")]
@@ -403,8 +412,10 @@ impl PostRequest {
                 "give at least one connection id to publish to",
             ));
         }
+        // One pass with a set: work proportional to the ids, never quadratic.
+        let mut seen = std::collections::HashSet::with_capacity(self.connection_ids.len());
         for (i, id) in self.connection_ids.iter().enumerate() {
-            if self.connection_ids[..i].contains(id) {
+            if !seen.insert(id.as_str()) {
                 out.push(Violation::new(
                     &format!("connection_ids[{i}]"),
                     "duplicate",
@@ -431,6 +442,13 @@ impl PostRequest {
                     "scheduling_options.interval_hours",
                     "too_small",
                     "interval_hours must be at least 1",
+                ));
+            }
+            if opts.interval_hours > MAX_INTERVAL_HOURS {
+                out.push(Violation::new(
+                    "scheduling_options.interval_hours",
+                    "too_large",
+                    format!("interval_hours must be at most {MAX_INTERVAL_HOURS} (one year)"),
                 ));
             }
             let zone = opts.time_zone.as_ref().or(self.time_zone.as_ref());

@@ -95,6 +95,7 @@ pub struct PlatformHttp {
     client: reqwest::Client,
     timeout: Duration,
     clock: std::sync::Arc<dyn switchboard_core::Clock>,
+    outbound: crate::outbound::OutboundPolicy,
 }
 
 impl PlatformHttp {
@@ -112,7 +113,51 @@ impl PlatformHttp {
             client,
             timeout,
             clock,
+            outbound: Self::outbound_policy(timeout, Default::default()),
         }
+    }
+
+    fn outbound_policy(
+        timeout: Duration,
+        allowed: crate::outbound::AllowedOrigins,
+    ) -> crate::outbound::OutboundPolicy {
+        crate::outbound::OutboundPolicy::new(
+            allowed,
+            &crate::outbound::ClientSettings {
+                timeout,
+                connect_timeout: timeout.min(Duration::from_secs(5)),
+                user_agent: concat!("Switchboard/", env!("CARGO_PKG_VERSION")),
+                follow_redirects: true,
+                advice: crate::outbound::ALLOW_ORIGINS_ADVICE,
+            },
+        )
+    }
+
+    /// The same client, with user-given URLs (media) allowed to reach `allowed` although
+    /// private ([`crate::outbound`]).
+    pub fn with_allowed_origins(mut self, allowed: crate::outbound::AllowedOrigins) -> Self {
+        self.outbound = Self::outbound_policy(self.timeout, allowed);
+        self
+    }
+
+    /// The policy for URLs chosen by a user (media URLs): see [`crate::outbound`].
+    pub fn outbound(&self) -> &crate::outbound::OutboundPolicy {
+        &self.outbound
+    }
+
+    /// Starts a request to a URL chosen by a user (a post's media URL): on the client that
+    /// reaches only public addresses and the allowed origins ([`crate::outbound`]). Send it
+    /// with [`PlatformHttp::send_streamed`].
+    ///
+    /// # Errors
+    /// [`crate::outbound::Refused`] for a URL that is not `http(s)` or names a non-public
+    /// address.
+    pub fn user_request(
+        &self,
+        method: Method,
+        url: &str,
+    ) -> Result<RequestBuilder, crate::outbound::Refused> {
+        self.outbound.request(method, url)
     }
 
     /// The configured timeout.
@@ -212,13 +257,14 @@ impl PlatformHttp {
         what: &'static str,
         req: RequestBuilder,
     ) -> Result<StreamedResponse, OAuthError> {
+        // The builder's own client: a user-given URL's request comes from the outbound policy.
+        let (client, req) = req.build_split();
         let req = req
-            .build()
             .map_err(|e| OAuthError::Config(format!("could not build the {what} request: {e}")))?;
         let mut record = CallRecord::start(platform, what, &req);
         let span = record.span.clone();
         let timeout = self.timeout;
-        match self.client.execute(req).instrument(span.clone()).await {
+        match client.execute(req).instrument(span.clone()).await {
             Ok(resp) => {
                 record.status = Some(resp.status());
                 Ok(StreamedResponse {
@@ -232,6 +278,11 @@ impl PlatformHttp {
                 let msg = transport_message(&e, timeout);
                 record.finish(None, Some(&msg));
                 span.in_scope(|| tracing::warn!(error = %msg, "platform call failed"));
+                // Refused by the outbound policy (a name resolving, or a redirect leading, to a
+                // private address): final, and said as such.
+                if let Some(r) = crate::outbound::refusal_in(&e) {
+                    return Err(OAuthError::NotPossible(r.to_string()));
+                }
                 Err(OAuthError::network(platform, msg))
             }
         }

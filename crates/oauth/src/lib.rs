@@ -24,6 +24,7 @@ pub mod checks;
 pub mod facebook;
 pub mod http;
 pub mod instagram;
+pub mod outbound;
 pub mod profile;
 pub mod rate_limit;
 pub mod standard;
@@ -150,6 +151,13 @@ impl OAuthClient {
             http: PlatformHttp::new(timeout, clock.clone()),
             clock,
         }
+    }
+
+    /// The same client, with user-given URLs (media) allowed to reach `allowed` although
+    /// private ([`outbound`]).
+    pub fn with_allowed_origins(mut self, allowed: outbound::AllowedOrigins) -> Self {
+        self.http = self.http.with_allowed_origins(allowed);
+        self
     }
 
     /// The HTTP client, shared with the publishing clients.

@@ -234,18 +234,38 @@ fn disk_error(spec: &PlatformSpec, e: &std::io::Error) -> PublishError {
 /// A media fetch that got no (whole) answer: `network`, retryable. The words come from the
 /// instrumented client and never hold the URL (a signed URL's query is a credential).
 fn download_broke(e: OAuthError) -> PublishError {
+    if let OAuthError::NotPossible(why) = &e {
+        // Refused by the outbound policy while connecting or redirecting: final.
+        let mut d = oauth_diagnosis(OAuthError::NotPossible(format!(
+            "The media URL is not fetched: {why}."
+        )));
+        d.retryable = false;
+        return failed(d);
+    }
     let mut d = oauth_diagnosis(e);
     d.retryable = true;
     d.cause = "The media file could not be downloaded from its URL.".to_string();
     failed(d)
 }
 
-fn too_large(spec: &PlatformSpec) -> PublishError {
+fn too_large(spec: &PlatformSpec, limit: u64) -> PublishError {
     refuse(
         spec,
         Category::ContentRejected,
-        format!("The media file is larger than {MAX_MEDIA_BYTES} bytes."),
+        format!(
+            "The media file is larger than {limit} bytes, the most fetched for it on {}.",
+            spec.display_name
+        ),
     )
+}
+
+/// The most bytes taken from a media URL for an image on `spec`'s platform: its documented
+/// image size limit (catalog `[content] image_max_bytes`, e.g. X 5 MB), else
+/// [`MAX_MEDIA_BYTES`]. A download stops as soon as it passes it.
+pub fn image_limit(spec: &PlatformSpec) -> u64 {
+    spec.content
+        .image_max_bytes
+        .map_or(MAX_MEDIA_BYTES, |n| n.min(MAX_MEDIA_BYTES))
 }
 
 /// `GET url` (with `Range: bytes=from-(to-1)` when `range` is given), its status checked.
@@ -257,7 +277,7 @@ async fn get_media(
     url: &str,
     range: Option<(u64, u64)>,
 ) -> Result<StreamedResponse, PublishError> {
-    let mut req = http.request(reqwest::Method::GET, url);
+    let mut req = user_request(http, spec, reqwest::Method::GET, url).await?;
     if let Some((from, to)) = range {
         req = req.header(
             reqwest::header::RANGE,
@@ -269,6 +289,27 @@ async fn get_media(
         .await
         .map_err(download_broke)?;
     check_media_status(spec, resp)
+}
+
+/// A request to a media URL (chosen by the post's author) through the outbound policy
+/// ([`switchboard_oauth::outbound`]): refused, before anything is sent, when it names or
+/// resolves to a non-public address outside the allowed origins (`invalid_request`, not
+/// retryable, saying why); the client's own resolver checks the name again when connecting.
+async fn user_request(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    method: reqwest::Method,
+    url: &str,
+) -> Result<RequestBuilder, PublishError> {
+    let refused = |why: switchboard_oauth::outbound::Refused| {
+        refuse(
+            spec,
+            Category::InvalidRequest,
+            format!("The media URL is not fetched: {why}."),
+        )
+    };
+    http.outbound().check(url).await.map_err(refused)?;
+    http.user_request(method, url).map_err(refused)
 }
 
 /// A media URL's answer when its status is a success; `network` (retryable) for 5xx and 429,
@@ -299,22 +340,24 @@ fn check_media_status(
     Ok(resp)
 }
 
-/// A whole-file answer streamed into an anonymous temporary file.
+/// A whole-file answer streamed into an anonymous temporary file, refused (reading stops) as
+/// soon as it passes `limit` bytes, or before reading when `Content-Length` announces more.
 async fn to_file(
     spec: &PlatformSpec,
     mut resp: StreamedResponse,
+    limit: u64,
 ) -> Result<MediaFile, PublishError> {
     use tokio::io::AsyncWriteExt as _;
-    if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
-        return Err(too_large(spec));
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large(spec, limit));
     }
     let std_file = tempfile::tempfile().map_err(|e| disk_error(spec, &e))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut len = 0u64;
     while let Some(chunk) = resp.chunk().await.map_err(download_broke)? {
         len += chunk.len() as u64;
-        if len > MAX_MEDIA_BYTES {
-            return Err(too_large(spec));
+        if len > limit {
+            return Err(too_large(spec, limit));
         }
         file.write_all(&chunk)
             .await
@@ -339,6 +382,7 @@ fn local_path<'l>(local: &'l [LocalMedia], url: &str) -> Option<&'l std::path::P
 async fn open_local(
     spec: &PlatformSpec,
     path: &std::path::Path,
+    limit: u64,
 ) -> Result<MediaFile, PublishError> {
     let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
@@ -356,8 +400,8 @@ async fn open_local(
         .await
         .map_err(|e| local_error(spec, &e))?
         .len();
-    if len > MAX_MEDIA_BYTES {
-        return Err(too_large(spec));
+    if len > limit {
+        return Err(too_large(spec, limit));
     }
     tracing::debug!(platform = %spec.id, bytes = len, "media read from local disk");
     Ok(MediaFile { file, len })
@@ -386,11 +430,36 @@ pub async fn download_file(
     local: &[LocalMedia],
     url: &str,
 ) -> Result<MediaFile, PublishError> {
+    download_limited(http, spec, local, url, MAX_MEDIA_BYTES).await
+}
+
+/// [`download_file`] stopping at `limit` bytes.
+async fn download_limited(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    local: &[LocalMedia],
+    url: &str,
+    limit: u64,
+) -> Result<MediaFile, PublishError> {
     if let Some(path) = local_path(local, url) {
-        return open_local(spec, path).await;
+        return open_local(spec, path, limit).await;
     }
     let resp = get_media(http, spec, url, None).await?;
-    to_file(spec, resp).await
+    to_file(spec, resp, limit).await
+}
+
+/// An image downloaded to a temporary file, stopping at the platform's image size limit
+/// ([`image_limit`]): send it with [`MediaFile::into_body`], never whole in memory.
+///
+/// # Errors
+/// As [`download_file`]; `content_rejected` past [`image_limit`].
+pub async fn download_image(
+    http: &PlatformHttp,
+    spec: &PlatformSpec,
+    local: &[LocalMedia],
+    url: &str,
+) -> Result<MediaFile, PublishError> {
+    download_limited(http, spec, local, url, image_limit(spec)).await
 }
 
 /// Bytes `from..to` (end excluded) of the file at a public media URL, and the file's whole size
@@ -411,7 +480,7 @@ pub async fn download_range(
     to: u64,
 ) -> Result<(Vec<u8>, u64), PublishError> {
     if let Some(path) = local_path(local, url) {
-        let mut file = open_local(spec, path).await?;
+        let mut file = open_local(spec, path, MAX_MEDIA_BYTES).await?;
         let total = file.len();
         if from > to || to > total {
             return Ok((Vec::new(), total));
@@ -458,7 +527,7 @@ pub async fn download_range(
             }
         }
     }
-    let mut file = to_file(spec, resp).await?;
+    let mut file = to_file(spec, resp, MAX_MEDIA_BYTES).await?;
     let total = file.len();
     if from > to || to > total {
         return Ok((Vec::new(), total));
@@ -493,9 +562,9 @@ pub async fn media_size(
     url: &str,
 ) -> Result<u64, PublishError> {
     if let Some(path) = local_path(local, url) {
-        return Ok(open_local(spec, path).await?.len());
+        return Ok(open_local(spec, path, MAX_MEDIA_BYTES).await?.len());
     }
-    let req = http.request(reqwest::Method::HEAD, url);
+    let req = user_request(http, spec, reqwest::Method::HEAD, url).await?;
     let resp = http
         .send_streamed(spec, "media_head", req)
         .await
@@ -504,7 +573,7 @@ pub async fn media_size(
         // A length of 0 is taken as unknown (some servers announce 0 to HEAD).
         if let Some(n) = resp.content_length().filter(|&n| n > 0) {
             if n > MAX_MEDIA_BYTES {
-                return Err(too_large(spec));
+                return Err(too_large(spec, MAX_MEDIA_BYTES));
             }
             return Ok(n);
         }
@@ -531,18 +600,18 @@ pub async fn known_media_size(
     }
 }
 
-/// Downloads the bytes of a public media URL into memory: for images, which platforms cap at a
-/// few MB; videos go through [`download_file`].
+/// Downloads the bytes of an image URL into memory, stopping at the platform's image size limit
+/// ([`image_limit`]); prefer [`download_image`], which keeps the file on disk.
 ///
 /// # Errors
-/// As [`download_file`].
+/// As [`download_image`].
 pub async fn download(
     http: &PlatformHttp,
     spec: &PlatformSpec,
     local: &[LocalMedia],
     url: &str,
 ) -> Result<Vec<u8>, PublishError> {
-    let mut f = download_file(http, spec, local, url).await?;
+    let mut f = download_image(http, spec, local, url).await?;
     let len = f.len();
     f.read_range(spec, 0, len).await
 }

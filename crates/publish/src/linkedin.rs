@@ -204,11 +204,14 @@ impl LinkedInPublisher {
                     });
                 }
                 Some(up) => {
-                    let bytes = call::download(http, spec, t.local_media, &media.url).await?;
+                    // On disk, stopped at the image limit; streamed into the upload.
+                    let file = call::download_image(http, spec, t.local_media, &media.url).await?;
+                    let len = file.len();
                     let req = http
                         .request(Method::PUT, &up.upload_url)
                         .bearer_auth(t.access_token.expose_secret())
-                        .body(bytes);
+                        .header(reqwest::header::CONTENT_LENGTH, len)
+                        .body(file.into_body(spec).await?);
                     call::ok(spec, call::send(http, spec, "image_put", req).await?)?;
                     p.media_urns.push(up.urn);
                 }

@@ -138,12 +138,15 @@ impl TwitterPublisher {
         let mut wait = None;
         match (media.kind, p.chunked.clone()) {
             (MediaKind::Image, _) => {
-                let bytes = call::download(http, spec, t.local_media, &media.url).await?;
+                // On disk, stopped at X's image limit; streamed into the form.
+                let file = call::download_image(http, spec, t.local_media, &media.url).await?;
+                let len = file.len();
+                let body = file.into_body(spec).await?;
                 let mime = media_type(media.kind, media.mime_type.as_deref());
                 // `media_type` is not a field of the one-shot upload (X's OpenAPI
                 // `MediaUploadRequest`, docs.x.com/x-api/media/image-or-subtitle-media-upload:
                 // `media`, `media_category`, `additional_owners`): the type rides on the part.
-                let part = Part::bytes(bytes)
+                let part = Part::stream_with_length(body, len)
                     .file_name("media")
                     .mime_str(&mime)
                     .map_err(|e| {

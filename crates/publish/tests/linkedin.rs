@@ -137,13 +137,14 @@ async fn a_video_of_known_size_is_fetched_once_part_by_part() {
     let size = 4 * 1024 * 1024 + 1000;
     for (known, served) in [(Some(size as u64), size as u64), (None, 2 * size as u64)] {
         let host = RangeHost::start("v.mp4", varied_bytes(size), Head::Refused).await;
+        let http = env.http_allowing(&host.url);
         let mut content = text(&format!("a video, size_bytes {known:?}"));
         let mut media = env.media("v.mp4", MediaKind::Video, 1);
         media.url = host.url.clone();
         media.size_bytes = known;
         content.media = vec![media];
         let t = target(env.spec("linkedin"), &g, &g.account_id, &content);
-        drive(&env, &LinkedInPublisher, &env.http, &t, Value::Null)
+        drive(&env, &LinkedInPublisher, &http, &t, Value::Null)
             .await
             .unwrap();
         assert_eq!(host.heads(), u64::from(known.is_none()));

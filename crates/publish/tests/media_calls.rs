@@ -30,6 +30,7 @@ async fn media_downloads_are_traced_without_the_query() {
     let env = start().await;
     let size = SEGMENT_BYTES + 10;
     let host = RangeHost::start("clip.mp4", varied_bytes(size), Head::Length).await;
+    let http = env.http_allowing(&host.url);
     let signed = format!("{}?sig=S3CR3T-SIGNATURE", host.url);
     let g = env.grant("twitter", None, SCOPES).await;
     let mut content = text("a clip");
@@ -37,7 +38,7 @@ async fn media_downloads_are_traced_without_the_query() {
     media.url = signed;
     content.media = vec![media];
     let t = target(env.spec("twitter"), &g, &g.account_id, &content);
-    drive(&env, &TwitterPublisher, &env.http, &t, Value::Null)
+    drive(&env, &TwitterPublisher, &http, &t, Value::Null)
         .await
         .unwrap();
     assert_eq!(host.served(), size as u64);

@@ -143,9 +143,15 @@ async fn publish_video(
     content.media = vec![media];
     let mut t = target(env.spec("twitter"), &g, &g.account_id, &content);
     t.local_media = local;
-    let (done, _) = drive(env, &TwitterPublisher, &env.http, &t, Value::Null)
-        .await
-        .unwrap();
+    let (done, _) = drive(
+        env,
+        &TwitterPublisher,
+        &env.http_allowing(url),
+        &t,
+        Value::Null,
+    )
+    .await
+    .unwrap();
     let last: XProgress = serde_json::from_value(done.progress).unwrap();
     let media_id = &last.media_ids[0];
     let status: Value = env
@@ -221,13 +227,14 @@ async fn a_wrong_known_size_is_refused_as_a_changed_file() {
     let g = env.grant("twitter", None, SCOPES).await;
     let size = SEGMENT_BYTES + 10;
     let host = RangeHost::start("clip.mp4", varied_bytes(size), Head::Length).await;
+    let http = env.http_allowing(&host.url);
     let mut content = text("a clip");
     let mut media = env.media("clip.mp4", MediaKind::Video, 1);
     media.url = host.url.clone();
     media.size_bytes = Some(size as u64 + 1);
     content.media = vec![media];
     let t = target(env.spec("twitter"), &g, &g.account_id, &content);
-    let d = failed(drive(&env, &TwitterPublisher, &env.http, &t, Value::Null).await);
+    let d = failed(drive(&env, &TwitterPublisher, &http, &t, Value::Null).await);
     assert_eq!(d.category, Category::InvalidRequest, "{d:?}");
     assert!(!d.retryable, "{d:?}");
     assert!(d.cause.contains("changed size"), "{d:?}");
@@ -578,4 +585,113 @@ async fn metrics_of_a_published_tweet() {
     assert_eq!(m.comments, pm["reply_count"].as_u64());
     assert!(m.impressions.is_some());
     assert_eq!(env.stats("twitter")["metrics_calls"], 1);
+}
+
+/// A host serving `bytes` of an "image" at `/big.jpg`, with or without `Content-Length`;
+/// counts the bytes its body stream has produced (handed to the connection).
+async fn big_image_host(
+    bytes: u64,
+    announce: bool,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::AtomicU64;
+    let produced = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = produced.clone();
+    let get = move || {
+        let counter = counter.clone();
+        async move {
+            const CHUNK: u64 = 64 * 1024;
+            let chunks = futures_stream(bytes, CHUNK, counter);
+            let mut r = axum::http::Response::builder().header("content-type", "image/jpeg");
+            if announce {
+                r = r.header("content-length", bytes);
+            }
+            r.body(axum::body::Body::from_stream(chunks)).unwrap()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/big.jpg", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/big.jpg", axum::routing::get(get));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, produced)
+}
+
+/// `total` bytes in chunks of `chunk`, counted into `counter` as each is pulled.
+fn futures_stream(
+    total: u64,
+    chunk: u64,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> impl futures::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static {
+    let mut left = total;
+    let body = axum::body::Bytes::from(vec![0xffu8; chunk as usize]);
+    futures::stream::iter(std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let n = left.min(chunk);
+        left -= n;
+        counter.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        Some(Ok(body.slice(..n as usize)))
+    }))
+}
+
+/// The peak resident memory of this process (`VmHWM`), bytes (Linux).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A 300 MiB "image" is refused once X's image limit (5 MB, catalog) is passed: announced by
+/// `Content-Length`, before the body is read; streamed without one, after at most the limit
+/// (plus what sits in socket buffers), never read whole into memory or onto disk.
+#[tokio::test]
+async fn an_oversized_image_is_refused_at_the_platform_limit() {
+    const BIG: u64 = 300 * 1024 * 1024;
+    // X's documented image limit, from the catalog.
+    const LIMIT: u64 = 5_000_000;
+    // Kernel socket buffers and the client's read buffer may hold this much beyond what was read.
+    const SLACK: u64 = 16 * 1024 * 1024;
+    let env = start().await;
+    assert_eq!(env.spec("twitter").content.image_max_bytes, Some(LIMIT));
+    let g = env.grant("twitter", None, SCOPES).await;
+    for announce in [true, false] {
+        let (url, produced) = big_image_host(BIG, announce).await;
+        let mut content = text("a picture");
+        let mut media = env.media("big.jpg", MediaKind::Image, 1);
+        media.url = url.clone();
+        media.size_bytes = None;
+        content.media = vec![media];
+        let t = target(env.spec("twitter"), &g, &g.account_id, &content);
+        let before = peak_rss();
+        let d = failed(
+            drive(
+                &env,
+                &TwitterPublisher,
+                &env.http_allowing(&url),
+                &t,
+                Value::Null,
+            )
+            .await,
+        );
+        let grown = peak_rss().saturating_sub(before);
+        assert_eq!(d.category, Category::ContentRejected, "{d:?}");
+        assert!(!d.retryable, "{d:?}");
+        assert!(d.cause.contains(&LIMIT.to_string()), "{d:?}");
+        let read = produced.load(std::sync::atomic::Ordering::SeqCst);
+        eprintln!(
+            "300 MiB image, Content-Length {announce}: {read} bytes left the host, peak memory grew {grown} bytes"
+        );
+        let bound = if announce { SLACK } else { LIMIT + SLACK };
+        assert!(
+            read <= bound,
+            "{read} bytes were pulled from the host (bound {bound})"
+        );
+        assert!(grown < 64 * 1024 * 1024, "peak memory grew {grown} bytes");
+    }
+    assert!(env.published("twitter").await.is_empty());
 }

@@ -173,6 +173,7 @@ pub struct FileConfig {
     data_dir: Option<PathBuf>,
     media_dir: Option<PathBuf>,
     media_max_bytes: Option<u64>,
+    media_quota_bytes: Option<u64>,
     keys: Option<String>,
     keys_file: Option<PathBuf>,
     active_key: Option<String>,
@@ -183,6 +184,8 @@ pub struct FileConfig {
     hosts: BTreeMap<String, String>,
     #[serde(default)]
     allowed_return_urls: Vec<String>,
+    #[serde(default)]
+    outbound_allow_origins: Vec<String>,
     http_timeout_secs: Option<u64>,
     state_ttl_secs: Option<u64>,
     expiry_warning_secs: Option<u64>,
@@ -231,6 +234,10 @@ pub struct Config {
     /// `SWITCHBOARD_MEDIA_MAX_BYTES`, default 512 MiB, at least 1 KiB). That route's own body
     /// limit, apart from `max_body_bytes`; a larger upload gets a 413 problem naming it.
     pub media_max_bytes: u64,
+    /// Storage quota of each workspace's uploads, bytes (`media_quota_bytes`,
+    /// `SWITCHBOARD_MEDIA_QUOTA_BYTES`, default 10 GiB): an upload that would take a workspace
+    /// past it is refused (413 naming it), so one workspace cannot fill the shared disk.
+    pub media_quota_bytes: u64,
     /// Encryption keys, `id:base64,...`; `None` only with `dev`.
     pub keys: Option<SecretString>,
     /// Id of the key that seals new values.
@@ -247,6 +254,12 @@ pub struct Config {
     pub hosts: BTreeMap<String, String>,
     /// URL prefixes `return_to` may point into (origin and path prefix must match).
     pub allowed_return_urls: Vec<url::Url>,
+    /// Exact origins (`scheme://host:port`, never a range) that user-given URLs — media URLs of
+    /// posts — may reach although they are private (loopback, RFC 1918...): everything else
+    /// must be public (`switchboard_oauth::outbound`). With `sandbox_url`, the sandbox's own
+    /// origin is added ([`Config::outbound_origins`]). `SWITCHBOARD_OUTBOUND_ALLOW_ORIGINS`,
+    /// comma-separated.
+    pub outbound_allow_origins: Vec<url::Url>,
     /// Timeout of every call to a platform, seconds.
     pub http_timeout_secs: u64,
     /// How long a connect session (OAuth state) stays valid, seconds (default 600).
@@ -330,6 +343,7 @@ impl Default for Config {
             database_url: "sqlite://data/switchboard.db".into(),
             media_dir: None,
             media_max_bytes: 512 * 1024 * 1024,
+            media_quota_bytes: 10 * 1024 * 1024 * 1024,
             keys: None,
             active_key: None,
             dev: false,
@@ -337,6 +351,7 @@ impl Default for Config {
             sandbox_url: None,
             hosts: BTreeMap::new(),
             allowed_return_urls: Vec::new(),
+            outbound_allow_origins: Vec::new(),
             http_timeout_secs: 10,
             state_ttl_secs: 600,
             expiry_warning_secs: 86_400,
@@ -457,6 +472,15 @@ impl Config {
             .or(fc.media_dir);
         if let Some(b) = env_parse::<u64>(
             env,
+            "SWITCHBOARD_MEDIA_QUOTA_BYTES",
+            "a whole number of bytes",
+        )?
+        .or(fc.media_quota_bytes)
+        {
+            c.media_quota_bytes = b;
+        }
+        if let Some(b) = env_parse::<u64>(
+            env,
             "SWITCHBOARD_MEDIA_MAX_BYTES",
             "a whole number of bytes",
         )?
@@ -516,6 +540,26 @@ impl Config {
                 ));
             }
             c.allowed_return_urls.push(u);
+        }
+        let origins: Vec<String> = match env.var("SWITCHBOARD_OUTBOUND_ALLOW_ORIGINS") {
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => fc.outbound_allow_origins,
+        };
+        for r in origins {
+            let u = url::Url::parse(&r)
+                .map_err(|e| invalid("outbound_allow_origins", format!("{r:?}: {e}")))?;
+            let bare = u.path() == "/" && u.query().is_none() && u.fragment().is_none();
+            if !matches!(u.scheme(), "http" | "https") || !u.has_host() || !bare {
+                return Err(invalid(
+                    "outbound_allow_origins",
+                    format!("{r:?} must be an origin: http(s)://host[:port], nothing after"),
+                ));
+            }
+            c.outbound_allow_origins.push(u);
         }
         if let Some(t) = env.var("SWITCHBOARD_HTTP_TIMEOUT_SECS") {
             c.http_timeout_secs = parse_secs("SWITCHBOARD_HTTP_TIMEOUT_SECS", &t)?;
@@ -1092,6 +1136,19 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
 const REDACTED: &str = "\"[redacted]\"";
 
 impl Config {
+    /// The origins user-given URLs may reach although private: `outbound_allow_origins` and,
+    /// with `sandbox_url`, the sandbox's own origin (so the demo's media, served by the
+    /// sandbox, can be fetched) — nothing else.
+    pub fn outbound_origins(&self) -> switchboard_oauth::outbound::AllowedOrigins {
+        let sandbox = self
+            .sandbox_url
+            .as_deref()
+            .and_then(|s| url::Url::parse(s).ok());
+        switchboard_oauth::outbound::AllowedOrigins::new(
+            self.outbound_allow_origins.iter().chain(sandbox.as_ref()),
+        )
+    }
+
     /// The effective configuration as TOML, secrets (keys, client secrets, the database
     /// password) replaced by `"[redacted]"`: what `switchboard config check` prints.
     pub fn redacted_toml(&self) -> String {
@@ -1107,6 +1164,7 @@ impl Config {
             q(&self.media_dir().display().to_string())
         );
         let _ = writeln!(o, "media_max_bytes = {}", self.media_max_bytes);
+        let _ = writeln!(o, "media_quota_bytes = {}", self.media_quota_bytes);
         let _ = writeln!(
             o,
             "keys = {}",
@@ -1144,6 +1202,12 @@ impl Config {
             .map(|u| q(u.as_str()))
             .collect();
         let _ = writeln!(o, "allowed_return_urls = [{}]", returns.join(", "));
+        let origins: Vec<String> = self
+            .outbound_allow_origins
+            .iter()
+            .map(|u| q(&u.origin().ascii_serialization()))
+            .collect();
+        let _ = writeln!(o, "outbound_allow_origins = [{}]", origins.join(", "));
         let _ = writeln!(o, "http_timeout_secs = {}", self.http_timeout_secs);
         let _ = writeln!(o, "state_ttl_secs = {}", self.state_ttl_secs);
         let _ = writeln!(o, "expiry_warning_secs = {}", self.expiry_warning_secs);

@@ -208,3 +208,23 @@ impl IntoResponse for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The answer to a handler that panicked (`tower_http::catch_panic::CatchPanicLayer` in
+/// [`crate::router`], around every API and dashboard route): a 500 `internal-error` problem,
+/// the panic logged once here with its message (never sent to the client), so one bad input
+/// cannot drop the connection or leave the client without an answer.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %message, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Internal error",
+        "the request could not be handled; the server log has the cause",
+    )
+    .into_response()
+}

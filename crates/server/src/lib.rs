@@ -61,6 +61,7 @@ struct Inner {
     connections: moka::sync::Cache<String, switchboard_store::Connection>,
     heartbeats: workers::Heartbeats,
     rate_limiter: rate_limit::RateLimiter,
+    webhook_outbound: switchboard_oauth::outbound::OutboundPolicy,
 }
 
 /// Why the server could not start.
@@ -118,7 +119,9 @@ impl AppState {
             tracing::warn!("DEVELOPMENT MODE: {message}");
         }
         let catalog = build_catalog(&config)?;
-        let oauth = OAuthClient::new(Duration::from_secs(config.http_timeout_secs), clock.clone());
+        let config_origins = config.outbound_origins();
+        let oauth = OAuthClient::new(Duration::from_secs(config.http_timeout_secs), clock.clone())
+            .with_allowed_origins(config_origins.clone());
         Ok(AppState(Arc::new(Inner {
             config,
             store,
@@ -135,6 +138,7 @@ impl AppState {
                 .build(),
             heartbeats: workers::Heartbeats::default(),
             rate_limiter: rate_limit::RateLimiter::new(),
+            webhook_outbound: webhooks::policy(config_origins),
         })))
     }
 
@@ -173,6 +177,10 @@ impl AppState {
     /// This instance's side of the shared rate limits (`rate_limit.rs`).
     pub fn rate_limiter(&self) -> &rate_limit::RateLimiter {
         &self.0.rate_limiter
+    }
+    /// The outbound policy of webhook deliveries (`webhooks::policy`).
+    pub fn webhook_outbound(&self) -> &switchboard_oauth::outbound::OutboundPolicy {
+        &self.0.webhook_outbound
     }
     /// The in-process single flights of refreshes.
     pub fn flights(&self) -> &lifecycle::Flights {
@@ -315,7 +323,7 @@ impl ApiKeys {
 /// The API router.
 pub fn router(state: AppState) -> Router {
     // Each resource module owns its routes; add a module here with one `.merge`.
-    Router::new()
+    let routes = Router::new()
         .merge(routes::probes::routes())
         .merge(routes::platforms::routes())
         .merge(routes::connect::routes())
@@ -336,7 +344,19 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::media::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
-        .fallback(routes::probes::not_found)
+        .fallback(routes::probes::not_found);
+    with_layers(routes, state)
+}
+
+/// `routes` wrapped in the layers every route of [`router`] has (panic safety net, body limit,
+/// rate limits, metrics, trace span, request id), with `state`.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        // A panicking handler answers a 500 problem (logged once) instead of a dropped
+        // connection; innermost, so metrics and the trace see that 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         // `max_body_bytes` on every route but the media uploads (their own `media_max_bytes`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

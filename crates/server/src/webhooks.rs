@@ -13,8 +13,9 @@
 //! connects to exactly those (and [`literal_address`] covers URLs naming an IP address, which
 //! no resolver sees).
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use switchboard_oauth::outbound::{OutboundPolicy, Refused};
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -108,137 +109,64 @@ pub use switchboard_core::net::non_public;
 /// Name of the setting that lets webhooks reach non-public addresses, as errors quote it.
 pub const ALLOW_PRIVATE_SETTING: &str = "webhooks_allow_private_networks";
 
-/// A webhook destination refused because it is, or resolves to, a non-public address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrivateAddress {
-    /// The URL's host as written (a name, or the address itself).
-    pub host: String,
-    /// The refused address.
-    pub addr: IpAddr,
-    /// What kind of address it is ([`non_public`]).
-    pub reason: &'static str,
-}
+pub use switchboard_oauth::outbound::{refusal_in, PrivateAddress};
 
-impl std::fmt::Display for PrivateAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host == self.addr.to_string() {
-            write!(f, "{} is a private address", self.addr)?;
-        } else {
-            write!(
-                f,
-                "{} resolves to a private address {}",
-                self.host, self.addr
-            )?;
-        }
-        write!(
-            f,
-            " ({}); set {ALLOW_PRIVATE_SETTING} to allow",
-            self.reason
-        )
-    }
-}
-
-impl std::error::Error for PrivateAddress {}
+/// How a webhook refusal ends: the settings that allow it.
+pub const ADVICE: &str = "set webhooks_allow_private_networks to allow";
 
 /// The refusal for a URL whose host is an IP address that is not public; `None` for a public
-/// address or a host name (names are checked by [`check_destination`] and [`PublicResolver`]).
+/// address or a host name (names are checked by [`check_destination`] and the delivery
+/// client's resolver). As [`switchboard_oauth::outbound::literal_address`].
 pub fn literal_address(url: &url::Url) -> Option<PrivateAddress> {
-    let addr = match url.host()? {
-        url::Host::Ipv4(a) => IpAddr::V4(a),
-        url::Host::Ipv6(a) => IpAddr::V6(a),
-        url::Host::Domain(_) => return None,
-    };
-    non_public(addr).map(|reason| PrivateAddress {
-        host: addr.to_string(),
-        addr,
-        reason,
-    })
+    switchboard_oauth::outbound::literal_address(url, ADVICE)
 }
 
 /// How long adding an endpoint waits for its name to resolve.
-pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const RESOLVE_TIMEOUT: Duration = switchboard_oauth::outbound::RESOLVE_TIMEOUT;
+
+/// The outbound policy of webhook deliveries ([`switchboard_oauth::outbound`], the same
+/// mechanism as media fetches): public addresses, and the private origins of `allowed`; no
+/// proxy; redirects never followed (a delivery is a signed POST for one receiver).
+pub fn policy(allowed: switchboard_oauth::outbound::AllowedOrigins) -> OutboundPolicy {
+    OutboundPolicy::new(
+        allowed,
+        &switchboard_oauth::outbound::ClientSettings {
+            timeout: crate::workers::webhooks::TIMEOUT,
+            connect_timeout: crate::workers::webhooks::CONNECT_TIMEOUT,
+            user_agent: concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")),
+            follow_redirects: false,
+            advice: ADVICE,
+        },
+    )
+}
 
 /// Where an endpoint URL leads, checked when it is added: an IP address must be public; a name
 /// is resolved (at most [`RESOLVE_TIMEOUT`]) and every address it gives must be public. A name
 /// that does not resolve now is let through: each delivery resolves and checks it again.
+/// An origin of `outbound_allow_origins` passes.
 ///
 /// # Errors
 /// The first non-public address found.
-pub async fn check_destination(url: &url::Url) -> Result<(), PrivateAddress> {
-    if let Some(refused) = literal_address(url) {
-        return Err(refused);
-    }
-    let Some(url::Host::Domain(host)) = url.host() else {
-        return Ok(());
-    };
-    let port = url.port_or_known_default().unwrap_or(443);
-    let lookup = tokio::net::lookup_host((host, port));
-    let Ok(Ok(addrs)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
-        return Ok(());
-    };
-    for a in addrs {
-        if let Some(reason) = non_public(a.ip()) {
-            return Err(PrivateAddress {
-                host: host.to_string(),
-                addr: a.ip(),
-                reason,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The delivery client's DNS resolver when private networks are not allowed: resolves through
-/// the system (`getaddrinfo`), drops every non-public address, and fails with
-/// [`PrivateAddress`] (the first refused) when none is left, so the client can only connect to
-/// an address checked here, whatever the DNS answered when the endpoint was added.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PublicResolver;
-
-impl reqwest::dns::Resolve for PublicResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let public: Vec<SocketAddr> = all
-                .into_iter()
-                .filter(|a| match non_public(a.ip()) {
-                    None => true,
-                    Some(reason) => {
-                        refused.get_or_insert(PrivateAddress {
-                            host: host.clone(),
-                            addr: a.ip(),
-                            reason,
-                        });
-                        false
-                    }
-                })
-                .collect();
-            match (public.is_empty(), refused) {
-                (true, Some(r)) => Err(Box::new(r) as Box<dyn std::error::Error + Send + Sync>),
-                (true, None) => Err(format!("{host} has no address").into()),
-                (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
-            }
-        })
+pub async fn check_destination(
+    policy: &OutboundPolicy,
+    url: &url::Url,
+) -> Result<(), PrivateAddress> {
+    match policy.check(url.as_str()).await {
+        Ok(_) | Err(Refused::NotHttp(_)) => Ok(()),
+        Err(Refused::Private(p)) => Err(p),
     }
 }
 
-/// The [`PrivateAddress`] refusal behind an error, if any (walks `source()`).
-pub fn refusal_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a PrivateAddress> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<PrivateAddress>() {
-            return Some(r);
-        }
-        cur = err.source();
-    }
-    None
+/// The delivery client's DNS resolver when private networks are not allowed
+/// ([`switchboard_oauth::outbound::PublicResolver`] with the webhooks' advice).
+pub fn public_resolver() -> switchboard_oauth::outbound::PublicResolver {
+    switchboard_oauth::outbound::PublicResolver { advice: ADVICE }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn non_public_addresses_are_named() {
@@ -268,6 +196,9 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.5",
             "::ffff:169.254.169.254",
+            "::ffff:8.8.8.8",
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
             "::127.0.0.1",
             "64:ff9b::a00:5",
             "64:ff9b:1::1",
@@ -299,7 +230,6 @@ mod tests {
             "198.17.255.255",
             "198.20.0.1",
             "223.255.255.255",
-            "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
             "2606:4700:4700::1111",
@@ -317,6 +247,15 @@ mod tests {
             non_public("::ffff:169.254.169.254".parse().unwrap()),
             non_public("169.254.169.254".parse().unwrap()),
             "an IPv4-mapped address is judged as the IPv4 one"
+        );
+        assert_eq!(
+            non_public("::ffff:8.8.8.8".parse().unwrap()),
+            Some("IPv4-mapped (::ffff:0:0/96)"),
+            "an IPv4-mapped address is never a destination, even of a public IPv4 address"
+        );
+        assert_eq!(
+            non_public("::ffff:0:808:808".parse().unwrap()),
+            Some("IPv4-translated (::ffff:0:0:0/96)")
         );
     }
 
@@ -350,6 +289,7 @@ mod tests {
             host: "hooks.example".into(),
             addr: "10.0.0.5".parse().unwrap(),
             reason: "private network (RFC 1918)",
+            advice: ADVICE,
         };
         assert_eq!(
             r.to_string(),
@@ -362,7 +302,8 @@ mod tests {
     async fn names_are_resolved_and_checked() {
         // `localhost` resolves to loopback through the system resolver (/etc/hosts).
         let url = url::Url::parse("http://localhost:9/hook").unwrap();
-        let r = check_destination(&url).await.unwrap_err();
+        let p = policy(Default::default());
+        let r = check_destination(&p, &url).await.unwrap_err();
         assert!(r.addr.is_loopback(), "{r}");
         assert!(
             r.to_string()
@@ -371,7 +312,7 @@ mod tests {
         );
         use reqwest::dns::Resolve;
         let name: reqwest::dns::Name = "localhost".parse().unwrap();
-        let e = match PublicResolver.resolve(name).await {
+        let e = match public_resolver().resolve(name).await {
             Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
             Err(e) => e,
         };
@@ -379,7 +320,14 @@ mod tests {
         assert!(r.addr.is_loopback());
         // A name that does not resolve passes at registration (checked at each delivery).
         let url = url::Url::parse("https://does-not-exist.invalid/hook").unwrap();
-        assert!(check_destination(&url).await.is_ok());
+        assert!(check_destination(&p, &url).await.is_ok());
+        // An allowed origin passes, another port of the same host does not.
+        let allowed = [url::Url::parse("http://localhost:9").unwrap()];
+        let p = policy(switchboard_oauth::outbound::AllowedOrigins::new(&allowed));
+        let url = url::Url::parse("http://localhost:9/hook").unwrap();
+        assert!(check_destination(&p, &url).await.is_ok());
+        let url = url::Url::parse("http://localhost:10/hook").unwrap();
+        assert!(check_destination(&p, &url).await.is_err());
     }
 
     #[test]

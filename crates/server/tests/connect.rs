@@ -639,3 +639,47 @@ async fn every_answer_carries_a_request_id() {
     let made = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(made.len(), 36, "a UUID is made when none is sent: {made}");
 }
+
+#[tokio::test]
+async fn return_to_is_matched_as_a_parsed_url_by_whole_path_segments() {
+    // The allow-list entry has no trailing slash: `/cb` allows `/cb` and `/cb/...` only.
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| {
+            c.allowed_return_urls = vec![url::Url::parse("http://app.test/cb").unwrap()]
+        }),
+        ..Setup::default()
+    })
+    .await;
+    for bad in [
+        "http://app.test/cbevil",
+        "http://app.test/cb%2f..%2f..%2fadmin",
+        "http://app.test/cb%2F..%2Fadmin",
+        "http://app.test/cb%5c..%5cadmin",
+        "http://app.test/cb/../admin",
+        "http://app.test/cb/%2e%2e/admin",
+        "http://user:pw@app.test/cb",
+        "http://user@app.test/cb",
+        "http://app.test/cb/\tx",
+        "http://app.test\\@evil.test/cb",
+        "http://app.test:8080/cb",
+        "https://app.test/cb",
+    ] {
+        let (s, v) = app
+            .post(
+                "/v1/connect/twitter",
+                json!({"owner": "u", "return_to": bad}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+        assert_eq!(v["field"], "return_to", "{bad}: {v}");
+    }
+    for good in ["http://app.test/cb", "http://app.test/cb/done?x=1"] {
+        let (s, v) = app
+            .post(
+                "/v1/connect/twitter",
+                json!({"owner": "u", "return_to": good}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{good}: {v}");
+    }
+}

@@ -949,3 +949,52 @@ async fn the_admin_switches_workspace_with_a_plain_form_post() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn sign_in_next_never_leaves_the_origin() {
+    let t = app().await;
+    let b = sign_in(&t).await;
+    // Raw query strings as an attacker writes them; each must land on this dashboard.
+    for (raw, want) in [
+        ("%2F%09%2Fevil.com", "/"),
+        ("/%09/evil.com", "/"),
+        ("/%0a/evil.com", "/"),
+        ("/%0d%0a/evil.com", "/"),
+        ("/%0a", "/"),
+        ("/%5Cevil.com", "/"),
+        ("/%5C%5Cevil.com", "/"),
+        ("%5C%5Cevil.com", "/"),
+        ("//evil.com", "/"),
+        ("/%2F%2Fevil.com", "/"),
+        ("/x%252f..%252fevil", "/"),
+        ("https://evil.com/", "/"),
+        ("/%20/evil.com", "/"),
+        ("/posts/../connect?tab=1", "/connect?tab=1"),
+        ("/posts", "/posts"),
+    ] {
+        for signed_in in [true, false] {
+            let mut req = t.http.get(format!("{}/sign-in?next={raw}", t.api));
+            if signed_in {
+                req = req.header(COOKIE, &b.cookie);
+            }
+            let r = req.send().await.unwrap();
+            assert!(
+                r.status().is_success() || r.status().is_redirection(),
+                "{raw}: {}",
+                r.status()
+            );
+            let got = if signed_in {
+                r.headers()[LOCATION].to_str().unwrap().to_string()
+            } else {
+                let body = r.text().await.unwrap();
+                between(&body, "name=\"next\" value=\"", "\"")
+                    .expect("the form carries next")
+                    .to_string()
+            };
+            assert_eq!(got, want, "{raw} (signed in: {signed_in})");
+        }
+    }
+    // The sign-in form itself, posted with a hostile next.
+    let r = sign_in_form(&t, &[("api_key", &t.key), ("next", "/\t/evil.com")]).await;
+    assert_eq!(r.headers()[LOCATION], "/");
+}

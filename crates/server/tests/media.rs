@@ -1176,3 +1176,66 @@ async fn uploads_publish_to_x_when_the_own_public_url_is_unreachable() {
         "{published}"
     );
 }
+
+/// A multipart upload's other parts are bounded (count and bytes), and a workspace's uploads
+/// stop at its storage quota; nothing is left behind by a refusal.
+#[tokio::test]
+async fn multipart_parts_and_the_workspace_quota_are_bounded() {
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(|c| c.media_quota_bytes = 1024 * 1024),
+        ..Setup::default()
+    })
+    .await;
+    let send = |form: reqwest::multipart::Form| {
+        let (http, api, key) = (app.http.clone(), app.api.clone(), app.key.clone());
+        async move {
+            let r = http
+                .post(format!("{api}/v1/media"))
+                .header(AUTHORIZATION, format!("Bearer {key}"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            read(r).await
+        }
+    };
+    let file = || {
+        reqwest::multipart::Part::bytes(png())
+            .file_name("a.png")
+            .mime_str("image/png")
+            .unwrap()
+    };
+    // Nine parts: refused.
+    let mut form = reqwest::multipart::Form::new();
+    for i in 0..8 {
+        form = form.text(format!("f{i}"), "x");
+    }
+    let (s, v) = send(form.part("file", file())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["limit"], 8, "{v}");
+    // A large part that is not the file: refused once past 64 KiB.
+    let form = reqwest::multipart::Form::new()
+        .text("note", "x".repeat(200 * 1024))
+        .part("file", file());
+    let (s, v) = send(form).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["limit"], 64 * 1024, "{v}");
+    assert_eq!(media_count(&app).await, 0);
+
+    // The quota: 1 MiB. A 600 KiB video fits; a second does not.
+    let clip = mp4(600 * 1024);
+    let (s, v) = upload_raw(&app, &app.key, clip.clone(), "video/mp4", "").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = upload_raw(&app, &app.key, clip, "video/mp4", "").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("media_quota_bytes"),
+        "{v}"
+    );
+    assert_eq!(
+        media_count(&app).await,
+        1,
+        "the refused upload left nothing"
+    );
+    assert_eq!(files_in_media_dir(&app).len(), 1);
+}

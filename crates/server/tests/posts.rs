@@ -1690,3 +1690,318 @@ async fn listing_refuses_a_bad_limit_or_cursor_and_stores_nothing() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"].as_array().unwrap().len(), 1, "nothing lost");
 }
+
+/// A loopback listener that counts the connections it accepts (and answers nothing useful).
+async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            use tokio::io::AsyncWriteExt;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nGIF8")
+                .await;
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn media_urls_leading_to_private_addresses_are_refused_and_never_fetched() {
+    let (port, hits) = counting_listener().await;
+    // A server of an allowed origin (the operator's) that redirects to the listener.
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector_origin = format!("http://{}", redirector.local_addr().unwrap());
+    let to = format!("http://127.0.0.1:{port}/secret");
+    let router = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    tokio::spawn(async move { axum::serve(redirector, router).await });
+    let allowed = url::Url::parse(&redirector_origin).unwrap();
+    let app = TestApp::spawn_with(Setup {
+        config: Box::new(move |c| c.outbound_allow_origins = vec![allowed]),
+        ..Setup::default()
+    })
+    .await;
+    let x = connection(&app, "x-ada").await;
+    for url in [
+        format!("http://127.0.0.1:{port}/a.jpg"),
+        format!("http://2130706433:{port}/a.jpg"),
+        format!("http://0x7f000001:{port}/a.jpg"),
+        format!("http://0x7f.1:{port}/a.jpg"),
+        format!("http://[::ffff:7f00:1]:{port}/a.jpg"),
+        format!("http://localhost:{port}/a.jpg"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        for path in ["/v1/posts", "/v1/posts/validate"] {
+            let (s, v) = app
+                .post(
+                    path,
+                    json!({"content": {"text": "t", "media": [{"url": url, "kind": "image"}]}, "connection_ids": [x]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+            assert_eq!(v["field"], "content.media[0].url", "{url}: {v}");
+            assert!(
+                v["detail"].as_str().unwrap().contains("private address"),
+                "{url}: {v}"
+            );
+        }
+    }
+    let (_, listed) = app.get("/v1/posts").await;
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+
+    // At publishing time (a post stored before, or a name that changed its answer since), the
+    // publisher refuses the same URLs without connecting, with a final diagnosis saying why.
+    let (s, tok) = app.get(&format!("/v1/connections/{x}/token")).await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    let token = SecretString::from(tok["access_token"].as_str().unwrap().to_string());
+    let publisher = switchboard_publish::publisher_for("twitter").unwrap();
+    let spec = app.state.catalog().get("twitter").unwrap();
+    for url in [
+        format!("http://2130706433:{port}/a.jpg"),
+        format!("http://localhost:{port}/a.jpg"),
+        // The allowed origin itself is fetched, but its redirect is not followed.
+        format!("{redirector_origin}/a.jpg"),
+    ] {
+        let content: switchboard_core::post::PostContent = serde_json::from_value(
+            json!({"text": "t", "media": [{"url": url, "kind": "image", "mime_type": "image/jpeg"}]}),
+        )
+        .unwrap();
+        let target = switchboard_publish::Target {
+            spec,
+            access_token: &token,
+            account_id: ADA,
+            content: &content,
+            local_media: &[],
+        };
+        let err = publisher
+            .step(app.state.oauth().http(), &target, &Value::Null)
+            .await
+            .expect_err("refused");
+        let switchboard_publish::PublishError::Failed(d) = err else {
+            panic!("{url}: {err:?}");
+        };
+        assert!(!d.retryable, "{url}: {d:?}");
+        assert!(
+            d.cause.contains("private address") || d.cause.contains("HTTP 307"),
+            "{url}: {d:?}"
+        );
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the loopback listener was never reached"
+    );
+}
+
+/// `n` distinct ids of three characters each (a body of about 6 bytes per id).
+fn short_ids(n: usize) -> Vec<String> {
+    const A: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    (0..n)
+        .map(|i| {
+            let d = |k: usize| A[(i / 62usize.pow(k as u32)) % 62] as char;
+            [d(2), d(1), d(0)].iter().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_huge_id_list_is_refused_at_once_and_the_service_stays_responsive() {
+    let app = TestApp::spawn().await;
+    let ids = short_ids(160_000);
+    let body = json!({"content": {"text": "t"}, "connection_ids": ids}).to_string();
+    assert!(
+        body.len() < 1024 * 1024,
+        "under the body limit: {}",
+        body.len()
+    );
+    // Three at once, as an attacker would; /healthz must keep answering meanwhile.
+    let send = |path: &'static str| {
+        let (http, api, key, body) = (
+            app.http.clone(),
+            app.api.clone(),
+            app.key.clone(),
+            body.clone(),
+        );
+        tokio::spawn(async move {
+            let r = http
+                .post(format!("{api}{path}"))
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            read(r).await
+        })
+    };
+    let sent = [
+        send("/v1/posts"),
+        send("/v1/posts/validate"),
+        send("/v1/posts"),
+    ];
+    for _ in 0..5 {
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.http.get(format!("{}/healthz", app.api)).send(),
+        )
+        .await
+        .expect("/healthz answers while the big requests are handled")
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for s in sent {
+        let (status, v) = tokio::time::timeout(std::time::Duration::from_secs(30), s)
+            .await
+            .expect("answered within a bounded wait")
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["field"], "connection_ids", "{v}");
+        assert_eq!(v["limit"], 50, "{v}");
+        assert_eq!(v["actual"], 160_000, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn every_collection_of_a_post_request_is_bounded() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let image = |i: usize| json!({"url": format!("https://cdn.example/{i}.jpg"), "kind": "image"});
+    let post = |content: Value| json!({"content": content, "connection_ids": [x]});
+    let cases = [
+        (
+            json!({"content": {"text": "t"}, "connection_ids": short_ids(51)}),
+            "connection_ids",
+            50,
+        ),
+        // TikTok's photo posts take the most media of any platform (35).
+        (
+            post(json!({"text": "t", "media": (0..36).map(image).collect::<Vec<_>>()})),
+            "content.media",
+            35,
+        ),
+        // Instagram's 30 is the only documented hashtag maximum.
+        (
+            post(
+                json!({"text": "t", "hashtags": (0..31).map(|i| format!("tag{i}")).collect::<Vec<_>>()}),
+            ),
+            "content.hashtags",
+            30,
+        ),
+        (
+            json!({"content": {"text": "t"}, "connection_ids": [x], "scheduling_options": {"interval_hours": 8761, "start_time": "now"}}),
+            "scheduling_options.interval_hours",
+            8760,
+        ),
+        (
+            json!({"posts": vec![post(json!({"text": "t"})); 101]}),
+            "posts",
+            100,
+        ),
+        (
+            json!({"posts": [post(json!({"text": "t"})), {"content": {"text": "t"}, "connection_ids": short_ids(51)}]}),
+            "posts[1].connection_ids",
+            50,
+        ),
+        (
+            json!({"posts": [post(json!({"text": "t"}))], "scheduling_options": {"interval_hours": 8761, "start_time": "now"}}),
+            "scheduling_options.interval_hours",
+            8760,
+        ),
+    ];
+    for (body, field, limit) in cases {
+        for path in ["/v1/posts", "/v1/posts/validate"] {
+            if path.ends_with("validate") && body.get("posts").is_some() {
+                continue;
+            }
+            let (s, v) = app.post(path, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {field}: {v}");
+            assert_eq!(v["field"], field, "{path}: {v}");
+            assert_eq!(v["limit"], limit, "{path} {field}: {v}");
+        }
+    }
+    // At the limits, accepted.
+    let (s, v) = app
+        .post(
+            "/v1/posts",
+            json!({"posts": vec![post(json!({"text": "t"})); 100], "scheduling_options": {"interval_hours": 8760, "start_time": "now"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["data"].as_array().unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn a_batch_interval_that_overflows_a_date_is_a_422_not_a_dropped_connection() {
+    let app = TestApp::spawn().await;
+    let x = connection(&app, "x-ada").await;
+    let p = json!({"content": {"text": "t"}, "connection_ids": [x]});
+    for body in [
+        json!({"posts": [p, p], "scheduling_options": {"interval_hours": 4294967295u32, "start_time": "now"}}),
+    ] {
+        let (s, v) = app.post("/v1/posts", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["field"], "scheduling_options.interval_hours", "{v}");
+    }
+    let (_, listed) = app.get("/v1/posts").await;
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_problem_and_is_logged_once() {
+    let app = TestApp::spawn().await;
+    // A route behind the very layers of every API and dashboard route.
+    let routes = axum::Router::new().route(
+        "/v1/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("handler-panic-marker");
+            }
+            "unreachable"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = switchboard_server::with_layers(routes, app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let from = std::fs::metadata(log_capture()).unwrap().len();
+    let r = app
+        .http
+        .get(format!("http://{addr}/v1/boom"))
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert!(r.headers().contains_key("x-request-id"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["type"], "https://switchboard.dev/problems/internal-error",
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("handler-panic-marker"),
+        "the panic text is not sent: {v}"
+    );
+    // The server keeps serving.
+    let (s, _) = app.get("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    let logged = read_capture(from)
+        .lines()
+        .filter(|l| l.contains("handler-panic-marker"))
+        .count();
+    assert_eq!(logged, 1, "logged once");
+}

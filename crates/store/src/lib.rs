@@ -330,6 +330,15 @@ pub trait Store:
     async fn get_connection(&self, workspace_id: &str, id: &str)
         -> StoreResult<Option<Connection>>;
 
+    /// The connections of a workspace among `ids`, in one query (a request's `connection_ids`);
+    /// ids that are unknown, or another workspace's, are missing from the answer, whose order
+    /// is unspecified.
+    async fn get_connections(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<Connection>>;
+
     /// A connection by id alone (for background workers).
     async fn get_connection_by_id(&self, id: &str) -> StoreResult<Option<Connection>>;
 

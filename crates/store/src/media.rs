@@ -62,6 +62,10 @@ pub trait MediaStore {
     /// A media row by id alone (the public file route, which checks a signed token instead).
     async fn get_media_by_id(&self, id: &str) -> StoreResult<Option<MediaFile>>;
 
+    /// The bytes a workspace's uploads take (`size_bytes` summed; 0 with none): what its
+    /// storage quota is checked against.
+    async fn media_bytes(&self, workspace_id: &str) -> StoreResult<u64>;
+
     /// A workspace's media, newest first, at most `limit`.
     async fn list_media(&self, workspace_id: &str, limit: u32) -> StoreResult<Vec<MediaFile>>;
 

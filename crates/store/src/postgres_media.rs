@@ -79,6 +79,16 @@ impl MediaStore for PgStore {
             .transpose()
     }
 
+    async fn media_bytes(&self, workspace_id: &str) -> StoreResult<u64> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size_bytes), 0)::BIGINT FROM media WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
     async fn list_media(&self, workspace_id: &str, limit: u32) -> StoreResult<Vec<MediaFile>> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM media WHERE workspace_id = $1 \

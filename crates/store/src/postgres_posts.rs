@@ -78,37 +78,43 @@ fn target_from_row(row: &PgRow) -> StoreResult<PostTarget> {
 #[async_trait]
 impl PostStore for PgStore {
     async fn create_post(&self, post: &Post, targets: &[NewTarget]) -> StoreResult<()> {
+        self.create_posts(&[(post.clone(), targets.to_vec())]).await
+    }
+
+    async fn create_posts(&self, posts: &[(Post, Vec<NewTarget>)]) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO posts (id, workspace_id, campaign_id, content, publish_at, time_zone, \
-             created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
-        )
-        .bind(&post.id)
-        .bind(&post.workspace_id)
-        .bind(&post.campaign_id)
-        .bind(post.content.to_string())
-        .bind(post.publish_at)
-        .bind(&post.time_zone)
-        .bind(post.created_at)
-        .execute(&mut *tx)
-        .await?;
-        for (i, t) in targets.iter().enumerate() {
+        for (post, targets) in posts {
             sqlx::query(
-                "INSERT INTO post_targets (id, post_id, workspace_id, position, connection_id, \
-                 page_id, platform, status, due_at, next_attempt_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $8, $9, $9)",
+                "INSERT INTO posts (id, workspace_id, campaign_id, content, publish_at, time_zone, \
+                 created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
             )
-            .bind(&t.id)
             .bind(&post.id)
             .bind(&post.workspace_id)
-            .bind(i64::try_from(i).unwrap_or(i64::MAX))
-            .bind(&t.connection_id)
-            .bind(&t.page_id)
-            .bind(&t.platform)
+            .bind(&post.campaign_id)
+            .bind(post.content.to_string())
             .bind(post.publish_at)
+            .bind(&post.time_zone)
             .bind(post.created_at)
             .execute(&mut *tx)
             .await?;
+            for (i, t) in targets.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO post_targets (id, post_id, workspace_id, position, connection_id, \
+                     page_id, platform, status, due_at, next_attempt_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'scheduled', $8, $8, $9, $9)",
+                )
+                .bind(&t.id)
+                .bind(&post.id)
+                .bind(&post.workspace_id)
+                .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                .bind(&t.connection_id)
+                .bind(&t.page_id)
+                .bind(&t.platform)
+                .bind(post.publish_at)
+                .bind(post.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

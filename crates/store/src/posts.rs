@@ -285,6 +285,10 @@ pub trait PostStore {
     /// at `post.publish_at`, in the order given.
     async fn create_post(&self, post: &Post, targets: &[NewTarget]) -> StoreResult<()>;
 
+    /// Stores several posts and their targets in ONE transaction (the batch form of
+    /// `POST /v1/posts`): all of them, or, on any failure, none.
+    async fn create_posts(&self, posts: &[(Post, Vec<NewTarget>)]) -> StoreResult<()>;
+
     /// A post of a workspace; another workspace's is `None`.
     async fn get_post(&self, workspace_id: &str, id: &str) -> StoreResult<Option<Post>>;
 

@@ -586,6 +586,28 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn get_connections(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<Connection>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(concat!(
+            "SELECT ",
+            connection_columns!(),
+            " FROM connections WHERE workspace_id = $1 AND id IN (SELECT value FROM json_each($2))"
+        ))
+        .bind(workspace_id)
+        .bind(serde_json::to_string(ids).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(connection_from_row)
+        .collect()
+    }
+
     async fn get_connection_by_id(&self, id: &str) -> StoreResult<Option<Connection>> {
         sqlx::query(concat!(
             "SELECT ",

@@ -743,9 +743,58 @@ async fn claims_are_exclusive_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), all);
 }
 
+/// A batch is stored in one transaction: when a later post fails (here a target id already
+/// taken), none of the batch is stored; a good batch is stored whole.
+async fn a_batch_is_stored_whole_or_not_at_all(store: Arc<dyn Store>) {
+    let ws = workspace(&store).await;
+    let new = |target_id: String| {
+        let p = Post {
+            id: id(),
+            workspace_id: ws.clone(),
+            campaign_id: None,
+            content: json!({"text": "batch"}),
+            publish_at: at(1000),
+            time_zone: None,
+            created_at: at(0),
+        };
+        let t = NewTarget {
+            id: target_id,
+            connection_id: "conn-x".into(),
+            page_id: None,
+            platform: "x".into(),
+        };
+        (p, vec![t])
+    };
+    let taken = id();
+    let first = new(taken.clone());
+    let second = new(id());
+    let clash = new(taken);
+    let err = store.create_posts(&[second.clone(), clash.clone()]).await;
+    assert!(err.is_ok(), "the clash is with a later batch: {err:?}");
+    // The batch's first post is fine; its second cannot be stored.
+    let fine = new(id());
+    let err = store.create_posts(&[fine.clone(), first.clone()]).await;
+    assert!(
+        err.is_err(),
+        "a target id already stored must fail the batch"
+    );
+    assert_eq!(
+        store.get_post(&ws, &fine.0.id).await.unwrap(),
+        None,
+        "nothing of a failed batch is kept"
+    );
+    for (p, _) in [&second, &clash] {
+        assert!(
+            store.get_post(&ws, &p.id).await.unwrap().is_some(),
+            "the good batch, whole"
+        );
+    }
+}
+
 conformance! {
     single: [
         create_then_read_back,
+        a_batch_is_stored_whole_or_not_at_all,
         list_filters,
         keyset_paging_is_stable_with_ties,
         claim_only_due_and_free,

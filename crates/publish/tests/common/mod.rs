@@ -34,6 +34,13 @@ pub struct Grant {
     pub account_id: String,
 }
 
+/// The sandbox's origin, the one private origin media URLs may reach (as `sandbox_url` allows
+/// it in the server).
+pub fn sandbox_origin(base: &str) -> switchboard_oauth::outbound::AllowedOrigins {
+    let u = url::Url::parse(base).expect("sandbox URL");
+    switchboard_oauth::outbound::AllowedOrigins::new([&u])
+}
+
 pub async fn start() -> Env {
     start_with(SandboxConfig::default()).await
 }
@@ -52,7 +59,8 @@ pub async fn start_with(config: SandboxConfig) -> Env {
     let base = format!("http://{addr}");
     let mut catalog = Catalog::builtin().expect("catalog");
     catalog.use_sandbox(&base);
-    let http = PlatformHttp::new(TIMEOUT, Arc::new(sandbox.clock().clone()));
+    let http = PlatformHttp::new(TIMEOUT, Arc::new(sandbox.clock().clone()))
+        .with_allowed_origins(sandbox_origin(&base));
     Env {
         base,
         sandbox,
@@ -71,6 +79,19 @@ impl Env {
     /// A client with a short timeout (for the `Unknown` tests).
     pub fn http_with_timeout(&self, t: Duration) -> PlatformHttp {
         PlatformHttp::new(t, Arc::new(self.sandbox.clock().clone()))
+            .with_allowed_origins(sandbox_origin(&self.base))
+    }
+
+    /// [`Env::http`] also allowed to fetch from `url`'s origin (a test media host on loopback,
+    /// which the outbound policy refuses otherwise).
+    pub fn http_allowing(&self, url: &str) -> PlatformHttp {
+        let sandbox = url::Url::parse(&self.base).expect("sandbox URL");
+        let host = url::Url::parse(url).expect("media URL");
+        self.http
+            .clone()
+            .with_allowed_origins(switchboard_oauth::outbound::AllowedOrigins::new([
+                &sandbox, &host,
+            ]))
     }
 
     /// `POST /__sandbox/grants`.

@@ -355,12 +355,44 @@ pub struct SignInQuery {
     pub next: Option<String>,
 }
 
-/// A local path to go to after sign-in; anything else (another site, `//host`) becomes `/`.
+/// A local path to go to after sign-in, resolved as a URL against this dashboard's origin;
+/// anything that could lead elsewhere becomes `/`: not starting with one `/` (`//host`,
+/// `https://...`), a backslash, a control character or whitespace (browsers drop tabs and
+/// newlines: `/\t/evil.com` is `//evil.com` to them), an encoded separator (`%2f`, `%5c`), or
+/// anything that resolves to another origin or carries userinfo. The answer is the normalised
+/// path and query (dot segments resolved), safe for a `Location` header.
 pub fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_string()
-    } else {
-        "/".to_string()
+    const ROOT: &str = "/";
+    let lower = next.to_ascii_lowercase();
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && !lower.contains("%2f")
+        && !lower.contains("%5c");
+    if !plain {
+        return ROOT.to_string();
+    }
+    let Ok(base) = url::Url::parse("http://dashboard.invalid/") else {
+        return ROOT.to_string();
+    };
+    match base.join(next) {
+        Ok(u)
+            if u.origin() == base.origin() && u.username().is_empty() && u.password().is_none() =>
+        {
+            let mut out = u.path().to_string();
+            if let Some(q) = u.query() {
+                out.push('?');
+                out.push_str(q);
+            }
+            if out.starts_with("//") {
+                ROOT.to_string()
+            } else {
+                out
+            }
+        }
+        _ => ROOT.to_string(),
     }
 }
 

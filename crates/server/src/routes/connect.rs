@@ -53,11 +53,55 @@ pub fn hash_state(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
-/// Checks `return_to` against the allow-list: same scheme, host and port as an allowed URL, and
-/// a path under its path. Anything else would be an open redirect.
+/// Whether `u` (parsed, dot segments resolved) falls under the allowed URL `a`: same scheme, host
+/// and port, and a path under `a`'s path by whole segments (`/cb` allows `/cb` and `/cb/x`,
+/// never `/cbevil`).
+pub fn under_allowed(a: &url::Url, u: &url::Url) -> bool {
+    let (ap, up) = (a.path(), u.path());
+    let in_path = if ap.ends_with('/') {
+        up.starts_with(ap)
+    } else {
+        up == ap
+            || up
+                .strip_prefix(ap)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    a.scheme() == u.scheme()
+        && a.host_str() == u.host_str()
+        && a.port_or_known_default() == u.port_or_known_default()
+        && in_path
+}
+
+/// Checks `return_to` against the allow-list, as a parsed URL: no userinfo, no control
+/// characters, whitespace or backslashes, no encoded separators (`%2f`, `%5c`: a server may
+/// decode them into segments the check did not see), then same scheme, host and port as an
+/// allowed URL and a path under its path by whole segments ([`under_allowed`]). Anything else
+/// would be an open redirect.
 fn check_return_to(state: &AppState, return_to: &str) -> Result<url::Url, ApiError> {
+    if return_to
+        .chars()
+        .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    {
+        return Err(ApiError::validation(
+            "return_to",
+            "return_to must not contain control characters, whitespace or backslashes",
+        ));
+    }
+    let lower = return_to.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return Err(ApiError::validation(
+            "return_to",
+            "return_to must not contain encoded path separators (%2F, %5C)",
+        ));
+    }
     let u = url::Url::parse(return_to)
         .map_err(|e| ApiError::validation("return_to", format!("not an absolute URL: {e}")))?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(ApiError::validation(
+            "return_to",
+            "return_to must not carry userinfo (user:password@)",
+        ));
+    }
     // The dashboard's own result page is always allowed: it is this server, not a redirect away.
     let own_result = url::Url::parse(&format!(
         "{}{}",
@@ -66,12 +110,11 @@ fn check_return_to(state: &AppState, return_to: &str) -> Result<url::Url, ApiErr
     ))
     .is_ok_and(|a| a.origin() == u.origin() && a.path() == u.path());
     let allowed = own_result
-        || state.config().allowed_return_urls.iter().any(|a| {
-            a.scheme() == u.scheme()
-                && a.host_str() == u.host_str()
-                && a.port_or_known_default() == u.port_or_known_default()
-                && u.path().starts_with(a.path())
-        });
+        || state
+            .config()
+            .allowed_return_urls
+            .iter()
+            .any(|a| under_allowed(a, &u));
     if !allowed {
         return Err(ApiError::validation(
             "return_to",

@@ -262,7 +262,9 @@ pub async fn sweep_orphan_files(
 /// 422 `validation-error` listing every problem in `violations` (`field` the first):
 /// `content.media[i]` when an item gives both `url` and `media_id`;
 /// `content.media[i].media_id` when no upload of this workspace has that id (another
-/// workspace's included). Store failures as [`ApiError`].
+/// workspace's included); `content.media[i].url` (`private_address`) when a URL names, or its
+/// host resolves to, a non-public address outside `outbound_allow_origins`
+/// (`switchboard_oauth::outbound`). Store failures as [`ApiError`].
 pub async fn resolve_post_media(
     state: &AppState,
     workspace_id: &str,
@@ -272,6 +274,18 @@ pub async fn resolve_post_media(
     let mut violations = Vec::new();
     for (i, m) in out.content.media.iter_mut().enumerate() {
         let Some(id) = m.media_id.clone() else {
+            // A URL the publisher would fetch: refused now when it names, or resolves to, a
+            // non-public address outside `outbound_allow_origins` (the fetch checks again).
+            // (A URL that is not http(s) is the platform rules' `content.media[i].url`.)
+            if let Err(switchboard_oauth::outbound::Refused::Private(why)) =
+                state.oauth().http().outbound().check(&m.url).await
+            {
+                violations.push(Violation::new(
+                    &format!("content.media[{i}].url"),
+                    "private_address",
+                    format!("the media URL is not fetched: {why}"),
+                ));
+            }
             continue;
         };
         if !m.url.is_empty() {
@@ -375,16 +389,26 @@ pub async fn sign_for_publish(
 }
 
 /// 413 naming the media limit.
-fn too_large(limit: u64, field: &str) -> ApiError {
+fn too_large(limit: u64, field: &str, setting: &str) -> ApiError {
+    let detail = if setting == QUOTA_SETTING {
+        format!(
+            "the file does not fit in what is left of this workspace's storage quota, {limit} bytes ({setting}); delete unused media first"
+        )
+    } else {
+        format!("the file exceeds the limit of {limit} bytes ({setting})")
+    };
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body-too-large",
         "Media file too large",
-        format!("the file exceeds the limit of {limit} bytes (media_max_bytes)"),
+        detail,
     )
     .with("limit_bytes", limit)
     .with("field", field)
 }
+
+const QUOTA_SETTING: &str = "media_quota_bytes";
+const MAX_SETTING: &str = "media_max_bytes";
 
 /// `image/JPEG; x=y` → `image/jpeg`; `image/jpg` → `image/jpeg`.
 fn normalize_type(ct: &str) -> String {
@@ -482,6 +506,7 @@ struct Writer {
     declared: Option<String>,
     limit: u64,
     field: &'static str,
+    setting: &'static str,
 }
 
 impl Writer {
@@ -490,6 +515,7 @@ impl Writer {
         declared: Option<String>,
         limit: u64,
         field: &'static str,
+        setting: &'static str,
     ) -> ApiResult<Writer> {
         tokio::fs::create_dir_all(dir)
             .await
@@ -508,13 +534,14 @@ impl Writer {
             declared,
             limit,
             field,
+            setting,
         })
     }
 
     async fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
-            return Err(too_large(self.limit, self.field));
+            return Err(too_large(self.limit, self.field, self.setting));
         }
         if self.head.len() < HEAD_BYTES {
             let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
@@ -591,6 +618,13 @@ fn clean_filename(name: Option<&str>) -> Option<String> {
     (!base.is_empty()).then_some(base)
 }
 
+/// Most parts in a multipart upload (the `file` part and a few form fields a client may add).
+pub const MAX_PARTS: usize = 8;
+
+/// Most bytes of all parts other than `file` together, in a multipart upload (64 KiB: form
+/// fields, never files).
+pub const OTHER_PARTS_MAX_BYTES: usize = 64 * 1024;
+
 /// Stores one upload from a request (multipart part `file`, or the raw body): the work of
 /// `POST /v1/media`, shared with the dashboard's upload.
 ///
@@ -602,7 +636,15 @@ pub async fn store_upload(
     filename: Option<String>,
     req: Request,
 ) -> ApiResult<MediaFile> {
-    let limit = state.config().media_max_bytes;
+    // The smaller of the upload limit and what is left of the workspace's quota. Uploads running
+    // at once may together pass the quota by at most one file each.
+    let used = state.store().media_bytes(workspace_id).await?;
+    let room = state.config().media_quota_bytes.saturating_sub(used);
+    let (limit, setting) = if room < state.config().media_max_bytes {
+        (room, QUOTA_SETTING)
+    } else {
+        (state.config().media_max_bytes, MAX_SETTING)
+    };
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -620,12 +662,12 @@ pub async fn store_upload(
         .and_then(|v| v.parse::<u64>().ok());
     let slack = if multipart { 64 * 1024 } else { 0 };
     if announced.is_some_and(|n| n > limit.saturating_add(slack)) {
-        return Err(too_large(limit, field));
+        return Err(too_large(limit, field, setting));
     }
     let dir = media_dir(state);
     if !multipart {
         let declared = ct.filter(|c| !c.trim().is_empty());
-        let mut w = Writer::create(&dir, declared, limit, field).await?;
+        let mut w = Writer::create(&dir, declared, limit, field, setting).await?;
         let mut body = req.into_body().into_data_stream();
         while let Some(chunk) = body.next().await {
             let chunk =
@@ -641,14 +683,45 @@ pub async fn store_upload(
         .map_err(|e| ApiError::bad_body(format!("the multipart body cannot be read: {e}")))?;
     let broken = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(limit, "file")
+            too_large(limit, "file", setting)
         } else {
             ApiError::bad_body(format!("the multipart body cannot be read: {e}"))
         }
     };
     let mut stored: Option<MediaFile> = None;
+    // Parts other than `file` are read (to reach the next part) but bounded: together at most
+    // OTHER_PARTS_MAX_BYTES, and at most MAX_PARTS parts in all.
+    let (mut count, mut other_bytes) = (0usize, 0usize);
     while let Some(mut part) = parts.next_field().await.map_err(broken)? {
+        count += 1;
+        if count > MAX_PARTS {
+            if let Some(done) = stored.take() {
+                let _ = state.store().delete_media(workspace_id, &done.id).await;
+                remove_file(state, &done.id).await;
+            }
+            return Err(ApiError::validation(
+                "file",
+                format!("a multipart upload has at most {MAX_PARTS} parts"),
+            )
+            .with("limit", MAX_PARTS));
+        }
         if part.name() != Some("file") {
+            while let Some(chunk) = part.chunk().await.map_err(broken)? {
+                other_bytes += chunk.len();
+                if other_bytes > OTHER_PARTS_MAX_BYTES {
+                    if let Some(done) = stored.take() {
+                        let _ = state.store().delete_media(workspace_id, &done.id).await;
+                        remove_file(state, &done.id).await;
+                    }
+                    return Err(ApiError::validation(
+                        "file",
+                        format!(
+                            "parts other than `file` hold at most {OTHER_PARTS_MAX_BYTES} bytes together"
+                        ),
+                    )
+                    .with("limit", OTHER_PARTS_MAX_BYTES));
+                }
+            }
             continue;
         }
         if let Some(done) = stored.take() {
@@ -661,7 +734,7 @@ pub async fn store_upload(
         }
         let name = clean_filename(part.file_name()).or_else(|| clean_filename(filename.as_deref()));
         let declared = part.content_type().map(str::to_string);
-        let mut w = Writer::create(&dir, declared, limit, "file").await?;
+        let mut w = Writer::create(&dir, declared, limit, "file", setting).await?;
         while let Some(chunk) = part.chunk().await.map_err(broken)? {
             w.push(&chunk).await?;
         }

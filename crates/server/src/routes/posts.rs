@@ -16,7 +16,7 @@
 //!
 //! Another workspace's post is 404.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,29 +26,145 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchboard_core::post::{PostRequest, PublishAt, SchedulingOptions};
+use switchboard_core::post::{
+    PostRequest, PublishAt, SchedulingOptions, MAX_CONNECTION_IDS, MAX_INTERVAL_HOURS,
+};
 use switchboard_core::post_rules::{self, TargetVerdict, Verdict, Violation};
 use switchboard_store::posts::{post_status, NewTarget, Post, PostFilter, PostKey, PostTarget};
+use switchboard_store::Connection;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, WorkspaceAuth};
 use crate::routes::facebook_pages::uses_pages;
 use crate::AppState;
 
-/// The verdict on `req` for each of its targets, in `connection_ids` order: each id resolved to
-/// the workspace's connection (an unknown id, or another workspace's, is a `unknown_connection`
-/// violation on `connection_ids[i]`), then the content checked against the rules of the
-/// connection's platform ([`post_rules::validate`]). Reads connections only; writes nothing.
+/// Most posts in the batch form of `POST /v1/posts` (`posts`): more is a 422 before any work.
+/// A hundred posts with fifty targets each is the most one request stores (one transaction).
+pub const MAX_BATCH_POSTS: usize = 100;
+
+/// 422 on `field`: `actual` items where at most `limit` are taken.
+fn too_many(field: &str, limit: u64, actual: usize, message: String) -> ApiError {
+    ApiError::validation(field, message)
+        .with("limit", json!(limit))
+        .with("actual", json!(actual))
+}
+
+/// The sizes of a request's collections, checked before any other work (no database, no name
+/// resolution, no rule): `connection_ids` (at most [`MAX_CONNECTION_IDS`]), `content.media`
+/// and `content.hashtags` (at most what the most generous platform of the catalog takes in one
+/// post: [`switchboard_core::Catalog::max_media_per_post`], `max_hashtags`), and
+/// `scheduling_options.interval_hours` (at most [`MAX_INTERVAL_HOURS`]).
 ///
 /// # Errors
-/// 422 `validation-error` when the request itself is wrong whatever the platform (no
-/// connection ids, one listed twice, an override for an unknown platform id, a `publish_at`
-/// that cannot be placed in time, bad `scheduling_options`): `field` names the first,
-/// `violations` lists them all. Store failures as [`ApiError`].
+/// 422 `validation-error` naming the first field over its limit, with `limit` and `actual`.
+pub fn check_sizes(state: &AppState, req: &PostRequest) -> ApiResult<()> {
+    let n = req.connection_ids.len();
+    if n > MAX_CONNECTION_IDS {
+        return Err(too_many(
+            "connection_ids",
+            MAX_CONNECTION_IDS as u64,
+            n,
+            format!("a post may target at most {MAX_CONNECTION_IDS} connections; {n} given"),
+        ));
+    }
+    let catalog = state.catalog();
+    let n = req.content.media.len();
+    if let Some((max, platform)) = catalog.max_media_per_post() {
+        if n as u64 > max {
+            return Err(too_many(
+                "content.media",
+                max,
+                n,
+                format!("no platform takes more than {max} media items in one post ({platform}); {n} given"),
+            ));
+        }
+    }
+    let n = req.content.hashtags.len();
+    if let Some((max, platform)) = catalog.max_hashtags() {
+        if n as u64 > max {
+            return Err(too_many(
+                "content.hashtags",
+                max,
+                n,
+                format!("no platform takes more than {max} hashtags in one post ({platform}); {n} given"),
+            ));
+        }
+    }
+    if let Some(o) = &req.scheduling_options {
+        check_interval(o.interval_hours)?;
+    }
+    Ok(())
+}
+
+fn check_interval(hours: u32) -> ApiResult<()> {
+    if hours > MAX_INTERVAL_HOURS {
+        return Err(ApiError::validation(
+            "scheduling_options.interval_hours",
+            format!(
+                "interval_hours must be at most {MAX_INTERVAL_HOURS} (one year); {hours} given"
+            ),
+        )
+        .with("limit", json!(MAX_INTERVAL_HOURS))
+        .with("actual", json!(hours)));
+    }
+    Ok(())
+}
+
+/// The workspace's connections among `ids`, by id, in one query.
+async fn load_connections(
+    state: &AppState,
+    workspace_id: &str,
+    ids: &[String],
+) -> ApiResult<HashMap<String, Connection>> {
+    Ok(state
+        .store()
+        .get_connections(workspace_id, ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect())
+}
+
+/// The verdict on `req` for each of its targets, in `connection_ids` order: the sizes first
+/// ([`check_sizes`]), each id resolved to the workspace's connection (one query for all; an
+/// unknown id, or another workspace's, is a `unknown_connection` violation on
+/// `connection_ids[i]`), then the content checked against the rules of the connection's
+/// platform ([`post_rules::validate`]) on a blocking thread, away from the async workers.
+/// Reads connections only; writes nothing.
+///
+/// # Errors
+/// 422 `validation-error` when a collection is over its limit ([`check_sizes`]) or the request
+/// itself is wrong whatever the platform (no connection ids, one listed twice, an override for
+/// an unknown platform id, a `publish_at` that cannot be placed in time, bad
+/// `scheduling_options`): `field` names the first, `violations` lists them all. Store failures
+/// as [`ApiError`].
 pub async fn verdict(
     state: &AppState,
     workspace_id: &str,
     req: &PostRequest,
+) -> ApiResult<Verdict> {
+    check_sizes(state, req)?;
+    let conns = load_connections(state, workspace_id, &req.connection_ids).await?;
+    verdict_with(state, req, conns).await
+}
+
+/// [`verdict`] with the connections already read. The checks (linear in the request, but
+/// weighting text is CPU work) run on a blocking thread.
+async fn verdict_with(
+    state: &AppState,
+    req: &PostRequest,
+    conns: HashMap<String, Connection>,
+) -> ApiResult<Verdict> {
+    let (state, req) = (state.clone(), req.clone());
+    tokio::task::spawn_blocking(move || rules_verdict(&state, &req, &conns))
+        .await
+        .map_err(|e| ApiError::internal("checking a post", &e))?
+}
+
+fn rules_verdict(
+    state: &AppState,
+    req: &PostRequest,
+    conns: &HashMap<String, Connection>,
 ) -> ApiResult<Verdict> {
     let mut request_violations = req.check_request(state.now());
     for key in req.content.overrides.keys() {
@@ -69,8 +185,7 @@ pub async fn verdict(
     }
     let mut targets = Vec::with_capacity(req.connection_ids.len());
     for (i, id) in req.connection_ids.iter().enumerate() {
-        let conn = state.store().get_connection(workspace_id, id).await?;
-        let Some(conn) = conn else {
+        let Some(conn) = conns.get(id) else {
             targets.push(TargetVerdict::new(
                 id,
                 None,
@@ -125,6 +240,7 @@ pub async fn validate(
     auth: WorkspaceAuth,
     ApiJson(req): ApiJson<PostRequest>,
 ) -> ApiResult<Json<Verdict>> {
+    check_sizes(&state, &req)?;
     // Uploaded media (`media_id`) are checked as the URL media they become.
     let req = crate::routes::media::resolve_post_media(&state, &auth.workspace_id, &req).await?;
     Ok(Json(verdict(&state, &auth.workspace_id, &req).await?))
@@ -177,8 +293,8 @@ fn post_json(p: &Post, targets: &[PostTarget]) -> Value {
 #[schema(as = BatchPostRequest)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// The posts, each with the body of the single form.
-    #[schema(min_items = 1)]
+    /// The posts, each with the body of the single form (at most 100).
+    #[schema(min_items = 1, max_items = 100)]
     pub posts: Vec<PostRequest>,
     /// Spreads the posts over time.
     #[serde(default)]
@@ -220,11 +336,13 @@ async fn plan(
     due: Option<(DateTime<Utc>, Option<String>)>,
     campaign_id: Option<&String>,
 ) -> ApiResult<(Post, Vec<NewTarget>)> {
+    check_sizes(state, req)?;
     // Uploaded media (`media_id`) get their signed public URL, kind, type and size: checked like
     // media given by URL (the URL itself is signed again at publishing time).
     let resolved = crate::routes::media::resolve_post_media(state, workspace_id, req).await?;
     let req = &resolved;
-    let v = verdict(state, workspace_id, req).await?;
+    let conns = load_connections(state, workspace_id, &req.connection_ids).await?;
+    let v = verdict_with(state, req, conns.clone()).await?;
     if !v.valid {
         let first = v
             .targets
@@ -259,12 +377,10 @@ async fn plan(
     };
     let mut targets = Vec::new();
     for (i, id) in req.connection_ids.iter().enumerate() {
-        let conn = state
-            .store()
-            .get_connection(workspace_id, id)
-            .await?
+        let conn = conns
+            .get(id)
             .ok_or_else(|| ApiError::not_found("connection"))?;
-        if uses_pages(state, &conn) {
+        if uses_pages(state, conn) {
             let pages = state.store().list_pages(&conn.id).await?;
             let chosen: Vec<_> = pages.into_iter().filter(|p| p.selected).collect();
             if chosen.is_empty() {
@@ -366,6 +482,19 @@ pub async fn create(
     if batch.posts.is_empty() {
         return Err(ApiError::validation("posts", "give at least one post"));
     }
+    // Every size first, before any post is looked at further.
+    let n = batch.posts.len();
+    if n > MAX_BATCH_POSTS {
+        return Err(too_many(
+            "posts",
+            MAX_BATCH_POSTS as u64,
+            n,
+            format!("a batch holds at most {MAX_BATCH_POSTS} posts; {n} given"),
+        ));
+    }
+    for (i, req) in batch.posts.iter().enumerate() {
+        check_sizes(&state, req).map_err(|e| in_batch(e, i))?;
+    }
     let now = state.now();
     let spread = match &batch.scheduling_options {
         Some(opts) => {
@@ -375,6 +504,7 @@ pub async fn create(
                     "interval_hours must be at least 1",
                 ));
             }
+            check_interval(opts.interval_hours)?;
             let start = opts
                 .start_time
                 .resolve(opts.time_zone.as_ref(), now)
@@ -391,10 +521,25 @@ pub async fn create(
     let mut invalid = Vec::new();
     let mut first_error = None;
     for (i, req) in batch.posts.iter().enumerate() {
-        let due = spread.as_ref().map(|(start, hours, zone)| {
-            let offset = chrono::Duration::hours(i64::from(*hours) * i64::try_from(i).unwrap_or(0));
-            (*start + offset, zone.clone())
-        });
+        let due = match spread.as_ref() {
+            None => None,
+            Some((start, hours, zone)) => {
+                // Bounded above (100 posts, a year apart), yet a date near the end of the
+                // calendar must be a 422, never an overflow.
+                let due = i64::try_from(i)
+                    .ok()
+                    .and_then(|i| i.checked_mul(i64::from(*hours)))
+                    .and_then(chrono::TimeDelta::try_hours)
+                    .and_then(|offset| start.checked_add_signed(offset))
+                    .ok_or_else(|| {
+                        ApiError::validation(
+                            "scheduling_options.interval_hours",
+                            format!("post {i} of the batch would be due past the last date this server keeps"),
+                        )
+                    })?;
+                Some((due, zone.clone()))
+            }
+        };
         match plan(
             &state,
             &auth.workspace_id,
@@ -417,9 +562,10 @@ pub async fn create(
         e.extra.remove("targets");
         return Err(e.with("posts", json!(invalid)));
     }
+    // All the posts in one transaction: a failure half-way stores none.
+    state.store().create_posts(&planned).await?;
     let mut data = Vec::with_capacity(planned.len());
-    for (post, targets) in &planned {
-        state.store().create_post(post, targets).await?;
+    for (post, _) in &planned {
         let stored = state.store().list_targets(&post.id).await?;
         data.push(post_json(post, &stored));
     }

@@ -122,7 +122,7 @@ async fn check_reachable(state: &AppState, url: &url::Url) -> Result<(), ApiErro
     if state.config().webhooks_allow_private_networks {
         return Ok(());
     }
-    check_destination(url)
+    check_destination(state.webhook_outbound(), url)
         .await
         .map_err(|refused| ApiError::validation("url", format!("url host {refused}")))
 }

@@ -39,8 +39,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::webhooks::{
-    literal_address, refusal_in, secret_context, signature_header, PublicResolver, EVENT_ID_HEADER,
-    EVENT_TYPE_HEADER, SIGNATURE_HEADER,
+    refusal_in, secret_context, signature_header, EVENT_ID_HEADER, EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
 };
 use crate::AppState;
 
@@ -85,26 +85,23 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
     chrono::Duration::milliseconds(base_ms + jitter_ms)
 }
 
-/// The delivery client: one that reaches only public addresses ([`PublicResolver`], no proxy),
-/// or, with `allow_private`, the plain one.
-fn client(allow_private: bool) -> anyhow::Result<&'static reqwest::Client> {
-    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
+/// The plain delivery client, for `webhooks_allow_private_networks`; otherwise deliveries go
+/// through [`AppState::webhook_outbound`] (public addresses and the allowed origins only).
+fn client(allow_private: bool) -> anyhow::Result<Option<&'static reqwest::Client>> {
     static ANY: OnceLock<reqwest::Client> = OnceLock::new();
-    let cell = if allow_private { &ANY } else { &PUBLIC };
-    if let Some(c) = cell.get() {
-        return Ok(c);
+    if !allow_private {
+        return Ok(None);
     }
-    let mut builder = reqwest::Client::builder()
+    if let Some(c) = ANY.get() {
+        return Ok(Some(c));
+    }
+    let c = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")));
-    if !allow_private {
-        // A proxy would resolve and connect on our behalf, past the resolver's check.
-        builder = builder.no_proxy().dns_resolver(Arc::new(PublicResolver));
-    }
-    let c = builder.build()?;
-    Ok(cell.get_or_init(|| c))
+        .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(Some(ANY.get_or_init(|| c)))
 }
 
 /// One round: leases due deliveries and sends each once, claiming more as sends finish, until
@@ -240,7 +237,7 @@ fn finished(
 }
 
 /// Sends one leased delivery and records the attempt.
-async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery) {
+async fn deliver(state: &AppState, client: Option<&reqwest::Client>, d: WebhookDelivery) {
     let store = state.store();
     let webhook = match store.get_webhook_by_id(&d.webhook_id).await {
         Ok(Some(w)) => w,
@@ -251,30 +248,29 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: WebhookDelivery)
             return;
         }
     };
-    // A refused destination is final: retrying would only be refused again. A URL naming an
-    // IP address never reaches the resolver, so it is checked here.
-    let mut refused = if state.config().webhooks_allow_private_networks {
-        None
-    } else {
-        url::Url::parse(&webhook.url)
-            .ok()
-            .and_then(|u| literal_address(&u))
-            .map(|r| r.to_string())
+    // A URL naming a non-public IP address never reaches the resolver: the policy refuses it
+    // before building the request.
+    let request = match client {
+        Some(c) => Ok(c.post(&webhook.url)),
+        None => state
+            .webhook_outbound()
+            .request(reqwest::Method::POST, &webhook.url),
     };
+    // A refused destination is final: retrying would only be refused again.
+    let mut refused = request.as_ref().err().map(|r| r.to_string());
     let opened = state
         .keyring()
         .open(&secret_context(&webhook.id), &webhook.secret_sealed);
-    let (status_code, error) = match opened {
-        _ if refused.is_some() => (None, refused.clone()),
-        Err(e) => (
+    let (status_code, error) = match (opened, request) {
+        (_, Err(_)) => (None, refused.clone()),
+        (Err(e), _) => (
             None,
             Some(format!("the signing secret cannot be decrypted: {e}")),
         ),
-        Ok(secret) => {
+        (Ok(secret), Ok(request)) => {
             let timestamp = state.now().timestamp();
             let signature = signature_header(&secret, timestamp, d.body.as_bytes());
-            let sent = client
-                .post(&webhook.url)
+            let sent = request
                 .header(CONTENT_TYPE, "application/json")
                 .header(EVENT_ID_HEADER, &d.event_id)
                 .header(EVENT_TYPE_HEADER, &d.event_type)
