@@ -28,6 +28,8 @@ const DATABASE_TIMEOUT_SECS: u64 = 5;
 
 fn catalog(config: &Config) -> Result<Catalog, String> {
     let mut c = Catalog::builtin().map_err(|e| e.to_string())?;
+    c.set_api_versions(&config.api_versions())
+        .map_err(|e| e.to_string())?;
     if let Some(s) = &config.sandbox_url {
         c.use_sandbox(s);
     }
@@ -138,6 +140,17 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
             "  redirect URI to register: {}",
             config.redirect_uri(&spec.id)
         );
+        if switchboard_server::meta_callbacks::is_meta(&spec.id) {
+            // Required for an app in live mode (and for App Review).
+            println!(
+                "  Deauthorize Callback URL to register: {}",
+                config.deauthorize_url(&spec.id)
+            );
+            println!(
+                "  Data Deletion Request Callback URL to register: {}",
+                config.data_deletion_url(&spec.id)
+            );
+        }
         let checks: Vec<Check> = prerequisites::platform_checks(&config, spec)
             .into_iter()
             .filter(|c| c.name != "public_url_https")

@@ -354,6 +354,7 @@ fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let config = Config::load(Some(path), &ProcessEnv)?;
             let mut c = Catalog::builtin()?;
+            c.set_api_versions(&config.api_versions())?;
             if let Some(s) = &config.sandbox_url {
                 c.use_sandbox(s);
             }
@@ -363,7 +364,13 @@ fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
             c.override_hosts(&config.hosts);
             c
         }
-        None => Catalog::builtin()?,
+        None => {
+            // Without a file the environment can still set API versions.
+            let config = Config::load(None, &ProcessEnv)?;
+            let mut c = Catalog::builtin()?;
+            c.set_api_versions(&config.api_versions())?;
+            c
+        }
     };
     if a.json {
         println!(
@@ -392,7 +399,8 @@ fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
 
 /// The JSON array `switchboard platforms --json` prints: every catalog entry with the flat keys
 /// tools read (`authorization_url`, `token_url`, `revocation_url`, `client_auth`, `pkce`,
-/// `scope_separator`) next to the full entry.
+/// `scope_separator`, `api_version`: the version in use, configuration and environment
+/// applied, `null` where the platform has none) next to the full entry.
 fn platforms_json(catalog: &Catalog) -> serde_json::Value {
     serde_json::Value::Array(
         catalog
