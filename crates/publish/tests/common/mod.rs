@@ -35,7 +35,12 @@ pub struct Grant {
 }
 
 pub async fn start() -> Env {
-    let sandbox = Sandbox::new(SandboxConfig::default());
+    start_with(SandboxConfig::default()).await
+}
+
+/// [`start`] with a sandbox of this configuration (an unaudited app...).
+pub async fn start_with(config: SandboxConfig) -> Env {
+    let sandbox = Sandbox::new(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
