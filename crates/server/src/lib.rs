@@ -29,6 +29,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod lifecycle;
+pub mod meta_callbacks;
 pub mod metrics;
 pub mod openapi;
 pub mod prerequisites;
@@ -256,6 +257,7 @@ impl AppState {
 
 fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
     let mut catalog = Catalog::builtin()?;
+    catalog.set_api_versions(&config.api_versions())?;
     if let Some(sandbox) = &config.sandbox_url {
         catalog.use_sandbox(sandbox);
     }
@@ -326,6 +328,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::posts::routes())
         .merge(routes::sync::routes())
         .merge(routes::media::routes())
+        .merge(routes::meta_callbacks::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .fallback(routes::probes::not_found)
