@@ -74,9 +74,14 @@ pub fn unknown_variables(names: impl Iterator<Item = String>, config: &Config) -
         .filter(|n| !n.starts_with("SWITCHBOARD_RETENTION_"))
         .filter(|n| {
             !ids.iter().any(|id| {
-                ["CLIENT_ID", "CLIENT_SECRET", "CLIENT_SECRET_FILE", "API_VERSION"]
-                    .iter()
-                    .any(|f| *n == format!("SWITCHBOARD_{id}_{f}"))
+                [
+                    "CLIENT_ID",
+                    "CLIENT_SECRET",
+                    "CLIENT_SECRET_FILE",
+                    "API_VERSION",
+                ]
+                .iter()
+                .any(|f| *n == format!("SWITCHBOARD_{id}_{f}"))
             })
         })
         .collect();

@@ -259,7 +259,9 @@ impl VersionFormat {
                 let (main, patch) = v.split_once('.').unwrap_or((v, "00"));
                 digits(main, 6, 6)
                     && digits(patch, 2, 2)
-                    && main[4..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+                    && main[4..]
+                        .parse::<u32>()
+                        .is_ok_and(|m| (1..=12).contains(&m))
             }
         }
     }
@@ -738,7 +740,9 @@ impl PlatformSpec {
     fn fill_placeholders(&mut self) {
         let mut vars = self.vars.clone();
         if let (Some(p), Some(v)) = (
-            self.versioning.as_ref().and_then(|x| x.placeholder.as_ref()),
+            self.versioning
+                .as_ref()
+                .and_then(|x| x.placeholder.as_ref()),
             &self.api_version,
         ) {
             vars.insert(p.clone(), v.clone());

@@ -161,7 +161,11 @@ async fn read_privacy(http: &PlatformHttp, t: &Target<'_>, id: &str) -> Option<S
         .request(Method::GET, &format!("{base}/youtube/v3/videos"))
         .query(&[("part", "status"), ("id", id)])
         .bearer_auth(t.access_token.expose_secret());
-    let v = call::json(t.spec, call::send(http, t.spec, "video_status", req).await.ok()?).ok()?;
+    let v = call::json(
+        t.spec,
+        call::send(http, t.spec, "video_status", req).await.ok()?,
+    )
+    .ok()?;
     v["items"]
         .as_array()?
         .iter()

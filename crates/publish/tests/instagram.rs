@@ -366,7 +366,15 @@ async fn insights_after_publishing() {
         .collect();
     assert_eq!(
         names,
-        ["views", "reach", "likes", "comments", "shares", "saved", "total_interactions"]
+        [
+            "views",
+            "reach",
+            "likes",
+            "comments",
+            "shares",
+            "saved",
+            "total_interactions"
+        ]
     );
 }
 

@@ -104,7 +104,9 @@ async fn an_unaudited_projects_upload_is_published_private_with_a_warning() {
     assert_eq!(env.published("youtube").await.len(), 1);
     let v = video_resource(&env, &g, &done.post_id).await;
     assert_eq!(v["status"]["privacyStatus"], "private");
-    let w = done.warning().expect("a warning: asked unlisted, got private");
+    let w = done
+        .warning()
+        .expect("a warning: asked unlisted, got private");
     assert_eq!(w.category, Category::AppNotApproved);
     assert_eq!(w.severity, switchboard_core::Severity::Warning);
     assert_eq!(w.platform.as_deref(), Some("youtube"));

@@ -1243,8 +1243,8 @@ fn apply_api_versions(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> 
     if versions.is_empty() {
         return Ok(());
     }
-    let mut catalog = switchboard_core::Catalog::builtin()
-        .map_err(|e| invalid("platforms", e.to_string()))?;
+    let mut catalog =
+        switchboard_core::Catalog::builtin().map_err(|e| invalid("platforms", e.to_string()))?;
     for (id, v) in &versions {
         if let Err(e) = catalog.set_api_version(id, v) {
             let reason = match e {
@@ -1429,11 +1429,8 @@ mod tests {
             "[platforms.facebook]\napi_version = \"v24.0\"\n[platforms.linkedin]\napi_version = \"202601\"\n",
         )
         .unwrap();
-        let c = Config::from_parts(
-            fc,
-            &env(&[("SWITCHBOARD_LINKEDIN_API_VERSION", "202603")]),
-        )
-        .unwrap();
+        let c = Config::from_parts(fc, &env(&[("SWITCHBOARD_LINKEDIN_API_VERSION", "202603")]))
+            .unwrap();
         let v = c.api_versions();
         assert_eq!(v.get("facebook").map(String::as_str), Some("v24.0"));
         assert_eq!(
@@ -1446,8 +1443,14 @@ mod tests {
         // A platform without versioning, or a version not written as the platform writes
         // them, is refused naming the setting.
         for (toml, field) in [
-            ("[platforms.twitter]\napi_version = \"2\"\n", "platforms.twitter.api_version"),
-            ("[platforms.facebook]\napi_version = \"26.0\"\n", "platforms.facebook.api_version"),
+            (
+                "[platforms.twitter]\napi_version = \"2\"\n",
+                "platforms.twitter.api_version",
+            ),
+            (
+                "[platforms.facebook]\napi_version = \"26.0\"\n",
+                "platforms.facebook.api_version",
+            ),
         ] {
             let fc: FileConfig = toml::from_str(toml).unwrap();
             let err = Config::from_parts(fc, &env(&[])).unwrap_err();

@@ -79,7 +79,10 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// [`SignedRequestError`], saying what is wrong.
-pub fn verify(signed_request: &str, app_secret: &[u8]) -> Result<SignedRequest, SignedRequestError> {
+pub fn verify(
+    signed_request: &str,
+    app_secret: &[u8],
+) -> Result<SignedRequest, SignedRequestError> {
     let sr = signed_request.trim();
     if sr.is_empty() {
         return Err(SignedRequestError::Missing);
@@ -87,11 +90,15 @@ pub fn verify(signed_request: &str, app_secret: &[u8]) -> Result<SignedRequest, 
     if sr.len() > MAX_SIGNED_REQUEST_BYTES {
         return Err(SignedRequestError::TooLong);
     }
-    let (sig, payload) = sr
-        .split_once('.')
-        .ok_or(SignedRequestError::Malformed("no '.' between signature and payload"))?;
-    let sig = b64(sig).ok_or(SignedRequestError::Malformed("the signature is not base64url"))?;
-    let body = b64(payload).ok_or(SignedRequestError::Malformed("the payload is not base64url"))?;
+    let (sig, payload) = sr.split_once('.').ok_or(SignedRequestError::Malformed(
+        "no '.' between signature and payload",
+    ))?;
+    let sig = b64(sig).ok_or(SignedRequestError::Malformed(
+        "the signature is not base64url",
+    ))?;
+    let body = b64(payload).ok_or(SignedRequestError::Malformed(
+        "the payload is not base64url",
+    ))?;
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(app_secret).expect("HMAC takes any key length");
     mac.update(payload.as_bytes());
@@ -100,7 +107,9 @@ pub fn verify(signed_request: &str, app_secret: &[u8]) -> Result<SignedRequest, 
     let json: Value = serde_json::from_slice(&body)
         .map_err(|_| SignedRequestError::Malformed("the payload is not JSON"))?;
     if !json.is_object() {
-        return Err(SignedRequestError::Malformed("the payload is not a JSON object"));
+        return Err(SignedRequestError::Malformed(
+            "the payload is not a JSON object",
+        ));
     }
     // The algorithm is read first so that a payload signed some other way says so, but nothing
     // in it is trusted before the signature matched.
@@ -183,13 +192,17 @@ mod tests {
         // A payload changed after signing (another user id).
         let sr = sign(&good, SECRET);
         let (sig, _) = sr.split_once('.').unwrap();
-        let forged = URL_SAFE_NO_PAD.encode(json!({"algorithm": "HMAC-SHA256", "user_id": "1"}).to_string());
+        let forged =
+            URL_SAFE_NO_PAD.encode(json!({"algorithm": "HMAC-SHA256", "user_id": "1"}).to_string());
         assert_eq!(
             verify(&format!("{sig}.{forged}"), SECRET),
             Err(SignedRequestError::Signature)
         );
         assert_eq!(
-            verify(&sign(&json!({"algorithm": "none", "user_id": "1"}), SECRET), SECRET),
+            verify(
+                &sign(&json!({"algorithm": "none", "user_id": "1"}), SECRET),
+                SECRET
+            ),
             Err(SignedRequestError::Algorithm("none".into()))
         );
         assert_eq!(

@@ -382,9 +382,7 @@ async fn pages_owned_through_a_business_portfolio_are_found_once() {
         .await;
     assert_eq!(s, StatusCode::OK, "{sel}");
     let (s, tok) = app
-        .get(&format!(
-            "/v1/connections/{id}/pages/102000000000012/token"
-        ))
+        .get(&format!("/v1/connections/{id}/pages/102000000000012/token"))
         .await;
     assert_eq!(s, StatusCode::OK, "{tok}");
     let token = tok["access_token"].as_str().unwrap();
@@ -433,10 +431,18 @@ async fn deauthorize_callback_revokes_the_persons_connection_with_an_event() {
     let (_, one) = app.get(&format!("/v1/connections/{fb_id}")).await;
     assert_eq!(one["status"], "revoked", "{one}");
     let (_, two) = app
-        .get(&format!("/v1/connections/{}", other["id"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/connections/{}",
+            other["id"].as_str().unwrap()
+        ))
         .await;
-    assert_ne!(two["status"], "revoked", "another person's connection is untouched");
-    assert!(event_kinds(&app).await.contains(&"connection.revoked".to_string()));
+    assert_ne!(
+        two["status"], "revoked",
+        "another person's connection is untouched"
+    );
+    assert!(event_kinds(&app)
+        .await
+        .contains(&"connection.revoked".to_string()));
     // Meta may send it again: nothing more to revoke.
     let (status, body) = meta_callback(&app, "facebook", "fb-ada", "deauthorize").await;
     assert_eq!((status, body["revoked"].as_u64()), (200, Some(0)));
@@ -512,7 +518,10 @@ async fn signed_requests_that_do_not_verify_are_refused_and_change_nothing() {
         (
             format!(
                 "signed_request={}",
-                sign(&json!({"algorithm": "HMAC-SHA1", "user_id": user_id}), secret)
+                sign(
+                    &json!({"algorithm": "HMAC-SHA1", "user_id": user_id}),
+                    secret
+                )
             ),
             "HMAC-SHA256",
         ),

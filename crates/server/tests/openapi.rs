@@ -1251,23 +1251,40 @@ async fn real_answers_match_the_described_schemas() {
             .body(body)
             .send()
     };
-    let r = meta("deauthorize", format!("signed_request={sr}")).await.unwrap();
+    let r = meta("deauthorize", format!("signed_request={sr}"))
+        .await
+        .unwrap();
     let a = c.check("post", "/v1/meta/{platform}/deauthorize", r).await;
     assert_eq!((a.status, &a.body["revoked"]), (200, &json!(0)));
-    let r = meta("deauthorize", "signed_request=x.y".into()).await.unwrap();
+    let r = meta("deauthorize", "signed_request=x.y".into())
+        .await
+        .unwrap();
     let a = c.check("post", "/v1/meta/{platform}/deauthorize", r).await;
     assert_eq!(a.status, 400);
-    let r = meta("data-deletion", format!("signed_request={sr}")).await.unwrap();
-    let a = c.check("post", "/v1/meta/{platform}/data-deletion", r).await;
+    let r = meta("data-deletion", format!("signed_request={sr}"))
+        .await
+        .unwrap();
+    let a = c
+        .check("post", "/v1/meta/{platform}/data-deletion", r)
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let code = a.body["confirmation_code"].as_str().unwrap().to_string();
     let status_path = format!("/v1/meta/instagram/data-deletion/{code}");
     let template = "/v1/meta/{platform}/data-deletion/{confirmation_code}";
     let a = c
-        .send("get", template, &status_path, None, true, "application/json")
+        .send(
+            "get",
+            template,
+            &status_path,
+            None,
+            true,
+            "application/json",
+        )
         .await;
     assert_eq!(a.body["status"], "completed");
-    let a = c.send("get", template, &status_path, None, true, "text/html").await;
+    let a = c
+        .send("get", template, &status_path, None, true, "text/html")
+        .await;
     assert_eq!(a.status, 200);
 
     // The check can fail: an undocumented field, a value outside its enum and a missing

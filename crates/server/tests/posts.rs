@@ -1720,7 +1720,10 @@ async fn a_youtube_upload_kept_private_is_published_with_a_warning() {
     assert_eq!(t["diagnosis"]["category"], "app_not_approved", "{t}");
     assert_eq!(t["diagnosis"]["severity"], "warning", "{t}");
     assert!(
-        t["diagnosis"]["cause"].as_str().unwrap().contains("private"),
+        t["diagnosis"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("private"),
         "{t}"
     );
     let events = app

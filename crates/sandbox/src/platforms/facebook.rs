@@ -143,7 +143,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/graph.facebook.com/{version}/me", get(me))
         .route("/graph.facebook.com/{version}/me/accounts", get(accounts))
-        .route("/graph.facebook.com/{version}/me/businesses", get(businesses))
+        .route(
+            "/graph.facebook.com/{version}/me/businesses",
+            get(businesses),
+        )
         .route(
             "/graph.facebook.com/{version}/{node}/owned_pages",
             get(owned_pages),
@@ -266,12 +269,7 @@ fn bad_version(req: &Req) -> Response {
         .split_once("/graph.facebook.com/")
         .and_then(|(_, r)| r.split_once('/'))
         .map_or(String::new(), |(_, r)| format!("/{r}"));
-    graph_error(
-        400,
-        &format!("Unknown path components: {rest}"),
-        2500,
-        None,
-    )
+    graph_error(400, &format!("Unknown path components: {rest}"), 2500, None)
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {

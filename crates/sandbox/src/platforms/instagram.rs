@@ -406,7 +406,12 @@ const INSIGHT_METRICS: [(&str, u64, &str, &str); 14] = [
     ("comments", 12, "Comments", "FR"),
     ("follows", 3, "Follows", "FS"),
     ("ig_reels_avg_watch_time", 9000, "Average watch time", "R"),
-    ("ig_reels_video_view_total_time", 90_000, "Total watch time", "R"),
+    (
+        "ig_reels_video_view_total_time",
+        90_000,
+        "Total watch time",
+        "R",
+    ),
     ("likes", 80, "Likes", "FR"),
     ("navigation", 20, "Navigation", "S"),
     ("profile_activity", 5, "Profile activity", "FS"),
@@ -653,9 +658,7 @@ async fn graph_node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         .and_then(|(_, r)| r.split('/').next())
         .unwrap_or_default();
     let versioned = first.starts_with('v') && first[1..].contains('.');
-    if versioned
-        && !super::facebook::served_graph_version(first, sb.now().date_naive())
-    {
+    if versioned && !super::facebook::served_graph_version(first, sb.now().date_naive()) {
         let rest = node_path(&req.path).join("/");
         return graph_error(
             400,
@@ -1204,7 +1207,10 @@ fn insights(sb: &Shared, req: &Req, media_id: &str) -> Response {
                 None,
             );
         };
-        if !INSIGHT_METRICS.iter().any(|m| m.0 == name && m.3.contains(product)) {
+        if !INSIGHT_METRICS
+            .iter()
+            .any(|m| m.0 == name && m.3.contains(product))
+        {
             return graph_error(
                 400,
                 &format!("(#100) The metric {name} is not supported for this media type"),

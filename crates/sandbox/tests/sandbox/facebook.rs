@@ -387,7 +387,10 @@ async fn business_pages_need_business_management_and_are_not_in_me_accounts() {
     assert_eq!(st, 200, "{mine}");
     assert_eq!(ids(&mine), ["102000000000011"]);
     let (st, b) = sb
-        .get_bearer("/graph.facebook.com/v26.0/me/businesses?fields=id,name", &user)
+        .get_bearer(
+            "/graph.facebook.com/v26.0/me/businesses?fields=id,name",
+            &user,
+        )
         .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(ids(&b), ["201000000000001"]);
@@ -417,7 +420,10 @@ async fn business_pages_need_business_management_and_are_not_in_me_accounts() {
     assert_eq!(page["name"], "Connexion of the Sciences");
     // Another Business id is not hers.
     let (st, body) = sb
-        .get_bearer("/graph.facebook.com/v26.0/201000000000999/owned_pages", &user)
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000999/owned_pages",
+            &user,
+        )
         .await;
     assert_eq!(st, 400);
     assert_graph_error(&body, 100, Some(33));
@@ -432,7 +438,10 @@ async fn business_pages_need_business_management_and_are_not_in_me_accounts() {
     assert_eq!(st, 400);
     assert_graph_error(&body, 200, None);
     let (st, body) = sb
-        .get_bearer("/graph.facebook.com/v26.0/201000000000001/owned_pages", weak)
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000001/owned_pages",
+            weak,
+        )
         .await;
     assert_eq!(st, 400);
     assert_graph_error(&body, 200, None);

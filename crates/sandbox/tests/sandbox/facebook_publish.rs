@@ -420,7 +420,11 @@ async fn retired_post_metrics_fail_the_whole_call() {
     let token = page_token(&sb).await;
     let (_, body) = json_of(feed(&sb, &token, &[("message", "retired")]).await).await;
     let post = body["id"].as_str().unwrap().to_string();
-    for retired in ["post_impressions", "post_engaged_users", "post_impressions_unique"] {
+    for retired in [
+        "post_impressions",
+        "post_engaged_users",
+        "post_impressions_unique",
+    ] {
         let path = format!("{GRAPH}/{post}/insights?metric=post_media_view,{retired}");
         let (st, body) = sb.get_bearer(&path, &token).await;
         assert_eq!(st, 400, "{retired}: {body}");

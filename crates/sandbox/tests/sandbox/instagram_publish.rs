@@ -441,14 +441,7 @@ async fn faults_on_publish_and_upload_then_insights_grow_with_the_clock() {
         .collect();
     assert_eq!(
         names,
-        [
-            "views",
-            "reach",
-            "likes",
-            "comments",
-            "shares",
-            "saved"
-        ]
+        ["views", "reach", "likes", "comments", "shares", "saved"]
     );
     let r = sb
         .http
