@@ -352,14 +352,16 @@ async fn one_page_token_refused_marks_that_page_and_reselection_recovers() {
 #[tokio::test]
 async fn pages_owned_through_a_business_portfolio_are_found_once() {
     let app = TestApp::spawn().await;
+    let start = app.start("facebook").await;
+    assert!(
+        start["authorization_url"]
+            .as_str()
+            .unwrap()
+            .contains("business_management"),
+        "business_management is asked for: {start}"
+    );
     let conn = app.connect_as("facebook", Some("fb-business")).await;
     let id = conn["id"].as_str().unwrap();
-    assert!(
-        conn["scopes"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|s| s == "business_management")),
-        "business_management is asked for: {conn}"
-    );
     let (s, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
     assert_eq!(s, StatusCode::OK, "{pages}");
     let ids: Vec<&str> = pages["data"]
