@@ -147,9 +147,8 @@ fn verified(state: &AppState, platform: &str, body: &Bytes) -> ApiResult<SignedR
     operation_id = "metaDeauthorize",
     tag = "connect",
     summary = "Meta's Deauthorize Callback: the person removed the app",
-    description = "Called by Meta (Facebook Login, Instagram Login), not by API clients: the form field `signed_request` (HMAC-SHA256 with the app secret) names the person (`user_id`). Every connection of that person on the platform is marked `revoked`, with a `connection.revoked` event. Register this URL in the app dashboard (required in live mode).",
+    description = "Called by Meta (Facebook Login, Instagram Login), not by API clients: the `application/x-www-form-urlencoded` body `signed_request=<base64url signature>.<base64url JSON payload>` (HMAC-SHA256 with the app secret) names the person (`user_id`). Every connection of that person on the platform is marked `revoked`, with a `connection.revoked` event. Register this URL in the app dashboard (required in live mode).",
     params(("platform" = String, Path, description = "`facebook` or `instagram`", example = "facebook")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`signed_request=<base64url signature>.<base64url JSON payload>`"),
     responses(
         (status = 200, description = "The connections marked revoked (0 when Switchboard has none of this person).", body = MetaDeauthorized),
         (status = 400, description = "`invalid-signed-request`: missing, malformed, not HMAC-SHA256, a signature that does not match the app secret, or no `user_id`; `field` is `signed_request`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
@@ -212,9 +211,8 @@ pub async fn deauthorize(
     operation_id = "metaDataDeletion",
     tag = "connect",
     summary = "Meta's Data Deletion Request Callback",
-    description = "Called by Meta, not by API clients: the form field `signed_request` names the person (`user_id`). Every connection of that person on the platform is deleted with its tokens and Pages (a `connection.disconnected` event with `reason: data_deletion_request`), then the answer Meta expects: the status page `url` and a `confirmation_code`. Register this URL in the app dashboard (required in live mode).",
+    description = "Called by Meta, not by API clients: the `application/x-www-form-urlencoded` body `signed_request=<base64url signature>.<base64url JSON payload>` names the person (`user_id`). Every connection of that person on the platform is deleted with its tokens and Pages (a `connection.disconnected` event with `reason: data_deletion_request`), then the answer Meta expects: the status page `url` and a `confirmation_code`. Register this URL in the app dashboard (required in live mode).",
     params(("platform" = String, Path, description = "`facebook` or `instagram`", example = "facebook")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`signed_request=<base64url signature>.<base64url JSON payload>`"),
     responses(
         (status = 200, description = "The status page `…/v1/meta/{platform}/data-deletion/{code}` and the code.", body = MetaDataDeletion),
         (status = 400, description = "`invalid-signed-request`; `field` is `signed_request`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
