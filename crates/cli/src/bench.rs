@@ -467,9 +467,6 @@ async fn seed_connection(
 const LINKEDIN_MEMBERS: [(&str, &str); 2] = [("li-ada", "aDa1LoVe9x"), ("li-grace", "gRaCe2HoP7")];
 /// The scopes of the seeded LinkedIn connections (`w_member_social` publishes).
 const LINKEDIN_SCOPES: [&str; 4] = ["openid", "profile", "email", "w_member_social"];
-/// `LinkedIn-Version` of the baseline's direct calls: the one the LinkedIn publisher sends
-/// (`switchboard_publish::linkedin::LINKEDIN_VERSION`).
-const LINKEDIN_VERSION: &str = "202610";
 
 /// The sandbox's LinkedIn items: `(item id → times published, per member id)`.
 async fn linkedin_published(
@@ -528,6 +525,12 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let url = format!("{}/api.linkedin.com/rest/posts", stack.sandbox_url);
     let author = format!("urn:li:person:{member_id}");
+    // The `LinkedIn-Version` the LinkedIn publisher sends: the one of the stack's catalog.
+    let li_version = state
+        .catalog()
+        .get("linkedin")
+        .and_then(|p| p.api_version.clone())
+        .unwrap_or_default();
     let calls: Vec<(String, String)> = (0..args.baseline_calls as usize)
         .map(|i| {
             (
@@ -538,12 +541,12 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let started = Instant::now();
     let baseline_ok = drain(calls, move |client, (token, text)| {
-        let (url, author) = (url.clone(), author.clone());
+        let (url, author, li_version) = (url.clone(), author.clone(), li_version.clone());
         async move {
             client
                 .post(&url)
                 .bearer_auth(token)
-                .header("LinkedIn-Version", LINKEDIN_VERSION)
+                .header("LinkedIn-Version", li_version)
                 .header("X-Restli-Protocol-Version", "2.0.0")
                 .json(&json!({
                     "author": author,

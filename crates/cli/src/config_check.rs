@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use switchboard_server::Config;
 
 /// Every `SWITCHBOARD_*` variable read outside the per-platform and per-provider
-/// `SWITCHBOARD_<ID>_CLIENT_ID` / `_CLIENT_SECRET[_FILE]` ones.
+/// `SWITCHBOARD_<ID>_CLIENT_ID` / `_CLIENT_SECRET[_FILE]` / `_API_VERSION` ones.
 const KNOWN: &[&str] = &[
     "SWITCHBOARD_CONFIG",
     "SWITCHBOARD_LOG",
@@ -74,9 +74,14 @@ pub fn unknown_variables(names: impl Iterator<Item = String>, config: &Config) -
         .filter(|n| !n.starts_with("SWITCHBOARD_RETENTION_"))
         .filter(|n| {
             !ids.iter().any(|id| {
-                ["CLIENT_ID", "CLIENT_SECRET", "CLIENT_SECRET_FILE"]
-                    .iter()
-                    .any(|f| *n == format!("SWITCHBOARD_{id}_{f}"))
+                [
+                    "CLIENT_ID",
+                    "CLIENT_SECRET",
+                    "CLIENT_SECRET_FILE",
+                    "API_VERSION",
+                ]
+                .iter()
+                .any(|f| *n == format!("SWITCHBOARD_{id}_{f}"))
             })
         })
         .collect();

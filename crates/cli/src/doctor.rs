@@ -27,15 +27,7 @@ pub struct DoctorArgs {
 const DATABASE_TIMEOUT_SECS: u64 = 5;
 
 fn catalog(config: &Config) -> Result<Catalog, String> {
-    let mut c = Catalog::builtin().map_err(|e| e.to_string())?;
-    if let Some(s) = &config.sandbox_url {
-        c.use_sandbox(s);
-    }
-    for (id, p) in &config.providers {
-        c.add(p.to_spec(id)).map_err(|e| e.to_string())?;
-    }
-    c.override_hosts(&config.hosts);
-    Ok(c)
+    switchboard_server::build_catalog(config).map_err(|e| e.to_string())
 }
 
 async fn database(url: &str) -> Result<(), String> {
@@ -138,6 +130,17 @@ pub async fn run(args: DoctorArgs) -> ExitCode {
             "  redirect URI to register: {}",
             config.redirect_uri(&spec.id)
         );
+        if switchboard_server::meta_callbacks::is_meta(&spec.id) {
+            // Required for an app in live mode (and for App Review).
+            println!(
+                "  Deauthorize Callback URL to register: {}",
+                config.deauthorize_url(&spec.id)
+            );
+            println!(
+                "  Data Deletion Request Callback URL to register: {}",
+                config.data_deletion_url(&spec.id)
+            );
+        }
         let checks: Vec<Check> = prerequisites::platform_checks(&config, spec)
             .into_iter()
             .filter(|c| c.name != "public_url_https")

@@ -350,21 +350,8 @@ async fn sandbox(a: SandboxArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
-    let catalog: Catalog = match &a.config {
-        Some(path) => {
-            let config = Config::load(Some(path), &ProcessEnv)?;
-            let mut c = Catalog::builtin()?;
-            if let Some(s) = &config.sandbox_url {
-                c.use_sandbox(s);
-            }
-            for (id, p) in &config.providers {
-                c.add(p.to_spec(id))?;
-            }
-            c.override_hosts(&config.hosts);
-            c
-        }
-        None => Catalog::builtin()?,
-    };
+    let config = Config::load(a.config.as_deref(), &ProcessEnv)?;
+    let catalog: Catalog = switchboard_server::build_catalog(&config)?;
     if a.json {
         println!(
             "{}",
@@ -392,7 +379,8 @@ fn platforms(a: PlatformsArgs) -> anyhow::Result<ExitCode> {
 
 /// The JSON array `switchboard platforms --json` prints: every catalog entry with the flat keys
 /// tools read (`authorization_url`, `token_url`, `revocation_url`, `client_auth`, `pkce`,
-/// `scope_separator`) next to the full entry.
+/// `scope_separator`, `api_version`: the version in use, configuration and environment
+/// applied, `null` where the platform has none) next to the full entry.
 fn platforms_json(catalog: &Catalog) -> serde_json::Value {
     serde_json::Value::Array(
         catalog

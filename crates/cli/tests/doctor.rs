@@ -253,3 +253,98 @@ fn an_unknown_platform_is_named_with_the_known_ones() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("known platforms: twitter, linkedin"), "{out}");
 }
+
+/// Meta's platforms: both callback URLs to register are printed, and an API version whose
+/// documented sunset is within 90 days warns (Graph v21.0 is available until 2027-01-21,
+/// https://developers.facebook.com/docs/graph-api/changelog/versions/; once past, it warns
+/// that it was retired).
+#[test]
+fn meta_callback_urls_are_printed_and_a_near_sunset_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = Conf {
+        extra: "[platforms.facebook]\nclient_id = \"fb-id\"\nclient_secret = \"fb-secret\"\napi_version = \"v21.0\"\n"
+            .into(),
+        ..Conf::good(dir.path())
+    };
+    let (_, out) = doctor(&conf, dir.path(), Some("facebook"));
+    for url in [
+        "Deauthorize Callback URL to register: http://127.0.0.1:8080/v1/meta/facebook/deauthorize\n",
+        "Data Deletion Request Callback URL to register: http://127.0.0.1:8080/v1/meta/facebook/data-deletion\n",
+    ] {
+        assert!(out.contains(url), "{url} in {out}");
+    }
+    assert!(
+        out.lines().any(|l| l.contains("[warn] api_version")
+            && l.contains("v21.0")
+            && l.contains("2027-01-21")),
+        "{out}"
+    );
+    assert!(!fails(&out, "api_version"), "a warning, not a block: {out}");
+    // The default version has no announced sunset: no warning.
+    let conf = Conf {
+        extra: "[platforms.facebook]\nclient_id = \"fb-id\"\nclient_secret = \"fb-secret\"\n"
+            .into(),
+        ..Conf::good(dir.path())
+    };
+    let (_, out) = doctor(&conf, dir.path(), Some("facebook"));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("[ok  ] api_version") && l.contains("v26.0")),
+        "{out}"
+    );
+}
+
+/// `switchboard platforms --json` shows each entry's API version in effect: the catalog's
+/// default, the configuration file's, the environment's over both; `null` where a platform has
+/// none.
+#[test]
+fn platforms_json_shows_the_api_version_in_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &file,
+        "[platforms.linkedin]\napi_version = \"202601\"\n[platforms.instagram]\napi_version = \"v24.0\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env_clear()
+        .env("SWITCHBOARD_FACEBOOK_API_VERSION", "v25.0")
+        .env("SWITCHBOARD_INSTAGRAM_API_VERSION", "v23.0")
+        .args(["platforms", "--json", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run switchboard platforms");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = |id: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(entry("facebook")["api_version"], "v25.0");
+    assert_eq!(
+        entry("facebook")["token_url"],
+        "https://graph.facebook.com/v25.0/oauth/access_token"
+    );
+    assert_eq!(entry("instagram")["api_version"], "v23.0", "env over file");
+    assert_eq!(entry("linkedin")["api_version"], "202601");
+    assert!(entry("twitter")["api_version"].is_null());
+    // No file, no environment: the catalog's defaults.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env_clear()
+        .args(["platforms", "--json"])
+        .output()
+        .expect("run switchboard platforms");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fb = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "facebook")
+        .unwrap();
+    assert_eq!(fb["api_version"], "v26.0");
+}

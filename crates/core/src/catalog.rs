@@ -233,6 +233,121 @@ pub struct DocLink {
     pub url: String,
 }
 
+/// How a platform's API version is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionFormat {
+    /// Meta's Graph API: `vNN.N` (`v26.0`), a path segment.
+    #[default]
+    Graph,
+    /// LinkedIn's `LinkedIn-Version` header: `YYYYMM`, or `YYYYMM.NN` for a patch release.
+    Yyyymm,
+}
+
+impl VersionFormat {
+    /// Whether `v` is written in this format.
+    pub fn matches(self, v: &str) -> bool {
+        let digits = |s: &str, min: usize, max: usize| {
+            (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        match self {
+            VersionFormat::Graph => v
+                .strip_prefix('v')
+                .and_then(|r| r.split_once('.'))
+                .is_some_and(|(a, b)| digits(a, 1, 3) && digits(b, 1, 2)),
+            VersionFormat::Yyyymm => {
+                let (main, patch) = v.split_once('.').unwrap_or((v, "00"));
+                digits(main, 6, 6)
+                    && digits(patch, 2, 2)
+                    && main[4..]
+                        .parse::<u32>()
+                        .is_ok_and(|m| (1..=12).contains(&m))
+            }
+        }
+    }
+
+    /// The format in words, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            VersionFormat::Graph => "vNN.N, for example v26.0",
+            VersionFormat::Yyyymm => "YYYYMM, for example 202610",
+        }
+    }
+}
+
+/// One released API version with the dates its platform documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownVersion {
+    /// The version as sent (`v26.0`, `202610`).
+    pub version: String,
+    /// Release date (UTC day).
+    #[serde(default)]
+    pub released: Option<chrono::NaiveDate>,
+    /// The documented last day it works (Meta's "available until", LinkedIn's sunset date);
+    /// `None` while the platform has not announced one.
+    #[serde(default)]
+    pub sunset: Option<chrono::NaiveDate>,
+}
+
+/// The `[versioning]` table: how the platform's API version is chosen. The version in use is
+/// [`PlatformSpec::api_version`]: `default` unless `[platforms.<id>] api_version` or
+/// `SWITCHBOARD_<ID>_API_VERSION` sets another ([`Catalog::set_api_version`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioning {
+    /// How versions are written.
+    #[serde(default)]
+    pub format: VersionFormat,
+    /// The `{var}` of the endpoints the version fills (`graph_version`), when it is in the URL.
+    #[serde(default)]
+    pub placeholder: Option<String>,
+    /// The request header that carries it (`LinkedIn-Version`), when it is a header.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The version used unless configured: the newest the platform has released.
+    #[serde(default)]
+    pub default: String,
+    /// The platform's page listing its versions, releases and sunsets.
+    #[serde(default)]
+    pub source: String,
+    /// Released versions with their documented dates, newest first.
+    #[serde(default)]
+    pub versions: Vec<KnownVersion>,
+    /// Another built-in platform whose version table this one shares (Instagram's Graph
+    /// versions are Facebook's): `format`, `default`, `source` and `versions` come from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
+}
+
+/// Days before a documented sunset from which `switchboard doctor` and the prerequisites warn.
+pub const SUNSET_WARNING_DAYS: i64 = 90;
+
+impl Versioning {
+    /// What the platform documents about `version`, when it lists it.
+    pub fn known(&self, version: &str) -> Option<&KnownVersion> {
+        self.versions.iter().find(|k| k.version == version)
+    }
+
+    /// A warning when `version`'s documented sunset is within [`SUNSET_WARNING_DAYS`] of
+    /// `today`, or has passed; `None` otherwise (no sunset announced, or far enough).
+    pub fn sunset_warning(&self, version: &str, today: chrono::NaiveDate) -> Option<String> {
+        let sunset = self.known(version)?.sunset?;
+        let days = (sunset - today).num_days();
+        if days < 0 {
+            Some(format!(
+                "API version {version} was retired on {sunset} ({source})",
+                source = self.source
+            ))
+        } else if days <= SUNSET_WARNING_DAYS {
+            Some(format!(
+                "API version {version} is retired on {sunset}, in {days} day(s) ({source})",
+                source = self.source
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// One platform (or custom OAuth 2.0 provider) as Switchboard knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformSpec {
@@ -277,9 +392,18 @@ pub struct PlatformSpec {
     pub scope_separator: String,
     /// Endpoints, with `{var}` placeholders.
     pub endpoints: Endpoints,
-    /// Values for `{var}` placeholders (for example `graph_version = "v22.0"` on Meta).
+    /// Values for `{var}` placeholders of the endpoints. The API version's placeholder
+    /// (`graph_version` on Meta) is filled from [`PlatformSpec::api_version`].
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// How the platform's API version is chosen; `None` for platforms without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+    /// The API version in use, with configuration and environment applied (Graph version for
+    /// `facebook` and `instagram`, `LinkedIn-Version` for `linkedin`); `None` where the
+    /// platform has no versioning.
+    #[serde(default)]
+    pub api_version: Option<String>,
     /// Where the account identity sits in the profile response.
     #[serde(default)]
     pub profile: ProfileFields,
@@ -389,6 +513,14 @@ pub enum CatalogError {
     /// An id that cannot be used in a URL path.
     #[error("platform id {0:?} must be 1-40 characters of a-z, 0-9, '-' or '_'")]
     BadId(String),
+    /// An API version was given for a platform that has none, or is not written as the
+    /// platform writes versions.
+    #[error("platform {platform}: api_version {value:?}: {reason}")]
+    BadApiVersion {
+        platform: String,
+        value: String,
+        reason: String,
+    },
 }
 
 /// The built-in catalog files, in display order.
@@ -418,6 +550,9 @@ pub const BUILTIN_IDS: [&str; 7] = [
 #[derive(Debug, Clone)]
 pub struct Catalog {
     platforms: Vec<PlatformSpec>,
+    /// The built-ins' endpoints as written in their files (placeholders unfilled), by id, so
+    /// that a configured API version fills them again.
+    templates: BTreeMap<String, Endpoints>,
 }
 
 impl Catalog {
@@ -427,16 +562,92 @@ impl Catalog {
     /// Only when a built-in file is broken, which the test suite rules out.
     pub fn builtin() -> Result<Self, CatalogError> {
         let mut platforms = Vec::with_capacity(BUILTIN.len());
+        let mut templates = BTreeMap::new();
         for (file, text) in BUILTIN {
             let mut spec: PlatformSpec = toml::from_str(text).map_err(|e| CatalogError::Parse {
                 file: file.to_string(),
                 message: e.to_string(),
             })?;
+            if let Some(other) = spec.versioning.as_ref().and_then(|v| v.same_as.clone()) {
+                let shared = platforms
+                    .iter()
+                    .find(|p: &&PlatformSpec| p.id == other)
+                    .and_then(|p| p.versioning.clone())
+                    .ok_or_else(|| CatalogError::Parse {
+                        file: file.to_string(),
+                        message: format!("versioning.same_as names {other}, not an earlier entry"),
+                    })?;
+                if let Some(v) = spec.versioning.as_mut() {
+                    v.format = shared.format;
+                    v.default = shared.default;
+                    v.source = shared.source;
+                    v.versions = shared.versions;
+                }
+            }
+            spec.api_version = spec.versioning.as_ref().map(|v| v.default.clone());
+            templates.insert(spec.id.clone(), spec.endpoints.clone());
             spec.fill_placeholders();
             spec.check()?;
             platforms.push(spec);
         }
-        Ok(Catalog { platforms })
+        Ok(Catalog {
+            platforms,
+            templates,
+        })
+    }
+
+    /// Sets the API version of a platform that has versioning, filling its endpoints again.
+    /// Call it before [`Catalog::use_sandbox`] and [`Catalog::override_hosts`], which rewrite
+    /// the filled endpoints.
+    ///
+    /// # Errors
+    /// [`CatalogError::BadApiVersion`]: unknown platform, a platform without versioning, or a
+    /// version not written in the platform's format (`vNN.N`, `YYYYMM`).
+    pub fn set_api_version(&mut self, id: &str, version: &str) -> Result<(), CatalogError> {
+        let bad = |reason: String| CatalogError::BadApiVersion {
+            platform: id.to_string(),
+            value: version.to_string(),
+            reason,
+        };
+        let spec = self
+            .platforms
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| bad("no such platform".into()))?;
+        let Some(versioning) = &spec.versioning else {
+            return Err(bad(format!(
+                "{} has no API version setting (only facebook, instagram and linkedin do)",
+                spec.display_name
+            )));
+        };
+        let version = version.trim();
+        if !versioning.format.matches(version) {
+            return Err(bad(format!(
+                "not a {} API version: write it as {}",
+                spec.display_name,
+                versioning.format.describe()
+            )));
+        }
+        spec.api_version = Some(version.to_string());
+        if let Some(t) = self.templates.get(id) {
+            spec.endpoints = t.clone();
+        }
+        spec.fill_placeholders();
+        spec.check()
+    }
+
+    /// [`Catalog::set_api_version`] for each `(platform id, version)`.
+    ///
+    /// # Errors
+    /// The first [`CatalogError::BadApiVersion`].
+    pub fn set_api_versions(
+        &mut self,
+        versions: &BTreeMap<String, String>,
+    ) -> Result<(), CatalogError> {
+        for (id, v) in versions {
+            self.set_api_version(id, v)?;
+        }
+        Ok(())
     }
 
     /// Adds a custom provider. Its id must not collide with another entry.
@@ -628,7 +839,15 @@ impl Endpoints {
 
 impl PlatformSpec {
     fn fill_placeholders(&mut self) {
-        let vars = self.vars.clone();
+        let mut vars = self.vars.clone();
+        if let (Some(p), Some(v)) = (
+            self.versioning
+                .as_ref()
+                .and_then(|x| x.placeholder.as_ref()),
+            &self.api_version,
+        ) {
+            vars.insert(p.clone(), v.clone());
+        }
         self.endpoints.map_urls(|u| {
             let mut s = u.to_string();
             for (k, v) in &vars {
@@ -851,6 +1070,91 @@ mod tests {
             assert!(!url_verified(no, &entries), "{no}");
         }
         assert!(!url_verified("https://media.example.com/a.mp4", &[]));
+    }
+
+    #[test]
+    fn api_versions_default_to_the_newest_and_are_settings() {
+        let mut c = Catalog::builtin().unwrap();
+        let fb = c.get("facebook").unwrap();
+        assert_eq!(fb.api_version.as_deref(), Some("v26.0"));
+        assert_eq!(
+            fb.endpoints.api_base_url.as_deref(),
+            Some("https://graph.facebook.com/v26.0")
+        );
+        let ig = c.get("instagram").unwrap();
+        assert_eq!(ig.api_version.as_deref(), Some("v26.0"));
+        assert_eq!(
+            ig.versioning.as_ref().unwrap().versions,
+            fb.versioning.as_ref().unwrap().versions,
+            "Instagram shares Facebook's table"
+        );
+        assert_eq!(
+            ig.endpoints.api_base_url.as_deref(),
+            Some("https://graph.instagram.com/v26.0")
+        );
+        let li = c.get("linkedin").unwrap();
+        assert_eq!(li.api_version.as_deref(), Some("202610"));
+        assert_eq!(
+            li.versioning.as_ref().unwrap().header.as_deref(),
+            Some("LinkedIn-Version")
+        );
+        assert_eq!(c.get("twitter").unwrap().api_version, None);
+
+        c.set_api_version("facebook", "v24.0").unwrap();
+        let fb = c.get("facebook").unwrap();
+        assert_eq!(
+            fb.endpoints.token_url,
+            "https://graph.facebook.com/v24.0/oauth/access_token"
+        );
+        assert_eq!(
+            fb.endpoints.authorization_url,
+            "https://www.facebook.com/v24.0/dialog/oauth"
+        );
+        // Setting it twice fills from the file again, not from the last value.
+        c.set_api_version("facebook", "v25.0").unwrap();
+        assert_eq!(
+            c.get("facebook").unwrap().endpoints.api_base_url.as_deref(),
+            Some("https://graph.facebook.com/v25.0")
+        );
+        c.set_api_version("linkedin", "202601").unwrap();
+        assert_eq!(
+            c.get("linkedin").unwrap().api_version.as_deref(),
+            Some("202601")
+        );
+        for (id, v) in [
+            ("facebook", "26.0"),
+            ("facebook", "v26"),
+            ("linkedin", "2026-01"),
+            ("linkedin", "202613"),
+            ("twitter", "2"),
+            ("nope", "v1.0"),
+        ] {
+            assert!(
+                matches!(
+                    c.set_api_version(id, v),
+                    Err(CatalogError::BadApiVersion { .. })
+                ),
+                "{id} {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn sunsets_within_ninety_days_warn() {
+        let c = Catalog::builtin().unwrap();
+        let v = c.get("facebook").unwrap().versioning.clone().unwrap();
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        // v22.0 is available until 2027-05-20.
+        assert_eq!(v.sunset_warning("v22.0", day("2027-02-18")), None);
+        let w = v.sunset_warning("v22.0", day("2027-02-19")).unwrap();
+        assert!(w.contains("2027-05-20") && w.contains("90 day"), "{w}");
+        assert!(v
+            .sunset_warning("v22.0", day("2027-06-01"))
+            .unwrap()
+            .contains("was retired"));
+        // No sunset announced, or a version the table does not list: nothing to say.
+        assert_eq!(v.sunset_warning("v26.0", day("2026-12-08")), None);
+        assert_eq!(v.sunset_warning("v99.0", day("2026-12-08")), None);
     }
 
     #[test]

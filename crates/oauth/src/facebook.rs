@@ -90,11 +90,12 @@ pub(crate) async fn revoke(
     Ok(Revocation::Revoked)
 }
 
-/// Most `/me/accounts` result pages followed (Graph pages its lists; 25 Pages per page by
-/// default, so this covers thousands of Pages).
+/// Most result pages followed per Graph list (`/me/accounts`, `/me/businesses`, a Business's
+/// Pages; 25 items per page by default, so this covers thousands).
 const MAX_ACCOUNT_PAGES: usize = 100;
 
-/// A Facebook Page the person manages, as `GET /me/accounts` lists it.
+/// A Facebook Page the person manages, as `GET /me/accounts` (or a Business's Page list)
+/// lists it.
 #[derive(Debug, Clone)]
 pub struct ManagedPage {
     /// The Page id.
@@ -118,9 +119,21 @@ fn graph_base(spec: &PlatformSpec) -> Result<&str, OAuthError> {
         .ok_or_else(|| OAuthError::Config(format!("{} has no api_base_url", spec.id)))
 }
 
-/// Lists the Pages the person manages, with a Page access token each:
-/// `GET {graph}/me/accounts?fields=id,name,access_token,tasks` with the **long-lived** user
-/// token (so the Page tokens do not expire), following `paging.next`. PLATFORMS.md §3.
+/// Lists the Pages the person can publish to, with a Page access token each, with the
+/// **long-lived** user token (so the Page tokens do not expire), following `paging.next`:
+///
+/// 1. `GET {graph}/me/accounts?fields=id,name,access_token,tasks`: Pages the person has a role
+///    on (PLATFORMS.md §3).
+/// 2. Pages reached through a Business portfolio are not in that list: `GET
+///    {graph}/me/businesses?fields=id,name`, then for each Business `GET
+///    {graph}/{business-id}/owned_pages` and `/client_pages` with the same fields (User and
+///    Business node edges, `shared/reference/meta/{User,Business}.json`; Meta requires
+///    `business_management` for Pages whose role comes through Business Manager,
+///    <https://developers.facebook.com/docs/pages-api/overview>). Without that permission
+///    (Graph `(#200)`/`(#100)`/`(#10)` on `/me/businesses`) only the first list counts.
+///
+/// Pages are deduplicated by id (first seen wins); a Business Page listed without an
+/// `access_token` (no task of this person on it) is left out.
 ///
 /// # Errors
 /// [`OAuthError::Platform`] with Meta's diagnosis (190 = the user token no longer works,
@@ -130,11 +143,100 @@ pub async fn managed_pages(
     spec: &PlatformSpec,
     user_token: &SecretString,
 ) -> Result<Vec<ManagedPage>, OAuthError> {
-    let mut url = format!(
-        "{}/me/accounts?fields=id,name,access_token,tasks",
-        graph_base(spec)?
-    );
+    let base = graph_base(spec)?;
     let mut out = Vec::new();
+    read_pages(
+        oc,
+        spec,
+        user_token,
+        format!("{base}/me/accounts?fields={PAGE_FIELDS}"),
+        true,
+        &mut out,
+    )
+    .await?;
+    for business in businesses(oc, spec, user_token).await? {
+        let id: String = url::form_urlencoded::byte_serialize(business.as_bytes()).collect();
+        for edge in ["owned_pages", "client_pages"] {
+            read_pages(
+                oc,
+                spec,
+                user_token,
+                format!("{base}/{id}/{edge}?fields={PAGE_FIELDS}"),
+                false,
+                &mut out,
+            )
+            .await?;
+        }
+    }
+    Ok(out)
+}
+
+/// The Page fields read from every Page list.
+const PAGE_FIELDS: &str = "id,name,access_token,tasks";
+
+/// Whether a Graph error says a permission is missing (`(#10)`, `(#200)`-`(#299)`, or a
+/// review-gated one).
+fn is_permission_error(d: &switchboard_core::Diagnosis) -> bool {
+    matches!(
+        d.category,
+        switchboard_core::Category::InsufficientScope | switchboard_core::Category::AppNotApproved
+    )
+}
+
+/// The ids of the Business portfolios the person has a role in (`GET /me/businesses`), or none
+/// when `business_management` was not granted.
+async fn businesses(
+    oc: &OAuthClient,
+    spec: &PlatformSpec,
+    user_token: &SecretString,
+) -> Result<Vec<String>, OAuthError> {
+    let mut url = format!("{}/me/businesses?fields=id,name", graph_base(spec)?);
+    let mut out = Vec::new();
+    for _ in 0..MAX_ACCOUNT_PAGES {
+        let req = oc
+            .http
+            .request(Method::GET, &url)
+            .bearer_auth(user_token.expose_secret());
+        let raw = oc.http.send(spec, "businesses", req).await?;
+        if !raw.status.is_success() {
+            return match raw.error(spec) {
+                OAuthError::Platform(d) if is_permission_error(&d) => Ok(out),
+                e => Err(e),
+            };
+        }
+        let v = raw.json(spec)?;
+        let Some(items) = v.get("data").and_then(serde_json::Value::as_array) else {
+            return Err(unreadable(spec, "the Business list has no `data` list"));
+        };
+        out.extend(
+            items
+                .iter()
+                .filter_map(|b| b.get("id").and_then(serde_json::Value::as_str))
+                .map(str::to_string),
+        );
+        match v
+            .pointer("/paging/next")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(next) if !items.is_empty() => url = next.to_string(),
+            _ => break,
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// Reads one Graph list of Pages into `out`, following `paging.next`, skipping Pages already
+/// there. `token_required`: a listed Page without `access_token` is an unreadable answer
+/// (`/me/accounts` always gives one); otherwise it is skipped.
+async fn read_pages(
+    oc: &OAuthClient,
+    spec: &PlatformSpec,
+    user_token: &SecretString,
+    mut url: String,
+    token_required: bool,
+    out: &mut Vec<ManagedPage>,
+) -> Result<(), OAuthError> {
     for _ in 0..MAX_ACCOUNT_PAGES {
         let req = oc
             .http
@@ -151,11 +253,17 @@ pub async fn managed_pages(
         for item in items {
             let text = |k: &str| item.get(k).and_then(serde_json::Value::as_str);
             let (Some(id), Some(token)) = (text("id"), text("access_token")) else {
-                return Err(unreadable(
-                    spec,
-                    "a listed Page has no `id` or `access_token`",
-                ));
+                if token_required {
+                    return Err(unreadable(
+                        spec,
+                        "a listed Page has no `id` or `access_token`",
+                    ));
+                }
+                continue;
             };
+            if out.iter().any(|p| p.id == id) {
+                continue;
+            }
             out.push(ManagedPage {
                 id: id.to_string(),
                 name: text("name").unwrap_or(id).to_string(),
@@ -176,10 +284,10 @@ pub async fn managed_pages(
             .and_then(serde_json::Value::as_str)
         {
             Some(next) if !items.is_empty() => url = next.to_string(),
-            _ => return Ok(out),
+            _ => return Ok(()),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Checks a Page access token with a live call: `GET {graph}/{page-id}?fields=id,name` with the

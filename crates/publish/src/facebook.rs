@@ -33,9 +33,16 @@ use switchboard_oauth::PlatformHttp;
 use crate::call::{self, refuse};
 use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
 
-/// The insights read by [`FacebookPublisher::metrics`] (`GET /{post-id}/insights?metric=`).
+/// The Page post insights read by [`FacebookPublisher::metrics`] (`GET /{post-id}/insights?metric=`).
+///
+/// Meta retired `post_engaged_users` (March 14, 2024) and the `post_impressions*` metrics
+/// (replaced by the "views" family, `post_media_view` and `post_total_media_view_unique`); one
+/// retired name in `metric=` fails the whole call with `(#100)`. Source: Page Insights,
+/// <https://developers.facebook.com/docs/graph-api/reference/insights> ("Page Post Impressions"
+/// and "Page Post Engagement" tables). Every Page post type (text, photo, video) takes the
+/// same post metrics there, so one list serves them all.
 pub const INSIGHT_METRICS: &str =
-    "post_impressions,post_engaged_users,post_reactions_by_type_total";
+    "post_media_view,post_total_media_view_unique,post_reactions_by_type_total,post_clicks";
 
 /// The Facebook Pages publisher.
 #[derive(Debug, Default, Clone, Copy)]
@@ -238,8 +245,10 @@ impl Publisher for FacebookPublisher {
     }
 
     /// `GET /{post-id}/insights?metric=`[`INSIGHT_METRICS`] (needs `read_insights`):
-    /// `post_impressions` → impressions, `post_engaged_users` → engagements, the sum of
-    /// `post_reactions_by_type_total` → likes.
+    /// `post_media_view` → impressions and views (Meta's "views" replaced impressions), the
+    /// sum of `post_reactions_by_type_total` → likes, that sum plus `post_clicks` →
+    /// engagements (the interactions the post insights still count); reach
+    /// (`post_total_media_view_unique`) stays in `raw`.
     async fn metrics(
         &self,
         http: &PlatformHttp,
@@ -264,10 +273,17 @@ impl Publisher for FacebookPublisher {
             r.as_object()
                 .map(|o| o.values().filter_map(Value::as_u64).sum::<u64>())
         });
+        let clicks = value("post_clicks").and_then(|v| v.as_u64());
+        let views = value("post_media_view").and_then(|v| v.as_u64());
+        let engagements = match (likes, clicks) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
         Ok(Metrics {
-            impressions: value("post_impressions").and_then(|v| v.as_u64()),
-            engagements: value("post_engaged_users").and_then(|v| v.as_u64()),
+            impressions: views,
+            engagements,
             likes,
+            views,
             raw: v,
             ..Metrics::default()
         })

@@ -45,9 +45,29 @@ const IMAGE_POLL_SECS: u64 = 3;
 const VIDEO_POLL_SECS: u64 = 10;
 /// Carousel size (PLATFORMS.md §4: up to 10 items; a carousel has at least 2).
 const CAROUSEL_MAX: usize = 10;
-/// The insights metrics read (`GET /{media-id}/insights?metric=`).
-const INSIGHT_METRICS: &str =
-    "impressions,reach,views,likes,comments,shares,saved,total_interactions";
+/// The insights metrics read for a feed post (image or carousel, media product type `FEED`)
+/// (`GET /{media-id}/insights?metric=`).
+///
+/// Meta retired `impressions`, `plays`, `clips_replays_count`,
+/// `ig_reels_aggregated_all_plays_count` (April 21, 2025, all versions) and `video_views`;
+/// `views` replaces them, and one retired name fails the whole call with `(#100)`. Which
+/// metric a media product type takes is in the metrics table of Instagram Media Insights,
+/// <https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights>.
+pub const FEED_METRICS: &str = "views,reach,likes,comments,shares,saved,total_interactions";
+/// The insights metrics read for a Reel (every video is published as a Reel, media product
+/// type `REELS`): the feed ones plus `ig_reels_avg_watch_time` (milliseconds), which only
+/// Reels take. Source as [`FEED_METRICS`].
+pub const REELS_METRICS: &str =
+    "views,reach,likes,comments,shares,saved,total_interactions,ig_reels_avg_watch_time";
+
+/// The metrics to ask for the media `content` was published as: a single video is a Reel,
+/// anything else (image, carousel) a feed post.
+pub fn insight_metrics(content: &switchboard_core::post::PostContent) -> &'static str {
+    match content.media.as_slice() {
+        [only] if is_video(only) => REELS_METRICS,
+        _ => FEED_METRICS,
+    }
+}
 
 /// The Instagram publisher.
 #[derive(Debug, Default, Clone, Copy)]
@@ -428,7 +448,7 @@ impl Publisher for InstagramPublisher {
                 Method::GET,
                 &format!("{base}/{}/insights", published.post_id),
             )
-            .query(&[("metric", INSIGHT_METRICS)])
+            .query(&[("metric", insight_metrics(t.content))])
             .bearer_auth(t.access_token.expose_secret());
         let v = graph_json(spec, call::send(http, spec, "insights", req).await?)?;
         let value = |name: &str| -> Option<u64> {
@@ -443,8 +463,9 @@ impl Publisher for InstagramPublisher {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };
+        // `views` replaced `impressions` (Meta counts both the same way for feed media).
         Ok(Metrics {
-            impressions: value("impressions"),
+            impressions: value("views"),
             engagements: value("total_interactions"),
             likes: value("likes"),
             comments: value("comments"),

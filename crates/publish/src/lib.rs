@@ -106,6 +106,16 @@ pub struct Published {
     pub progress: Progress,
 }
 
+impl Published {
+    /// A warning the publisher left in the final progress (its `warning` key, a [`Diagnosis`]):
+    /// published, but not as asked (YouTube keeping an unaudited project's upload private).
+    /// The dispatcher stores it as the target's diagnosis and puts it in the `post.published`
+    /// event.
+    pub fn warning(&self) -> Option<Diagnosis> {
+        serde_json::from_value(self.progress.get("warning")?.clone()).ok()
+    }
+}
+
 /// Why a step did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -1,6 +1,7 @@
 //! LinkedIn (Posts API) publishing as a member (PLATFORMS.md §2).
 //!
-//! Every `/rest/` call carries `LinkedIn-Version: `[`LINKEDIN_VERSION`] and
+//! Every `/rest/` call carries `LinkedIn-Version:` the catalog's API version
+//! ([`PlatformSpec::api_version`](switchboard_core::PlatformSpec), a setting) and
 //! `X-Restli-Protocol-Version: 2.0.0`. The author is `urn:li:person:{account_id}` (the OIDC
 //! `sub`).
 //!
@@ -41,11 +42,6 @@ use switchboard_oauth::PlatformHttp;
 
 use crate::call::{self, refuse};
 use crate::{Checked, Metrics, Progress, PublishError, Published, Publisher, Step, Target};
-
-/// The `LinkedIn-Version` (`YYYYMM`) sent on every `/rest/` call. LinkedIn retires a monthly
-/// version about a year after its release (PLATFORMS.md §2; the sandbox answers 426
-/// `NONEXISTENT_VERSION` then), so this constant must be moved forward at least yearly.
-pub const LINKEDIN_VERSION: &str = "202610";
 
 /// Seconds between two reads of a processing video (LinkedIn gives no hint).
 pub const VIDEO_POLL_SECS: u64 = 5;
@@ -162,9 +158,16 @@ fn commentary(spec: &PlatformSpec, content: &switchboard_core::post::PostContent
     }
 }
 
+/// The `LinkedIn-Version` (`YYYYMM`) of `/rest/` calls: the catalog's API version, which
+/// `[platforms.linkedin] api_version` or `SWITCHBOARD_LINKEDIN_API_VERSION` sets (LinkedIn
+/// sunsets each version about a year after release and then answers 426).
+pub fn linkedin_version(spec: &switchboard_core::PlatformSpec) -> &str {
+    spec.api_version.as_deref().unwrap_or_default()
+}
+
 fn rest(req: RequestBuilder, t: &Target<'_>) -> RequestBuilder {
     req.bearer_auth(t.access_token.expose_secret())
-        .header("LinkedIn-Version", LINKEDIN_VERSION)
+        .header("LinkedIn-Version", linkedin_version(t.spec))
         .header("X-Restli-Protocol-Version", "2.0.0")
 }
 

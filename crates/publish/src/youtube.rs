@@ -21,6 +21,11 @@
 //!    same step asks `PUT {session}` with `Content-Range: bytes */N` and goes on from the
 //!    offset it reports, or finishes if the video already exists.
 //!
+//! 4. The video resource's `status.privacyStatus` is compared with the privacy asked (read back
+//!    with `GET {api}/youtube/v3/videos?part=status&id=` when the answer lacks it): an upload
+//!    from an unaudited API project is locked private, and the target ends `published` with a
+//!    warning diagnosis saying so ([`privacy_warning`], [`Published::warning`]).
+//!
 //! URL `https://www.youtube.com/watch?v={id}`. Metrics: `GET {api}/youtube/v3/videos?part=statistics&id=`.
 
 use async_trait::async_trait;
@@ -88,6 +93,14 @@ pub struct YouTubeProgress {
     /// new session; at most [`MAX_SESSION_RESTARTS`].
     #[serde(default)]
     pub session_restarts: u32,
+    /// The `status.privacyStatus` asked for when the session was opened (`public`, `unlisted`,
+    /// `private`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<String>,
+    /// When YouTube kept the video at another privacy than asked (an unaudited API project's
+    /// uploads are locked private): the diagnosis, read by [`Published::warning`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<switchboard_core::Diagnosis>,
 }
 
 /// Times an upload opens a new resumable session after its session expired (Google answers 404
@@ -108,14 +121,90 @@ fn watch_url(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
 }
 
-fn done(spec: &PlatformSpec, p: &YouTubeProgress, resp: RawResponse) -> Result<Step, PublishError> {
+/// The upload's last answer (the video resource, `part=snippet,status`): published under its
+/// `id`. Its `status.privacyStatus` is read back (from the answer, else `videos.list
+/// ?part=status`): YouTube locks every upload of an unverified API project created after
+/// 28 July 2020 as `private` whatever was asked
+/// (<https://developers.google.com/youtube/v3/docs/videos/insert>), so a privacy other than
+/// the one asked ends `published` with [`privacy_warning`] in the progress.
+async fn done(
+    http: &PlatformHttp,
+    t: &Target<'_>,
+    p: &mut YouTubeProgress,
+    resp: RawResponse,
+) -> Result<Step, PublishError> {
+    let spec = t.spec;
     let v = call::json(spec, resp)?;
     let id = call::field(spec, &v, "/id")?;
+    let actual = match v.pointer("/status/privacyStatus").and_then(Value::as_str) {
+        Some(s) => Some(s.to_string()),
+        None => read_privacy(http, t, &id).await,
+    };
+    if let (Some(asked), Some(actual)) = (&p.privacy, &actual) {
+        if asked != actual {
+            p.warning = Some(privacy_warning(spec, asked, actual));
+        }
+    }
     Ok(Step::Done(Published {
         url: Some(watch_url(&id)),
         post_id: id,
-        progress: call::write_progress(p),
+        progress: call::write_progress(&*p),
     }))
+}
+
+/// `GET {api}/youtube/v3/videos?part=status&id=`: the video's `status.privacyStatus`, or
+/// `None` when it cannot be read (the video is published either way; this read only decides
+/// whether to warn).
+async fn read_privacy(http: &PlatformHttp, t: &Target<'_>, id: &str) -> Option<String> {
+    let base = call::api_base(t.spec).ok()?;
+    let req = http
+        .request(Method::GET, &format!("{base}/youtube/v3/videos"))
+        .query(&[("part", "status"), ("id", id)])
+        .bearer_auth(t.access_token.expose_secret());
+    let v = call::json(
+        t.spec,
+        call::send(http, t.spec, "video_status", req).await.ok()?,
+    )
+    .ok()?;
+    v["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["id"] == id)?
+        .pointer("/status/privacyStatus")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The warning of a video YouTube kept at `actual` privacy when `asked` was requested: the
+/// API project has not passed YouTube's audit (uploads of unverified projects created after
+/// 28 July 2020 are locked private until the project is audited).
+pub fn privacy_warning(
+    spec: &PlatformSpec,
+    asked: &str,
+    actual: &str,
+) -> switchboard_core::Diagnosis {
+    let mut d = switchboard_core::Diagnosis::new(Category::AppNotApproved);
+    d.platform = Some(spec.id.clone());
+    d.severity = switchboard_core::Severity::Warning;
+    d.retryable = false;
+    d.platform_code = Some("privacyStatus".into());
+    d.platform_message = Some(format!("asked {asked}, YouTube set {actual}"));
+    d.cause = format!(
+        "The video was uploaded but YouTube made it {actual} instead of {asked}. YouTube locks \
+         every upload from an unverified Google API project created after 28 July 2020 as \
+         private until the project passes YouTube's API audit."
+    );
+    d.fix = vec![
+        "Ask Google for an audit of the API project that owns this OAuth client (the YouTube \
+         API Services audit and quota extension form, \
+         https://support.google.com/youtube/contact/yt_api_form)."
+            .into(),
+        "Until the audit passes, change the video's visibility by hand in YouTube Studio; \
+         uploads stay private."
+            .into(),
+    ];
+    d.docs_url = Some("https://developers.google.com/youtube/v3/docs/videos/insert".into());
+    d
 }
 
 impl YouTubePublisher {
@@ -184,6 +273,7 @@ impl YouTubePublisher {
         p.session_uri = Some(location.to_string());
         p.size = size;
         p.offset = 0;
+        p.privacy = Some(privacy);
         Ok(())
     }
 
@@ -262,7 +352,7 @@ impl Publisher for YouTubePublisher {
             .body(chunk);
         let resp = call::send(http, spec, "upload_chunk", req).await?;
         match resp.status.as_u16() {
-            200 | 201 => done(spec, &p, resp),
+            200 | 201 => done(http, t, &mut p, resp).await,
             404 | 410 if p.session_restarts < MAX_SESSION_RESTARTS => {
                 // The session expired. An unfinished session never becomes a video, so opening
                 // a new one cannot publish twice.
@@ -287,7 +377,7 @@ impl Publisher for YouTubePublisher {
                 let q = self.query_offset(http, t, &session, p.size).await?;
                 p.offset_queries += 1;
                 match q.status.as_u16() {
-                    200 | 201 => done(spec, &p, q),
+                    200 | 201 => done(http, t, &mut p, q).await,
                     308 => {
                         let offset = next_offset(&q);
                         if offset == start {

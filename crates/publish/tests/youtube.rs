@@ -79,6 +79,44 @@ async fn session_then_chunks_publish_one_video() {
     assert_eq!(v["snippet"]["tags"], json!(["bread"]));
     assert_eq!(v["status"]["privacyStatus"], "unlisted");
     assert_eq!(v["status"]["selfDeclaredMadeForKids"], false);
+    // The privacy asked for was kept: no warning.
+    assert_eq!(done.warning(), None);
+}
+
+/// "All videos uploaded via the videos.insert endpoint from unverified API projects created
+/// after 28 July 2020 will be restricted to private viewing mode"
+/// (https://developers.google.com/youtube/v3/docs/videos/insert): the sandbox's unaudited app
+/// gets its upload locked private, and the publisher reads `status.privacyStatus` back and
+/// ends published with the warning saying why.
+#[tokio::test]
+async fn an_unaudited_projects_upload_is_published_private_with_a_warning() {
+    let env = start_with(switchboard_sandbox::SandboxConfig {
+        unaudited_apps: std::collections::BTreeSet::from(["youtube".to_string()]),
+        ..Default::default()
+    })
+    .await;
+    let g = env.grant("youtube", None, SCOPES).await;
+    let content = clip(&env);
+    let t = target(env.spec("youtube"), &g, &g.account_id, &content);
+    let (done, _) = drive(&env, &small(), &env.http, &t, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(env.published("youtube").await.len(), 1);
+    let v = video_resource(&env, &g, &done.post_id).await;
+    assert_eq!(v["status"]["privacyStatus"], "private");
+    let w = done
+        .warning()
+        .expect("a warning: asked unlisted, got private");
+    assert_eq!(w.category, Category::AppNotApproved);
+    assert_eq!(w.severity, switchboard_core::Severity::Warning);
+    assert_eq!(w.platform.as_deref(), Some("youtube"));
+    assert!(
+        w.cause.contains("private") && w.cause.contains("unlisted"),
+        "{}",
+        w.cause
+    );
+    assert!(w.fix.iter().any(|f| f.contains("audit")), "{:?}", w.fix);
+    assert_eq!(yp(&done.progress).privacy.as_deref(), Some("unlisted"));
 }
 
 #[tokio::test]

@@ -18,6 +18,22 @@ pub struct Page {
     pub category: &'static str,
 }
 
+/// A Meta Business portfolio the person has a role in (`GET /me/businesses`), with the Pages
+/// it owns (`GET /{business-id}/owned_pages`) and the client Pages it was given access to
+/// (`GET /{business-id}/client_pages`). Pages reached only this way are not in
+/// `/me/accounts` (Business node edges, `shared/reference/meta/Business.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Business {
+    /// The Business id (numeric string).
+    pub id: &'static str,
+    /// The Business name.
+    pub name: &'static str,
+    /// Pages the Business owns.
+    pub owned_pages: &'static [Page],
+    /// Pages of clients the Business has access to.
+    pub client_pages: &'static [Page],
+}
+
 /// A Pinterest board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Board {
@@ -62,8 +78,10 @@ pub struct Account {
     /// Account type where the platform has one: Instagram `BUSINESS`, `MEDIA_CREATOR` or
     /// `PERSONAL`; Pinterest `BUSINESS` or `PINNER`.
     pub account_type: Option<&'static str>,
-    /// Facebook Pages the account manages.
+    /// Facebook Pages the account manages directly (`/me/accounts`).
     pub pages: &'static [Page],
+    /// Meta Business portfolios the account has a role in, with their Pages.
+    pub businesses: &'static [Business],
     /// Pinterest boards.
     pub boards: &'static [Board],
     /// The YouTube channel, if the Google account has one.
@@ -82,6 +100,19 @@ impl Account {
     pub fn family_name(&self) -> &'static str {
         self.name.split_once(' ').map(|(_, f)| f).unwrap_or("")
     }
+
+    /// A Page the person can act on: one of `/me/accounts`, or one owned by or shared with one
+    /// of their Businesses.
+    pub fn find_page(&self, id: &str) -> Option<&'static Page> {
+        self.pages
+            .iter()
+            .chain(
+                self.businesses
+                    .iter()
+                    .flat_map(|b| b.owned_pages.iter().chain(b.client_pages)),
+            )
+            .find(|p| p.id == id)
+    }
 }
 
 const BASE: Account = Account {
@@ -95,6 +126,7 @@ const BASE: Account = Account {
     note: "",
     account_type: None,
     pages: &[],
+    businesses: &[],
     boards: &[],
     channel: None,
     privacy_levels: &[],
@@ -166,6 +198,43 @@ pub static ACCOUNTS: &[Account] = &[
                 category: "Bakery",
             },
         ],
+        ..BASE
+    },
+    Account {
+        id: "fb-business",
+        platform: "facebook",
+        user_id: "10150000000000003",
+        name: "Mary Somerville",
+        handle: "mary.sandbox",
+        email: Some("mary@sandbox.example"),
+        note: "Manages Pages through a Business portfolio (business_management)",
+        pages: &[Page {
+            id: "102000000000011",
+            name: "Somerville Instruments",
+            category: "Science, Technology & Engineering",
+        }],
+        businesses: &[Business {
+            id: "201000000000001",
+            name: "Somerville Holdings",
+            owned_pages: &[
+                // Also a Page of her own: listed by both, one Page.
+                Page {
+                    id: "102000000000011",
+                    name: "Somerville Instruments",
+                    category: "Science, Technology & Engineering",
+                },
+                Page {
+                    id: "102000000000012",
+                    name: "Connexion of the Sciences",
+                    category: "Book",
+                },
+            ],
+            client_pages: &[Page {
+                id: "102000000000013",
+                name: "Mechanism of the Heavens Press",
+                category: "Publisher",
+            }],
+        }],
         ..BASE
     },
     Account {

@@ -42,6 +42,13 @@
 //!   tests hold these against the platforms' API descriptions.
 //! - `GET|POST /__sandbox/x/billing {"balance_micros"?,"post_read_cap"?,"post_reads"?}`: X's
 //!   pay-per-use credits and post-read cap (`platforms/twitter.rs`), off by default.
+//! - `POST /__sandbox/meta/callbacks {"platform":"facebook|instagram","account","kind":
+//!   "deauthorize|data_deletion","url"}`: sends Meta's callback as Meta would: a form POST of
+//!   `signed_request` (base64url HMAC-SHA256 signature `.` base64url JSON `{algorithm:
+//!   "HMAC-SHA256", issued_at, user_id}`, signed with the platform app's client secret) to
+//!   `url`, the app's registered callback URL. `deauthorize` first removes the app for that
+//!   person (every grant of the account dies, as "Remove" in the person's settings does).
+//!   Answers `{"status","body","signed_request"}`: what the app answered.
 //! - `GET /__sandbox/accounts`: the test accounts.
 //! - `GET /__sandbox/avatars/{account}.svg`: the avatar the profile endpoints point at.
 
@@ -81,6 +88,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(list_exchanges).delete(clear_exchanges),
         )
         .route("/__sandbox/accounts", get(list_accounts))
+        .route("/__sandbox/meta/callbacks", post(meta_callback))
         .route("/__sandbox/avatars/{file}", get(avatar))
 }
 
@@ -379,4 +387,87 @@ async fn avatar(req: Req) -> Response {
         "image/svg+xml",
     );
     http::with_header(r, "cache-control", "public, max-age=86400")
+}
+
+#[derive(Deserialize)]
+struct MetaCallback {
+    platform: String,
+    account: String,
+    kind: String,
+    url: String,
+}
+
+/// Meta's `signed_request`: `base64url(HMAC-SHA256(secret, encoded)) + "." + encoded`, where
+/// `encoded = base64url(payload JSON)`, no padding
+/// (<https://developers.facebook.com/docs/development/create-an-app/app-dashboard/data-deletion-callback>).
+pub(crate) fn signed_request(payload: &Value, secret: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let encoded = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(encoded.as_bytes());
+    format!(
+        "{}.{encoded}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+async fn meta_callback(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    let m: MetaCallback = match parse(&req) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Some(platform) = ["facebook", "instagram"]
+        .into_iter()
+        .find(|p| *p == m.platform)
+    else {
+        return bad_request(format!(
+            "platform {:?} sends no Meta callbacks (facebook, instagram)",
+            m.platform
+        ));
+    };
+    if !["deauthorize", "data_deletion"].contains(&m.kind.as_str()) {
+        return bad_request("kind must be deauthorize or data_deletion");
+    }
+    let Some(account) = accounts::find(platform, &m.account) else {
+        return bad_request(format!("unknown {platform} account {:?}", m.account));
+    };
+    if !(m.url.starts_with("http://") || m.url.starts_with("https://")) {
+        return bad_request("url must be an absolute http(s) URL");
+    }
+    let Some(app) = sb.config.clients.get(platform).cloned() else {
+        return bad_request(format!("no {platform} app is registered"));
+    };
+    if m.kind == "deauthorize" {
+        sb.lock().revoke_all(platform, &app.client_id, account.id);
+    }
+    let payload = json!({
+        "algorithm": "HMAC-SHA256",
+        "issued_at": sb.now().timestamp(),
+        "user_id": account.user_id,
+    });
+    let sr = signed_request(&payload, &app.client_secret);
+    let sent = reqwest::Client::new()
+        .post(&m.url)
+        .form(&[("signed_request", sr.as_str())])
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+            json(
+                200,
+                json!({ "status": status, "body": body, "signed_request": sr }),
+            )
+        }
+        Err(e) => json(
+            502,
+            json!({ "error": format!("the callback URL did not answer: {e}"), "signed_request": sr }),
+        ),
+    }
 }

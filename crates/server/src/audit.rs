@@ -24,6 +24,8 @@ pub mod action {
     pub const CONNECTION_REFRESHED: &str = "connection.refreshed";
     /// A connection was deleted.
     pub const CONNECTION_DELETED: &str = "connection.deleted";
+    /// A connection was marked revoked because the person removed the app at the platform.
+    pub const CONNECTION_REVOKED: &str = "connection.revoked";
     /// A webhook endpoint was added.
     pub const WEBHOOK_CREATED: &str = "webhook.created";
     /// A webhook endpoint was removed.

@@ -106,6 +106,11 @@ pub struct PlatformCredentials {
     /// image URLs here. Empty (the default): every video is uploaded, photo posts are refused.
     #[serde(default)]
     pub verified_domains: Vec<String>,
+    /// The platform's API version instead of the catalog's default (the Graph version
+    /// `vNN.N` for `facebook` and `instagram`, the `LinkedIn-Version` `YYYYMM` for
+    /// `linkedin`; other platforms have none). `SWITCHBOARD_<ID>_API_VERSION` overrides it.
+    #[serde(default)]
+    pub api_version: Option<String>,
 }
 
 /// A custom OAuth 2.0 provider (`[providers.<id>]`).
@@ -700,6 +705,7 @@ impl Config {
                 }
             }
         }
+        apply_api_versions(&mut c, env)?;
         c.providers = fc.providers;
         for (id, p) in c.providers.iter_mut() {
             let upper = id.to_ascii_uppercase().replace('-', "_");
@@ -1315,6 +1321,7 @@ impl Config {
                 && p.extra_scopes.is_empty()
                 && p.api_base.is_none()
                 && p.verified_domains.is_empty()
+                && p.api_version.is_none()
             {
                 continue;
             }
@@ -1339,6 +1346,9 @@ impl Config {
             if !p.verified_domains.is_empty() {
                 let s: Vec<String> = p.verified_domains.iter().map(|s| q(s)).collect();
                 let _ = writeln!(o, "verified_domains = [{}]", s.join(", "));
+            }
+            if let Some(v) = &p.api_version {
+                let _ = writeln!(o, "api_version = {}", q(v));
             }
         }
         for (id, p) in &self.providers {
@@ -1368,6 +1378,62 @@ fn redact_url(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+// ---- API versions as settings (`[platforms.<id>] api_version`) ----
+
+/// Applies `SWITCHBOARD_<ID>_API_VERSION` over `[platforms.<id>] api_version` and checks each
+/// against the catalog: only platforms with versioning take one, written in their format.
+fn apply_api_versions(c: &mut Config, env: &dyn Env) -> Result<(), ConfigError> {
+    for id in switchboard_core::catalog::BUILTIN_IDS {
+        let var = format!("SWITCHBOARD_{}_API_VERSION", id.to_ascii_uppercase());
+        if let Some(v) = env.var(&var).filter(|v| !v.trim().is_empty()) {
+            c.platforms.entry(id.to_string()).or_default().api_version = Some(v);
+        }
+    }
+    let versions = c.api_versions();
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let mut catalog =
+        switchboard_core::Catalog::builtin().map_err(|e| invalid("platforms", e.to_string()))?;
+    for (id, v) in &versions {
+        if let Err(e) = catalog.set_api_version(id, v) {
+            let reason = match e {
+                switchboard_core::catalog::CatalogError::BadApiVersion { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            return Err(invalid(
+                format!("platforms.{id}.api_version"),
+                format!("{v:?}: {reason}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The Deauthorize Callback URL to register for a Meta platform (`facebook`,
+    /// `instagram`): Meta POSTs a `signed_request` there when a person removes the app.
+    pub fn deauthorize_url(&self, platform: &str) -> String {
+        format!("{}/v1/meta/{platform}/deauthorize", self.public_url)
+    }
+
+    /// The Data Deletion Request Callback URL to register for a Meta platform: Meta POSTs a
+    /// `signed_request` there when a person asks for their data to be deleted.
+    pub fn data_deletion_url(&self, platform: &str) -> String {
+        format!("{}/v1/meta/{platform}/data-deletion", self.public_url)
+    }
+
+    /// The configured API versions by platform id (`[platforms.<id>] api_version` with the
+    /// environment applied); platforms not in it use the catalog's default. Apply with
+    /// [`switchboard_core::Catalog::set_api_versions`].
+    pub fn api_versions(&self) -> BTreeMap<String, String> {
+        self.platforms
+            .iter()
+            .filter_map(|(id, p)| Some((id.clone(), p.api_version.clone()?.trim().to_string())))
+            .collect()
     }
 }
 
@@ -1403,6 +1469,8 @@ impl ProviderConfig {
                 api_base_url: None,
             },
             vars: BTreeMap::new(),
+            versioning: None,
+            api_version: None,
             profile,
             scopes: Scopes {
                 profile: self.scopes.clone(),
@@ -1507,6 +1575,50 @@ mod tests {
         let err = Config::from_parts(fc, &env(&[])).unwrap_err();
         assert!(err.to_string().contains("platforms.myspace"), "{err}");
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn api_versions_from_file_and_environment() {
+        let fc: FileConfig = toml::from_str(
+            "[platforms.facebook]\napi_version = \"v24.0\"\n[platforms.linkedin]\napi_version = \"202601\"\n",
+        )
+        .unwrap();
+        let c = Config::from_parts(fc, &env(&[("SWITCHBOARD_LINKEDIN_API_VERSION", "202603")]))
+            .unwrap();
+        let v = c.api_versions();
+        assert_eq!(v.get("facebook").map(String::as_str), Some("v24.0"));
+        assert_eq!(
+            v.get("linkedin").map(String::as_str),
+            Some("202603"),
+            "the environment wins"
+        );
+        assert_eq!(v.get("instagram"), None);
+        assert!(c.redacted_toml().contains("api_version = \"v24.0\""));
+        // A platform without versioning, or a version not written as the platform writes
+        // them, is refused naming the setting.
+        for (toml, field) in [
+            (
+                "[platforms.twitter]\napi_version = \"2\"\n",
+                "platforms.twitter.api_version",
+            ),
+            (
+                "[platforms.facebook]\napi_version = \"26.0\"\n",
+                "platforms.facebook.api_version",
+            ),
+        ] {
+            let fc: FileConfig = toml::from_str(toml).unwrap();
+            let err = Config::from_parts(fc, &env(&[])).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = Config::from_parts(
+            FileConfig::default(),
+            &env(&[("SWITCHBOARD_INSTAGRAM_API_VERSION", "latest")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("platforms.instagram.api_version"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -21,8 +21,13 @@ pub mod kind {
     pub const CONNECTION_NEEDS_REAUTH: &str = "connection.needs_reauth";
     /// An access token that cannot be renewed expires soon: the person must reconnect before.
     pub const CONNECTION_EXPIRING_SOON: &str = "connection.expiring_soon";
-    /// A connection was deleted (and revoked where possible).
+    /// A connection was deleted (and revoked where possible), or deleted on the person's
+    /// data deletion request at Meta (payload `reason: data_deletion_request`).
     pub const CONNECTION_DISCONNECTED: &str = "connection.disconnected";
+    /// The person removed the app at the platform (Meta's deauthorize callback): the
+    /// connection is `revoked`. Payload `{platform, owner, account_id, previous_status,
+    /// reason}`.
+    pub const CONNECTION_REVOKED: &str = "connection.revoked";
     /// A connect attempt failed at the callback.
     pub const CONNECT_FAILED: &str = "connect.failed";
     /// Facebook: the person chose the Pages to use (`routes::facebook_pages`).
@@ -47,6 +52,7 @@ pub mod kind {
         CONNECTION_NEEDS_REAUTH,
         CONNECTION_EXPIRING_SOON,
         CONNECTION_DISCONNECTED,
+        CONNECTION_REVOKED,
         CONNECT_FAILED,
         CONNECTION_PAGES_SELECTED,
         POST_PUBLISHED,

@@ -29,6 +29,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod lifecycle;
+pub mod meta_callbacks;
 pub mod metrics;
 pub mod openapi;
 pub mod prerequisites;
@@ -262,9 +263,17 @@ impl AppState {
     }
 }
 
-fn build_catalog(config: &Config) -> Result<Catalog, StartError> {
+/// The catalog as `config` makes it: the built-in platforms with their configured API versions,
+/// API bases and TikTok verified domains, then the sandbox rewrite (`sandbox_url`), custom
+/// providers and `[hosts]` overrides. The one place `serve`, `platforms` and `doctor` build it.
+///
+/// # Errors
+/// A configured value the catalog refuses (a bad API version or URL, a duplicate provider).
+pub fn build_catalog(config: &Config) -> Result<Catalog, switchboard_core::catalog::CatalogError> {
     let mut catalog = Catalog::builtin()?;
-    // Per-platform settings first, so that the sandbox and host rewrites apply to them too.
+    // API versions first (each resets the platform's endpoints from its catalog file), then
+    // the other per-platform settings, so that the sandbox and host rewrites apply to them too.
+    catalog.set_api_versions(&config.api_versions())?;
     for (id, p) in &config.platforms {
         if let Some(base) = &p.api_base {
             catalog.override_api_base(id, base)?;
@@ -342,6 +351,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::posts::routes())
         .merge(routes::sync::routes())
         .merge(routes::media::routes())
+        .merge(routes::meta_callbacks::routes())
         .merge(openapi::routes())
         .merge(dashboard::routes())
         .fallback(routes::probes::not_found);

@@ -38,7 +38,8 @@ pub enum Status {
 #[schema(as = PrerequisiteCheck)]
 pub struct Check {
     /// Stable name (`client_id`, `client_secret`, `redirect_uri`, `public_url_https`,
-    /// `encryption_key`, `database`, `clock`).
+    /// `encryption_key`, `database`, `clock`, `api_version`; `deauthorize_callback` and
+    /// `data_deletion_callback` on Meta's platforms).
     pub name: &'static str,
     /// Pass, warn or fail.
     pub status: Status,
@@ -159,7 +160,53 @@ pub fn platform_checks(config: &Config, spec: &PlatformSpec) -> Vec<Check> {
         ),
     ));
     out.push(public_url_check(config));
+    if crate::meta_callbacks::is_meta(&spec.id) {
+        out.push(Check::pass(
+            "deauthorize_callback",
+            format!(
+                "register this Deauthorize Callback URL with {} (required in live mode): {}",
+                spec.display_name,
+                config.deauthorize_url(&spec.id)
+            ),
+        ));
+        out.push(Check::pass(
+            "data_deletion_callback",
+            format!(
+                "register this Data Deletion Request Callback URL with {} (required in live mode): {}",
+                spec.display_name,
+                config.data_deletion_url(&spec.id)
+            ),
+        ));
+    }
+    if let Some(c) = api_version_check(spec, Utc::now().date_naive()) {
+        out.push(c);
+    }
     out
+}
+
+/// The API version in use against its documented sunset (the catalog's `[versioning]`): a
+/// pass naming the version, or a warning when its sunset is within
+/// [`switchboard_core::catalog::SUNSET_WARNING_DAYS`] days of `today` or past. `None` for
+/// platforms without versioning.
+pub fn api_version_check(spec: &PlatformSpec, today: chrono::NaiveDate) -> Option<Check> {
+    let versioning = spec.versioning.as_ref()?;
+    let version = spec.api_version.as_deref()?;
+    Some(match versioning.sunset_warning(version, today) {
+        Some(w) => Check::warn(
+            "api_version",
+            w,
+            format!(
+                "Move to a newer version (the default is {}): set [platforms.{}].api_version or {}, or remove it to use the default.",
+                versioning.default,
+                spec.id,
+                env_name(&spec.id, "API_VERSION")
+            ),
+        ),
+        None => Check::pass(
+            "api_version",
+            format!("{} API version {version}", spec.display_name),
+        ),
+    })
 }
 
 /// HTTPS for a public URL that is not a loopback address (platforms refuse plain-HTTP callbacks

@@ -341,3 +341,242 @@ async fn one_page_token_refused_marks_that_page_and_reselection_recovers() {
     let (_, h) = app.get(&format!("/v1/connections/{id}/health")).await;
     assert_eq!(h["status"], "healthy", "{h}");
 }
+
+// ---- Pages reached through a Business portfolio (issue 11, finding 7) ----
+
+/// Pages whose role comes through a Business portfolio are not in `/me/accounts`: they are
+/// read from `/me/businesses` → `/{business-id}/owned_pages` and `/client_pages`
+/// (`business_management`), deduplicated with the person's own Pages. The sandbox's
+/// `fb-business` manages one Page directly (also owned by her Business), a second only through
+/// the Business, and a client Page.
+#[tokio::test]
+async fn pages_owned_through_a_business_portfolio_are_found_once() {
+    let app = TestApp::spawn().await;
+    let start = app.start("facebook").await;
+    assert!(
+        start["authorization_url"]
+            .as_str()
+            .unwrap()
+            .contains("business_management"),
+        "business_management is asked for: {start}"
+    );
+    let conn = app.connect_as("facebook", Some("fb-business")).await;
+    let id = conn["id"].as_str().unwrap();
+    let (s, pages) = app.get(&format!("/v1/connections/{id}/pages")).await;
+    assert_eq!(s, StatusCode::OK, "{pages}");
+    let ids: Vec<&str> = pages["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["102000000000011", "102000000000012", "102000000000013"],
+        "{pages}"
+    );
+    // A Business Page is usable like any other: selected, its Page token served.
+    let (s, sel) = app
+        .post(
+            &format!("/v1/connections/{id}/pages"),
+            json!({"page_ids": ["102000000000012"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sel}");
+    let (s, tok) = app
+        .get(&format!("/v1/connections/{id}/pages/102000000000012/token"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tok}");
+    let token = tok["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect(token).await["page_id"], "102000000000012");
+}
+
+// ---- Meta's Deauthorize and Data Deletion callbacks (issue 11, finding 12) ----
+
+/// Has the sandbox send Meta's callback (`kind`) for `account` to this app's URL; returns the
+/// app's answer `(status, body)`.
+async fn meta_callback(app: &TestApp, platform: &str, account: &str, kind: &str) -> (u16, Value) {
+    let path = if kind == "deauthorize" {
+        "deauthorize"
+    } else {
+        "data-deletion"
+    };
+    let v: Value = app
+        .http
+        .post(format!("{}/__sandbox/meta/callbacks", app.sandbox))
+        .json(&json!({
+            "platform": platform,
+            "account": account,
+            "kind": kind,
+            "url": format!("{}/v1/meta/{platform}/{path}", app.api),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (v["status"].as_u64().unwrap() as u16, v["body"].clone())
+}
+
+/// A person who removes the app at Meta: Meta POSTs a `signed_request` to the Deauthorize
+/// Callback URL; the connection is marked revoked at once, with its event.
+#[tokio::test]
+async fn deauthorize_callback_revokes_the_persons_connection_with_an_event() {
+    let app = TestApp::spawn().await;
+    let fb = app.connect("facebook").await;
+    let fb_id = fb["id"].as_str().unwrap();
+    let other = app.connect_as("facebook", Some("fb-nopages")).await;
+    let (status, body) = meta_callback(&app, "facebook", "fb-ada", "deauthorize").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked"], 1);
+    let (_, one) = app.get(&format!("/v1/connections/{fb_id}")).await;
+    assert_eq!(one["status"], "revoked", "{one}");
+    let (_, two) = app
+        .get(&format!(
+            "/v1/connections/{}",
+            other["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_ne!(
+        two["status"], "revoked",
+        "another person's connection is untouched"
+    );
+    assert!(event_kinds(&app)
+        .await
+        .contains(&"connection.revoked".to_string()));
+    // Meta may send it again: nothing more to revoke.
+    let (status, body) = meta_callback(&app, "facebook", "fb-ada", "deauthorize").await;
+    assert_eq!((status, body["revoked"].as_u64()), (200, Some(0)));
+}
+
+/// A data deletion request: the person's connection is deleted and Meta gets `{url,
+/// confirmation_code}`; the URL is a status page saying it is done.
+#[tokio::test]
+async fn data_deletion_callback_deletes_and_answers_a_status_url() {
+    let app = TestApp::spawn().await;
+    let ig = app.connect("instagram").await;
+    let ig_id = ig["id"].as_str().unwrap();
+    let (status, body) = meta_callback(&app, "instagram", "ig-business", "data_deletion").await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["confirmation_code"].as_str().unwrap();
+    let url = body["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("{}/v1/meta/instagram/data-deletion/{code}", app.api)
+    );
+    let (s, _) = app.get(&format!("/v1/connections/{ig_id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the connection is deleted");
+
+    let page = app.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("complete"));
+    let v: Value = app
+        .http
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["connections_deleted"], 1);
+    // A made-up or altered code, or another platform's, is not found.
+    for bad in [
+        format!("{}/v1/meta/instagram/data-deletion/{code}x", app.api),
+        format!("{}/v1/meta/facebook/data-deletion/{code}", app.api),
+        format!("{}/v1/meta/instagram/data-deletion/nope", app.api),
+    ] {
+        let r = app.http.get(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+}
+
+/// Signature failures: every `signed_request` that does not verify is a 400 problem naming the
+/// field, and changes nothing.
+#[tokio::test]
+async fn signed_requests_that_do_not_verify_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let fb = app.connect("facebook").await;
+    let fb_id = fb["id"].as_str().unwrap();
+    let user_id = fb["account"]["id"]
+        .as_str()
+        .or(fb["account_id"].as_str())
+        .unwrap()
+        .to_string();
+    let secret = b"sandbox-facebook-secret";
+    let sign = switchboard_server::meta_callbacks::sign;
+    let good = json!({"algorithm": "HMAC-SHA256", "issued_at": 1, "user_id": user_id});
+    let cases: Vec<(String, &str)> = vec![
+        (String::new(), "missing"),
+        ("signed_request=".into(), "missing"),
+        ("signed_request=abc".into(), "malformed"),
+        (
+            format!("signed_request={}", sign(&good, b"another-app-secret")),
+            "signature",
+        ),
+        (
+            format!(
+                "signed_request={}",
+                sign(
+                    &json!({"algorithm": "HMAC-SHA1", "user_id": user_id}),
+                    secret
+                )
+            ),
+            "HMAC-SHA256",
+        ),
+        (
+            format!(
+                "signed_request={}",
+                sign(&json!({"algorithm": "HMAC-SHA256"}), secret)
+            ),
+            "user_id",
+        ),
+    ];
+    for (body, why) in cases {
+        for path in ["deauthorize", "data-deletion"] {
+            let r = app
+                .http
+                .post(format!("{}/v1/meta/facebook/{path}", app.api))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{path} {body}");
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["field"], "signed_request", "{v}");
+            assert!(v["detail"].as_str().unwrap().contains(why), "{why}: {v}");
+        }
+    }
+    let (_, one) = app.get(&format!("/v1/connections/{fb_id}")).await;
+    assert_ne!(one["status"], "revoked", "{one}");
+    // Not one of Meta's platforms.
+    let r = app
+        .http
+        .post(format!("{}/v1/meta/twitter/deauthorize", app.api))
+        .body(format!("signed_request={}", sign(&good, secret)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The same request, signed with the app's secret, works.
+    let r = app
+        .http
+        .post(format!("{}/v1/meta/facebook/deauthorize", app.api))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("signed_request={}", sign(&good, secret)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, one) = app.get(&format!("/v1/connections/{fb_id}")).await;
+    assert_eq!(one["status"], "revoked", "{one}");
+}

@@ -1249,6 +1249,56 @@ async fn real_answers_match_the_described_schemas() {
         204
     );
 
+    // Meta's callbacks, signed as Meta signs them (with the sandbox app's secret), for a person
+    // with no connection here; then a signature that does not verify.
+    let sr = switchboard_server::meta_callbacks::sign(
+        &json!({"algorithm": "HMAC-SHA256", "issued_at": 1, "user_id": "nobody"}),
+        b"sandbox-instagram-secret",
+    );
+    let meta = |path: &str, body: String| {
+        c.app
+            .http
+            .post(format!("{}/v1/meta/instagram/{path}", c.app.api))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = meta("deauthorize", format!("signed_request={sr}"))
+        .await
+        .unwrap();
+    let a = c.check("post", "/v1/meta/{platform}/deauthorize", r).await;
+    assert_eq!((a.status, &a.body["revoked"]), (200, &json!(0)));
+    let r = meta("deauthorize", "signed_request=x.y".into())
+        .await
+        .unwrap();
+    let a = c.check("post", "/v1/meta/{platform}/deauthorize", r).await;
+    assert_eq!(a.status, 400);
+    let r = meta("data-deletion", format!("signed_request={sr}"))
+        .await
+        .unwrap();
+    let a = c
+        .check("post", "/v1/meta/{platform}/data-deletion", r)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = a.body["confirmation_code"].as_str().unwrap().to_string();
+    let status_path = format!("/v1/meta/instagram/data-deletion/{code}");
+    let template = "/v1/meta/{platform}/data-deletion/{confirmation_code}";
+    let a = c
+        .send(
+            "get",
+            template,
+            &status_path,
+            None,
+            true,
+            "application/json",
+        )
+        .await;
+    assert_eq!(a.body["status"], "completed");
+    let a = c
+        .send("get", template, &status_path, None, true, "text/html")
+        .await;
+    assert_eq!(a.status, 200);
+
     // The check can fail: an undocumented field, a value outside its enum and a missing
     // required field are each caught.
     let schema = c.schema_of("get", "/v1/connections/{id}", 200, "application/json");

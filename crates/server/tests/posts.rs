@@ -2005,3 +2005,64 @@ async fn a_panicking_handler_answers_a_problem_and_is_logged_once() {
         .count();
     assert_eq!(logged, 1, "logged once");
 }
+
+
+/// YouTube locks every upload of an unverified API project created after 28 July 2020 as
+/// private (https://developers.google.com/youtube/v3/docs/videos/insert). With the sandbox's
+/// app unaudited, a public upload ends `published` (the video exists) with the warning as the
+/// target's diagnosis and in the `post.published` event, saying the project needs YouTube's
+/// audit.
+#[tokio::test]
+async fn a_youtube_upload_kept_private_is_published_with_a_warning() {
+    let app = TestApp::spawn_with(Setup {
+        sandbox: Box::new(|s| {
+            s.unaudited_apps.insert("youtube".to_string());
+        }),
+        ..Default::default()
+    })
+    .await;
+    let yt = app.connect("youtube").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let video = format!("{}/__sandbox/media/clip.mp4?bytes=300000", app.sandbox);
+    let id = create_id(
+        &app,
+        json!({"content": {"text": "How we bake",
+            "media": [{"url": video, "kind": "video", "mime_type": "video/mp4", "size_bytes": 300000}],
+            "overrides": {"youtube": {"title": "Baking day", "privacy_status": "public"}}},
+            "connection_ids": [yt]}),
+    )
+    .await;
+    for _ in 0..10 {
+        tick(&app.state).await.unwrap();
+        if post(&app, &id).await["targets"][0]["status"] == "published" {
+            break;
+        }
+        app.clock.advance(Duration::seconds(30));
+    }
+    let p = post(&app, &id).await;
+    let t = &p["targets"][0];
+    assert_eq!(t["status"], "published", "{p}");
+    assert!(t["platform_post_id"].is_string());
+    assert_eq!(t["diagnosis"]["category"], "app_not_approved", "{t}");
+    assert_eq!(t["diagnosis"]["severity"], "warning", "{t}");
+    assert!(
+        t["diagnosis"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("private"),
+        "{t}"
+    );
+    let events = app
+        .state
+        .store()
+        .list_events(&app.workspace_id, 50)
+        .await
+        .unwrap();
+    let ev = events
+        .iter()
+        .find(|e| e.kind == "post.published")
+        .expect("post.published");
+    assert_eq!(ev.payload["warning"]["category"], "app_not_approved");
+}

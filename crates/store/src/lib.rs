@@ -320,6 +320,15 @@ pub trait Store:
         account_id: &str,
     ) -> StoreResult<Option<Connection>>;
 
+    /// Every workspace's connection to a given platform account (a platform's callback about a
+    /// person, such as Meta's deauthorize and data deletion callbacks, names the account, not
+    /// the workspace), oldest first.
+    async fn find_connections_by_platform_account(
+        &self,
+        platform: &str,
+        account_id: &str,
+    ) -> StoreResult<Vec<Connection>>;
+
     /// Inserts the connection, or when the workspace already has one for the same platform and
     /// account, updates that one (keeping its id, `created_at`, and its refresh token with its
     /// expiry when the new refresh token is `None`) and bumps its version. Returns the stored row, whose

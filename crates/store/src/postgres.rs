@@ -360,6 +360,25 @@ impl Store for PgStore {
         )))
     }
 
+    async fn find_connections_by_platform_account(
+        &self,
+        platform: &str,
+        account_id: &str,
+    ) -> StoreResult<Vec<Connection>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            connection_columns!(),
+            " FROM connections WHERE platform = $1 AND account_id = $2 ORDER BY created_at, id"
+        ))
+        .bind(platform)
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(connection_from_row)
+        .collect()
+    }
+
     async fn find_connection_by_account(
         &self,
         workspace_id: &str,

@@ -366,11 +366,12 @@ impl PostStore for PgStore {
                 post_id,
                 url,
                 progress,
+                warning,
             } => (
                 Some(post_id.as_str()),
                 url.as_deref(),
                 Some(progress.to_string()),
-                None,
+                warning.as_ref().map(|w| w.to_string()),
                 Some(now),
             ),
             TargetOutcome::Failed(d) | TargetOutcome::Unknown(d) => {

@@ -202,6 +202,9 @@ pub enum TargetOutcome {
         url: Option<String>,
         /// Final progress.
         progress: Value,
+        /// Published, but not as asked: the warning diagnosis kept as the target's
+        /// `last_error` (`None` clears it).
+        warning: Option<Value>,
     },
     /// Failed for good (non-retryable, or out of attempts), with the diagnosis.
     Failed(Value),

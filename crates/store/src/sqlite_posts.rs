@@ -386,11 +386,12 @@ impl PostStore for SqliteStore {
                 post_id,
                 url,
                 progress,
+                warning,
             } => (
                 Some(post_id.as_str()),
                 url.as_deref(),
                 Some(progress.to_string()),
-                None,
+                warning.as_ref().map(|w| w.to_string()),
                 Some(ms(now)),
             ),
             TargetOutcome::Failed(d) | TargetOutcome::Unknown(d) => {
@@ -400,8 +401,8 @@ impl PostStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE post_targets SET status = ?3, attempts = attempts + CASE WHEN ?3 = 'published' \
              THEN 0 ELSE 1 END, platform_post_id = ?4, url = ?5, \
-             progress = COALESCE(?6, progress), last_error = CASE WHEN ?3 = 'published' \
-             THEN NULL ELSE ?7 END, published_at = ?8, locked_by = NULL, locked_until = NULL, \
+             progress = COALESCE(?6, progress), last_error = ?7, \
+             published_at = ?8, locked_by = NULL, locked_until = NULL, \
              updated_at = ?9, create_attempt = NULL, create_sent_at = NULL WHERE id = ?1 AND locked_by = ?2 AND status = 'publishing'",
         )
         .bind(id)

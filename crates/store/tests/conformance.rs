@@ -440,6 +440,20 @@ async fn upsert_is_per_workspace_and_platform(store: Arc<dyn Store>) {
     let ids: HashSet<_> = [&a_x.id, &a_li.id, &b_x.id].into_iter().collect();
     assert_eq!(ids.len(), 3);
     assert!([&a_x, &a_li, &b_x].iter().all(|c| c.version == 1));
+    // One platform account across workspaces (Meta's callbacks name the person only).
+    let found: HashSet<_> = store
+        .find_connections_by_platform_account("x", "same")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(found, HashSet::from([a_x.id.clone(), b_x.id.clone()]));
+    assert!(store
+        .find_connections_by_platform_account("x", "other")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn upsert_requires_existing_workspace(store: Arc<dyn Store>) {

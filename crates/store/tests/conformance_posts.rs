@@ -530,6 +530,7 @@ async fn progress_defer_and_finish(store: Arc<dyn Store>) {
         post_id: "17890".into(),
         url: Some("https://instagram.com/p/abc".into()),
         progress: json!({"container": "c1", "published": "17890"}),
+        warning: None,
     };
     assert!(store
         .finish_target(&t.id, "w", &outcome, at(9100))
@@ -577,16 +578,22 @@ async fn cancel_retry_publish_now_and_summary(store: Arc<dyn Store>) {
             .id
             .clone()
     };
+    // Published with a warning (not as asked): the warning is kept as the diagnosis.
+    let warning = json!({"category": "app_not_approved", "severity": "warning"});
     let published = TargetOutcome::Published {
         post_id: "1".into(),
         url: None,
         progress: json!(null),
+        warning: Some(warning.clone()),
     };
     let failure = json!({"category": "invalid_request", "retryable": false});
     store
         .finish_target(&by("x"), "w", &published, at(1))
         .await
         .unwrap();
+    let x = store.get_target(&by("x")).await.unwrap().unwrap();
+    assert_eq!(x.status, "published");
+    assert_eq!(x.last_error, Some(warning));
     store
         .finish_target(
             &by("linkedin"),

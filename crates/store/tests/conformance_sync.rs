@@ -54,6 +54,7 @@ async fn published(store: &Arc<dyn Store>, platforms: &[&str]) -> (String, Strin
             post_id: format!("pp-{}", t.id),
             url: None,
             progress: json!(null),
+            warning: None,
         };
         assert!(store
             .finish_target(&t.id, "pub", &outcome, at(2))

@@ -1,6 +1,8 @@
 //! Facebook Login (manual flow) and the Graph API. PLATFORMS.md §3.
 //!
-//! - Every path carries a Graph version segment; any `vNN.N` is accepted.
+//! - Every path carries a Graph version segment: a released version (the Graph changelog's
+//!   table, on the sandbox clock) is served, a retired one too (Meta serves it with the oldest
+//!   available version), a version never released is `(#2500) Unknown path components`.
 //! - Authorize `www.facebook.com/vNN.N/dialog/oauth`: scopes separated by commas, no PKCE,
 //!   `response_type` defaults to `code`, `public_profile` when no scope is given; bad requests
 //!   are error pages ("URL blocked", "Invalid Scopes"); redirects end with `#_=_`; a denial
@@ -10,7 +12,10 @@
 //!   The same endpoint with `grant_type=fb_exchange_token&fb_exchange_token=…` → long-lived
 //!   (`expires_in` 5183944). An expired token cannot be exchanged. There are no refresh tokens.
 //! - `GET /me/accounts` lists the account's Pages with Page tokens: they never expire when asked
-//!   for with a long-lived user token, and expire with the user token otherwise.
+//!   for with a long-lived user token, and expire with the user token otherwise. Pages the
+//!   person reaches only through a Business portfolio are not there: `GET /me/businesses`,
+//!   then `GET /{business-id}/owned_pages` and `/client_pages` (same shape) list them, each
+//!   needing `business_management` (the `fb-business` test account).
 //! - `GET /{page-id}` reads a Page with its Page token (or the user token of a manager).
 //! - `DELETE /me/permissions` de-authorizes the app: every token of the account dies.
 //! - Every error, OAuth endpoints included, is Graph's envelope
@@ -29,8 +34,9 @@
 //! - Every publishing call answers `X-App-Usage` and `X-Business-Use-Case-Usage`.
 //! - `GET /{page-id}/feed?fields=id,message,created_time&limit=` (`pages_read_engagement`, the
 //!   Page's token): the Page's posts (photo and video posts included), newest first.
-//! - Metrics: `GET /{post-id}/insights?metric=post_impressions,post_engaged_users,
-//!   post_reactions_by_type_total` (`read_insights`) in Graph's `data[]` shape.
+//! - Metrics: `GET /{post-id}/insights?metric=post_media_view,post_total_media_view_unique,
+//!   post_reactions_by_type_total,post_clicks` (`read_insights`) in Graph's `data[]` shape; the
+//!   retired `post_impressions*` and `post_engaged_users` fail the whole call with `(#100)`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -137,6 +143,18 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/graph.facebook.com/{version}/me", get(me))
         .route("/graph.facebook.com/{version}/me/accounts", get(accounts))
+        .route(
+            "/graph.facebook.com/{version}/me/businesses",
+            get(businesses),
+        )
+        .route(
+            "/graph.facebook.com/{version}/{node}/owned_pages",
+            get(owned_pages),
+        )
+        .route(
+            "/graph.facebook.com/{version}/{node}/client_pages",
+            get(client_pages),
+        )
         .route("/graph.facebook.com/{version}/{node}", get(node))
         .route(
             "/graph.facebook.com/{version}/me/permissions",
@@ -145,14 +163,54 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(publishing_routes())
 }
 
-/// The version segment after `/{host}/`, if it is a Graph version (`v22.0`).
-pub(crate) fn graph_version<'a>(req: &'a Req, host: &str) -> Option<&'a str> {
+/// The version segment after `/{host}/`, if it is a Graph version Meta serves on the sandbox
+/// clock's day: one of the released versions of the Graph changelog
+/// (<https://developers.facebook.com/docs/graph-api/changelog/versions/>, the catalog's
+/// `[versioning]` table of `facebook`), released by `now`. A version past its "available
+/// until" date, or older than the table, still answers: Meta serves such calls with the oldest
+/// available version (<https://developers.facebook.com/docs/graph-api/guides/versioning>). A
+/// version never released (`v99.0`, `v22.5`, or one released after `now`) is `None`: Graph
+/// answers it `(#2500) Unknown path components`.
+pub(crate) fn graph_version<'a>(sb: &Shared, req: &'a Req, host: &str) -> Option<&'a str> {
     let marker = format!("/{host}/");
     let i = req.path.find(&marker)? + marker.len();
     let seg = req.path[i..].split('/').next()?;
-    let (major, minor) = seg.strip_prefix('v')?.split_once('.')?;
+    served_graph_version(seg, sb.now().date_naive()).then_some(seg)
+}
+
+/// Whether Graph serves `seg` (`v26.0`) on `today`; see [`graph_version`].
+pub(crate) fn served_graph_version(seg: &str, today: chrono::NaiveDate) -> bool {
+    let Some((major, minor)) = seg.strip_prefix('v').and_then(|r| r.split_once('.')) else {
+        return false;
+    };
     let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.chars().all(|c| c.is_ascii_digit());
-    (digits(major) && digits(minor)).then_some(seg)
+    if !(digits(major) && digits(minor)) {
+        return false;
+    }
+    let table = graph_versions();
+    if let Some(k) = table.iter().find(|k| k.version == seg) {
+        return k.released.is_none_or(|r| r <= today);
+    }
+    // Older than every listed version: retired long ago, served by the oldest available.
+    let oldest = table
+        .iter()
+        .filter_map(|k| k.version[1..].split('.').next()?.parse::<u32>().ok())
+        .min()
+        .unwrap_or(0);
+    major.parse::<u32>().is_ok_and(|m| m < oldest)
+}
+
+/// Meta's released Graph versions, from the catalog (`facebook.toml` `[versioning]`).
+fn graph_versions() -> &'static [switchboard_core::catalog::KnownVersion] {
+    static TABLE: std::sync::OnceLock<Vec<switchboard_core::catalog::KnownVersion>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        switchboard_core::Catalog::builtin()
+            .ok()
+            .and_then(|c| c.get("facebook")?.versioning.clone())
+            .map(|v| v.versions)
+            .unwrap_or_default()
+    })
 }
 
 /// Graph's error envelope, with `WWW-Authenticate` on token errors like Graph sends.
@@ -202,17 +260,20 @@ pub(crate) fn token_error(e: TokenError) -> Response {
     }
 }
 
-fn bad_version() -> Response {
-    graph_error(
-        400,
-        "Unknown path components: unsupported Graph API version",
-        2500,
-        None,
-    )
+/// Graph's answer to a path whose version segment is not a served version: the segment is
+/// read as a node and the rest as unknown path components (code 2500, as Graph answers e.g.
+/// `v2.80`).
+fn bad_version(req: &Req) -> Response {
+    let rest = req
+        .path
+        .split_once("/graph.facebook.com/")
+        .and_then(|(_, r)| r.split_once('/'))
+        .map_or(String::new(), |(_, r)| format!("/{r}"));
+    graph_error(400, &format!("Unknown path components: {rest}"), 2500, None)
 }
 
 async fn authorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "www.facebook.com").is_none() {
+    if graph_version(&sb, &req, "www.facebook.com").is_none() {
         return http::html(
             404,
             "<!doctype html><title>Page not found</title><p>This page isn't available. \
@@ -247,8 +308,8 @@ fn app(sb: &Shared, req: &Req) -> Result<String, Response> {
 }
 
 async fn access_token(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     if req.param("grant_type") == Some("fb_exchange_token") {
         http::run(&sb, ID, Endpoint::Exchange, || long_lived(&sb, &req)).await
@@ -389,8 +450,8 @@ fn no_field(field: &str, node: &str) -> Response {
 }
 
 async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     http::run(&sb, ID, Endpoint::Profile, || {
         let info = match authenticated(&sb, &req) {
@@ -400,7 +461,7 @@ async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
         let a = info.grant.account;
         // A Page token reads the Page.
         if let TokenKind::Page(page_id) = info.kind {
-            let Some(page) = a.pages.iter().find(|p| p.id == page_id) else {
+            let Some(page) = a.find_page(page_id) else {
                 return token_error(TokenError::Unknown);
             };
             let mut body = json!({ "id": page.id });
@@ -449,8 +510,8 @@ async fn me(State(sb): State<Arc<Shared>>, req: Req) -> Response {
 /// `GET /{page-id}?fields=id,name,category`: a Page node, readable with that Page's token or
 /// with the user token of a person who manages it. Other ids get Graph's error 100/33.
 async fn node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     http::run(&sb, ID, Endpoint::Profile, || {
         let info = match authenticated(&sb, &req) {
@@ -458,7 +519,7 @@ async fn node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
             Err(r) => return r,
         };
         let id = req.path.rsplit('/').next().unwrap_or_default();
-        let page = info.grant.account.pages.iter().find(|p| p.id == id);
+        let page = info.grant.account.find_page(id);
         let readable = match info.kind {
             TokenKind::Page(p) => p == id,
             _ => true,
@@ -489,8 +550,8 @@ async fn node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
 }
 
 async fn accounts(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     http::run(&sb, ID, Endpoint::Profile, || {
         let info = match authenticated(&sb, &req) {
@@ -508,69 +569,189 @@ async fn accounts(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 None,
             );
         }
-        let wanted = fields(&req, "access_token,category,name,id,tasks");
-        if let Some(bad) = wanted
-            .iter()
-            .find(|f| !["id", "name", "access_token", "category", "tasks"].contains(f))
-        {
-            return no_field(bad, "Page");
+        list_pages(&sb, &req, &info, info.grant.account.pages)
+    })
+    .await
+}
+
+/// A Graph list of `pages` with the asked `fields` (`id`, `name`, `category`, `tasks`,
+/// `access_token`: a Page token that never expires when the user token is long-lived, else
+/// ends with it), as `/me/accounts` and the Business Page edges answer.
+fn list_pages(
+    sb: &Shared,
+    req: &Req,
+    info: &TokenInfo,
+    pages: &'static [crate::accounts::Page],
+) -> Response {
+    let wanted = fields(req, "access_token,category,name,id,tasks");
+    if let Some(bad) = wanted
+        .iter()
+        .find(|f| !["id", "name", "access_token", "category", "tasks"].contains(f))
+    {
+        return no_field(bad, "Page");
+    }
+    // Page tokens from a long-lived user token never expire; otherwise they end with it.
+    let page_expiry = if info.long_lived {
+        None
+    } else {
+        info.expires_at
+    };
+    let now = sb.now();
+    let mut d = sb.lock();
+    let mut data = Vec::new();
+    for page in pages {
+        let mut item = json!({ "id": page.id });
+        for f in &wanted {
+            match *f {
+                "name" => item["name"] = Value::from(page.name),
+                "category" => item["category"] = Value::from(page.category),
+                "tasks" => {
+                    item["tasks"] = json!([
+                        "ANALYZE",
+                        "ADVERTISE",
+                        "MODERATE",
+                        "CREATE_CONTENT",
+                        "MANAGE"
+                    ])
+                }
+                "access_token" => {
+                    let token = d
+                        .existing_page_token(info.grant.id, page.id, page_expiry, now)
+                        .unwrap_or_else(|| {
+                            d.issue_until(
+                                &info.grant,
+                                TokenKind::Page(page.id),
+                                page_expiry,
+                                info.long_lived,
+                                now,
+                            )
+                            .token
+                        });
+                    item["access_token"] = Value::from(token);
+                }
+                _ => {}
+            }
         }
-        // Page tokens from a long-lived user token never expire; otherwise they end with it.
-        let page_expiry = if info.long_lived {
-            None
-        } else {
-            info.expires_at
+        data.push(item);
+    }
+    let cursor = http::random_b64(12);
+    json(
+        200,
+        json!({ "data": data, "paging": { "cursors": { "before": cursor, "after": cursor } } }),
+    )
+}
+
+/// The `(#200)` of a Business call without `business_management`.
+fn needs_business_management() -> Response {
+    graph_error(
+        400,
+        "(#200) Requires business_management permission to manage the object",
+        200,
+        None,
+    )
+}
+
+/// `GET /me/businesses?fields=id,name` (`business_management`): the Business portfolios the
+/// person has a role in (User node edge `businesses`, `shared/reference/meta/User.json`).
+async fn businesses(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
+    }
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let info = match authenticated(&sb, &req) {
+            Ok(i) => i,
+            Err(r) => return r,
         };
-        let now = sb.now();
-        let mut d = sb.lock();
+        if matches!(info.kind, TokenKind::Page(_)) {
+            return no_field("businesses", "Page");
+        }
+        if !info.grant.scopes.iter().any(|s| s == "business_management") {
+            return needs_business_management();
+        }
         let mut data = Vec::new();
-        for page in info.grant.account.pages {
-            let mut item = json!({ "id": page.id });
-            for f in &wanted {
-                match *f {
-                    "name" => item["name"] = Value::from(page.name),
-                    "category" => item["category"] = Value::from(page.category),
-                    "tasks" => {
-                        item["tasks"] = json!([
-                            "ANALYZE",
-                            "ADVERTISE",
-                            "MODERATE",
-                            "CREATE_CONTENT",
-                            "MANAGE"
-                        ])
-                    }
-                    "access_token" => {
-                        let token = d
-                            .existing_page_token(info.grant.id, page.id, page_expiry, now)
-                            .unwrap_or_else(|| {
-                                d.issue_until(
-                                    &info.grant,
-                                    TokenKind::Page(page.id),
-                                    page_expiry,
-                                    info.long_lived,
-                                    now,
-                                )
-                                .token
-                            });
-                        item["access_token"] = Value::from(token);
-                    }
-                    _ => {}
+        for b in info.grant.account.businesses {
+            let mut item = json!({ "id": b.id });
+            for f in fields(&req, "id,name") {
+                match f {
+                    "id" => {}
+                    "name" => item["name"] = Value::from(b.name),
+                    other => return no_field(other, "Business"),
                 }
             }
             data.push(item);
         }
-        let cursor = http::random_b64(12);
-        json(
-            200,
-            json!({ "data": data, "paging": { "cursors": { "before": cursor, "after": cursor } } }),
-        )
+        json(200, json!({ "data": data, "paging": {} }))
+    })
+    .await
+}
+
+/// `GET /{business-id}/owned_pages` and `GET /{business-id}/client_pages`
+/// (`business_management`, a Business the person has a role in): its Pages, in the shape of
+/// `/me/accounts` (Business node edges, `shared/reference/meta/Business.json`).
+async fn owned_pages(
+    sb: State<Arc<Shared>>,
+    Path((_, business)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    business_pages(sb, business, true, req).await
+}
+
+async fn client_pages(
+    sb: State<Arc<Shared>>,
+    Path((_, business)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    business_pages(sb, business, false, req).await
+}
+
+async fn business_pages(
+    State(sb): State<Arc<Shared>>,
+    business_id: String,
+    owned: bool,
+    req: Req,
+) -> Response {
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
+    }
+    http::run(&sb, ID, Endpoint::Profile, || {
+        let info = match authenticated(&sb, &req) {
+            Ok(i) => i,
+            Err(r) => return r,
+        };
+        let business = info
+            .grant
+            .account
+            .businesses
+            .iter()
+            .find(|b| b.id == business_id && !matches!(info.kind, TokenKind::Page(_)));
+        let Some(business) = business else {
+            return graph_error(
+                400,
+                &format!(
+                    "Unsupported get request. Object with ID '{business_id}' does not exist, \
+                     cannot be loaded due to missing permissions, or does not support this \
+                     operation."
+                ),
+                100,
+                Some(33),
+            );
+        };
+        if !info.grant.scopes.iter().any(|s| s == "business_management") {
+            return needs_business_management();
+        }
+        let pages = if owned {
+            business.owned_pages
+        } else {
+            business.client_pages
+        };
+        list_pages(&sb, &req, &info, pages)
     })
     .await
 }
 
 async fn permissions(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     let info = match authenticated(&sb, &req) {
         Ok(i) => i,
@@ -586,8 +767,8 @@ async fn permissions(State(sb): State<Arc<Shared>>, req: Req) -> Response {
 }
 
 async fn deauthorize(State(sb): State<Arc<Shared>>, req: Req) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     http::run(&sb, ID, Endpoint::Revoke, || {
         let info = match authenticated(&sb, &req) {
@@ -658,7 +839,7 @@ struct PageCall {
 /// Graph's `(#200)` error; an unknown Page is `(#100)` subcode 33.
 fn page_call(sb: &Shared, req: &Req, page_id: &str, scopes: &[&str]) -> Result<PageCall, Response> {
     let info = authenticated(sb, req)?;
-    let Some(page) = info.grant.account.pages.iter().find(|p| p.id == page_id) else {
+    let Some(page) = info.grant.account.find_page(page_id) else {
         return Err(graph_error(
             400,
             &format!(
@@ -845,8 +1026,8 @@ async fn read_feed(
     Path((_, page_id)): Path<(String, String)>,
     req: Req,
 ) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     http::run(&sb, ID, Endpoint::Metrics, || {
         let call = match page_call(&sb, &req, &page_id, &["pages_read_engagement"]) {
@@ -915,8 +1096,8 @@ async fn create_feed_post(
     Path((_, page_id)): Path<(String, String)>,
     req: Req,
 ) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     let r = http::run(&sb, ID, Endpoint::Publish, || {
         let call = match page_call(&sb, &req, &page_id, PUBLISH_PERMISSIONS) {
@@ -996,8 +1177,8 @@ async fn create_photo(
     Path((_, page_id)): Path<(String, String)>,
     req: Req,
 ) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     let published = graph_param(&req, "published").is_none_or(|p| p != "false");
     let endpoint = if published {
@@ -1080,8 +1261,8 @@ async fn create_video(
     Path((_, page_id)): Path<(String, String)>,
     req: Req,
 ) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     let r = http::run(&sb, ID, Endpoint::Publish, || {
         let call = match page_call(&sb, &req, &page_id, PUBLISH_PERMISSIONS) {
@@ -1147,17 +1328,20 @@ async fn create_video(
     with_usage(&sb, &page_id, r)
 }
 
-/// `GET /{post-id}/insights?metric=post_impressions,post_engaged_users,
-/// post_reactions_by_type_total` with the Page token (`read_insights`) → Graph's
+/// `GET /{post-id}/insights?metric=post_media_view,post_total_media_view_unique,
+/// post_reactions_by_type_total,post_clicks` with the Page token (`read_insights`) → Graph's
 /// `{"data":[{name, period:"lifetime", values:[{value}], title, description, id}], "paging"}`.
-/// Figures grow with sandbox time since the post; unknown metrics are `(#100)`.
+/// Figures grow with sandbox time since the post. A retired metric (`post_impressions`,
+/// `post_engaged_users`...) or an unknown one fails the whole call with `(#100)`, no `metric`
+/// with 3001/1504028, as Page Insights documents
+/// (<https://developers.facebook.com/docs/graph-api/reference/insights>).
 async fn post_insights(
     State(sb): State<Arc<Shared>>,
     Path((_, post_id)): Path<(String, String)>,
     req: Req,
 ) -> Response {
-    if graph_version(&req, "graph.facebook.com").is_none() {
-        return bad_version();
+    if graph_version(&sb, &req, "graph.facebook.com").is_none() {
+        return bad_version(&req);
     }
     let page_id = post_id.split('_').next().unwrap_or_default().to_string();
     let r = http::run(&sb, ID, Endpoint::Metrics, || {
@@ -1184,14 +1368,26 @@ async fn post_insights(
         };
         let age = (now - p.created_at).num_seconds();
         let m = |name: &str, max: u64| grown_metric(&post_id, name, age, max);
-        let metrics = graph_param(&req, "metric").unwrap_or_else(|| "post_impressions".into());
+        let Some(metrics) = graph_param(&req, "metric").filter(|s| !s.trim().is_empty()) else {
+            return graph_error(
+                400,
+                "No metric was specified to be fetched. Please specify one or more metrics to \
+                 be fetched and try again.",
+                3001,
+                Some(1_504_028),
+            );
+        };
         let mut data = Vec::new();
         for name in metrics.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            // The Page post metrics Meta still serves (Page Insights, "Page Post" tables);
+            // `post_impressions*` and `post_engaged_users` are retired: an invalid metric.
             let (value, title) = match name {
-                "post_impressions" => (json!(m(name, 1200)), "Lifetime Post Total Impressions"),
-                "post_impressions_unique" => (json!(m(name, 800)), "Lifetime Post Total Reach"),
-                "post_engaged_users" => (json!(m(name, 90)), "Lifetime Engaged Users"),
+                "post_media_view" => (json!(m(name, 1200)), "Lifetime Post Views"),
+                "post_total_media_view_unique" => {
+                    (json!(m(name, 800)), "Lifetime Post Total Viewers")
+                }
                 "post_clicks" => (json!(m(name, 60)), "Lifetime Post Clicks"),
+                "post_reactions_like_total" => (json!(m("like", 40)), "Lifetime Like Reactions"),
                 "post_reactions_by_type_total" => (
                     json!({
                         "like": m("like", 40),

@@ -43,10 +43,12 @@
 //!   `{data:[{quota_usage, config:{quota_total:50, quota_duration:86400}}]}` (the
 //!   `content_publishing_limit` reference's "currently 50"; PLATFORMS.md marks it [?]).
 //! - `GET /{media-id}?fields=id,caption,media_type,permalink,timestamp,username` and
-//!   `GET /{media-id}/insights?metric=impressions,reach,likes,comments,shares,saved,views,total_interactions`
+//!   `GET /{media-id}/insights?metric=views,reach,likes,comments,shares,saved,total_interactions`
 //!   (scope `instagram_business_manage_insights`) → `{data:[{name, period:"lifetime",
 //!   values:[{value}], title, description, id}]}`; values grow with the sandbox clock from
-//!   publication ([`crate::state::grown_metric`]).
+//!   publication ([`crate::state::grown_metric`]). Each metric is served only for the media
+//!   product types Meta lists for it (a Reel takes `ig_reels_avg_watch_time`, a feed post does
+//!   not); a retired metric (`impressions`, `plays`...) fails the whole call with `(#100)`.
 //! - Faults: `upload` targets container creation, status and the limit read; `publish` targets
 //!   `media_publish`; `metrics` targets insights.
 
@@ -393,16 +395,33 @@ pub(crate) const BAD_MEDIA_MARKER: &str = "sandbox-bad-media";
 const NOT_JPEG: [&str; 7] = ["png", "gif", "webp", "heic", "bmp", "tif", "tiff"];
 const PUBLISH_SCOPE: &str = "instagram_business_content_publish";
 const INSIGHTS_SCOPE: &str = "instagram_business_manage_insights";
-/// Insights metrics served, with the most each grows per hour.
-const INSIGHT_METRICS: [(&str, u64, &str); 8] = [
-    ("impressions", 900, "Impressions"),
-    ("reach", 600, "Accounts reached"),
-    ("views", 1200, "Views"),
-    ("likes", 80, "Likes"),
-    ("comments", 12, "Comments"),
-    ("shares", 8, "Shares"),
-    ("saved", 6, "Saved"),
-    ("total_interactions", 100, "Interactions"),
+/// Media insights metrics Instagram serves: name, the most it grows per hour, title, and the
+/// media product types that take it (`F` FEED, `R` REELS, `S` STORY), from the metrics table
+/// of Instagram Media Insights
+/// (<https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights>).
+/// `impressions`, `plays`, `clips_replays_count`, `ig_reels_aggregated_all_plays_count` and
+/// `video_views` are retired (April 21, 2025 for every version) and are not here: asking for
+/// one fails the whole call.
+const INSIGHT_METRICS: [(&str, u64, &str, &str); 14] = [
+    ("comments", 12, "Comments", "FR"),
+    ("follows", 3, "Follows", "FS"),
+    ("ig_reels_avg_watch_time", 9000, "Average watch time", "R"),
+    (
+        "ig_reels_video_view_total_time",
+        90_000,
+        "Total watch time",
+        "R",
+    ),
+    ("likes", 80, "Likes", "FR"),
+    ("navigation", 20, "Navigation", "S"),
+    ("profile_activity", 5, "Profile activity", "FS"),
+    ("profile_visits", 6, "Profile visits", "FS"),
+    ("reach", 600, "Accounts reached", "FRS"),
+    ("replies", 2, "Replies", "S"),
+    ("saved", 6, "Saved", "FR"),
+    ("shares", 8, "Shares", "FRS"),
+    ("total_interactions", 100, "Interactions", "FRS"),
+    ("views", 1200, "Views", "FRS"),
 ];
 
 /// What a container holds.
@@ -632,6 +651,22 @@ fn node_path(path: &str) -> Vec<String> {
 
 /// Every Graph node and edge below `graph.instagram.com` other than the OAuth routes.
 async fn graph_node(State(sb): State<Arc<Shared>>, req: Req) -> Response {
+    // A leading version segment must be one Graph serves, as on graph.facebook.com.
+    let first = req
+        .path
+        .split_once("/graph.instagram.com/")
+        .and_then(|(_, r)| r.split('/').next())
+        .unwrap_or_default();
+    let versioned = first.starts_with('v') && first[1..].contains('.');
+    if versioned && !super::facebook::served_graph_version(first, sb.now().date_naive()) {
+        let rest = node_path(&req.path).join("/");
+        return graph_error(
+            400,
+            &format!("Unknown path components: /{rest}"),
+            2500,
+            None,
+        );
+    }
     let parts = node_path(&req.path);
     let post = req.method == axum::http::Method::POST;
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -1136,11 +1171,11 @@ fn insights(sb: &Shared, req: &Req, media_id: &str) -> Response {
         Err(r) => return r,
     };
     let now = sb.now();
-    let published_at = {
+    let (published_at, kind) = {
         let mut d = sb.lock();
         let st = d.platform_state::<Publishing>();
         match st.media.get(media_id) {
-            Some(m) if m.user_id == info.grant.account.user_id => m.published_at,
+            Some(m) if m.user_id == info.grant.account.user_id => (m.published_at, m.kind),
             _ => return no_such_object(media_id, "get"),
         }
     };
@@ -1151,21 +1186,38 @@ fn insights(sb: &Shared, req: &Req, media_id: &str) -> Response {
         return missing_param("metric");
     };
     let elapsed = (now - published_at).num_seconds();
+    // Published videos are Reels; images and carousels are feed posts.
+    let product = if kind == MediaKind::Video { 'R' } else { 'F' };
     let mut data = Vec::new();
-    for name in metric.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        let Some((_, per_hour, title)) = INSIGHT_METRICS.iter().find(|(n, _, _)| *n == name) else {
-            let allowed: Vec<&str> = INSIGHT_METRICS.iter().map(|(n, _, _)| *n).collect();
+    for (i, name) in metric
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .enumerate()
+    {
+        let Some((_, per_hour, title, _)) = INSIGHT_METRICS.iter().find(|m| m.0 == name) else {
+            let allowed: Vec<&str> = INSIGHT_METRICS.iter().map(|m| m.0).collect();
             return graph_error(
                 400,
                 &format!(
-                    "(#100) metric[{}] must be one of the following values: {}",
-                    data.len(),
+                    "(#100) metric[{i}] must be one of the following values: {}",
                     allowed.join(", ")
                 ),
                 100,
                 None,
             );
         };
+        if !INSIGHT_METRICS
+            .iter()
+            .any(|m| m.0 == name && m.3.contains(product))
+        {
+            return graph_error(
+                400,
+                &format!("(#100) The metric {name} is not supported for this media type"),
+                100,
+                None,
+            );
+        }
         data.push(json!({
             "name": name,
             "period": "lifetime",

@@ -336,3 +336,113 @@ async fn a_page_node_is_read_with_its_own_page_token() {
     assert_eq!(st, 400);
     assert_eq!(body["error"]["code"], 190, "{body}");
 }
+
+/// Graph versions as Meta serves them (https://developers.facebook.com/docs/graph-api/changelog/versions/
+/// and https://developers.facebook.com/docs/graph-api/guides/versioning): a released version
+/// answers, a version past its "available until" date too (served by the oldest available one),
+/// a version never released is `(#2500) Unknown path components`.
+#[tokio::test]
+async fn graph_versions_are_the_released_ones() {
+    let sb = start().await;
+    let code = sb.code(AUTH, &PARAMS).await;
+    let (_, short) = exchange(&sb, &code).await;
+    let token = short["access_token"].as_str().unwrap().to_string();
+    for v in ["v26.0", "v25.0", "v22.0", "v16.0", "v2.8"] {
+        let (st, me) = sb
+            .get_bearer(&format!("/graph.facebook.com/{v}/me"), &token)
+            .await;
+        assert_eq!(st, 200, "{v}: {me}");
+    }
+    for v in ["v27.0", "v99.0", "v22.5", "22.0", "vX"] {
+        let (st, body) = sb
+            .get_bearer(&format!("/graph.facebook.com/{v}/me"), &token)
+            .await;
+        assert_eq!(st, 400, "{v}: {body}");
+        assert_graph_error(&body, 2500, None);
+        assert_eq!(body["error"]["message"], "Unknown path components: /me");
+    }
+}
+
+/// `fb-business` reaches two Pages only through her Business portfolio: `/me/accounts` lists
+/// her own Page, `/me/businesses` (with `business_management`) her Business, whose
+/// `owned_pages` and `client_pages` list the rest with Page tokens that publish.
+#[tokio::test]
+async fn business_pages_need_business_management_and_are_not_in_me_accounts() {
+    let sb = start().await;
+    let mut params = PARAMS;
+    params[3].1 = "public_profile,pages_show_list,pages_read_engagement,pages_manage_posts,business_management";
+    let code = sb.code_for(AUTH, &params, "fb-business").await;
+    let (_, short) = exchange(&sb, &code).await;
+    let (_, long) = long_lived(&sb, short["access_token"].as_str().unwrap()).await;
+    let user = long["access_token"].as_str().unwrap().to_string();
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (st, mine) = sb.get_bearer(ACCOUNTS, &user).await;
+    assert_eq!(st, 200, "{mine}");
+    assert_eq!(ids(&mine), ["102000000000011"]);
+    let (st, b) = sb
+        .get_bearer(
+            "/graph.facebook.com/v26.0/me/businesses?fields=id,name",
+            &user,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(ids(&b), ["201000000000001"]);
+    assert_eq!(b["data"][0]["name"], "Somerville Holdings");
+    let (st, owned) = sb
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000001/owned_pages?fields=id,name,access_token,tasks",
+            &user,
+        )
+        .await;
+    assert_eq!(st, 200, "{owned}");
+    assert_eq!(ids(&owned), ["102000000000011", "102000000000012"]);
+    let (st, client) = sb
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000001/client_pages?fields=id,access_token",
+            &user,
+        )
+        .await;
+    assert_eq!(st, 200, "{client}");
+    assert_eq!(ids(&client), ["102000000000013"]);
+    // A Business Page's token reads that Page.
+    let page_token = owned["data"][1]["access_token"].as_str().unwrap();
+    let (st, page) = sb
+        .get_bearer("/graph.facebook.com/v26.0/me?fields=id,name", page_token)
+        .await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(page["name"], "Connexion of the Sciences");
+    // Another Business id is not hers.
+    let (st, body) = sb
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000999/owned_pages",
+            &user,
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 100, Some(33));
+
+    // Without business_management: (#200) on the Business edges.
+    let code = sb.code_for(AUTH, &PARAMS, "fb-business").await;
+    let (_, short) = exchange(&sb, &code).await;
+    let weak = short["access_token"].as_str().unwrap();
+    let (st, body) = sb
+        .get_bearer("/graph.facebook.com/v26.0/me/businesses", weak)
+        .await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 200, None);
+    let (st, body) = sb
+        .get_bearer(
+            "/graph.facebook.com/v26.0/201000000000001/owned_pages",
+            weak,
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 200, None);
+}

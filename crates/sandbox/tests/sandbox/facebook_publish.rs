@@ -369,13 +369,13 @@ async fn insights_grow_with_the_sandbox_clock() {
     let (_, body) = json_of(feed(&sb, &token, &[("message", "measure")]).await).await;
     let post = body["id"].as_str().unwrap().to_string();
     let path = format!(
-        "{GRAPH}/{post}/insights?metric=post_impressions,post_engaged_users,post_reactions_by_type_total"
+        "{GRAPH}/{post}/insights?metric=post_media_view,post_total_media_view_unique,post_reactions_by_type_total"
     );
     let (st, first) = sb.get_bearer(&path, &token).await;
     assert_eq!(st, 200, "{first}");
     let data = first["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
-    assert_eq!(data[0]["name"], "post_impressions");
+    assert_eq!(data[0]["name"], "post_media_view");
     assert_eq!(data[0]["period"], "lifetime");
     assert!(data[2]["values"][0]["value"]["like"].is_u64());
     let r = sb
@@ -408,6 +408,47 @@ async fn insights_grow_with_the_sandbox_clock() {
         .await;
     assert_eq!(st, 400);
     assert_graph_error(&body, 100);
+}
+
+/// Meta retired `post_engaged_users` (March 2024) and `post_impressions*` (replaced by the
+/// "views" metrics); one retired name fails the whole insights call with `(#100)`, the current
+/// metrics next to it included (Page Insights,
+/// https://developers.facebook.com/docs/graph-api/reference/insights).
+#[tokio::test]
+async fn retired_post_metrics_fail_the_whole_call() {
+    let sb = start().await;
+    let token = page_token(&sb).await;
+    let (_, body) = json_of(feed(&sb, &token, &[("message", "retired")]).await).await;
+    let post = body["id"].as_str().unwrap().to_string();
+    for retired in [
+        "post_impressions",
+        "post_engaged_users",
+        "post_impressions_unique",
+    ] {
+        let path = format!("{GRAPH}/{post}/insights?metric=post_media_view,{retired}");
+        let (st, body) = sb.get_bearer(&path, &token).await;
+        assert_eq!(st, 400, "{retired}: {body}");
+        assert_graph_error(&body, 100);
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(retired),
+            "{body}"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+    }
+    // No metric at all: 3001 / 1504028.
+    let (st, body) = sb
+        .get_bearer(&format!("{GRAPH}/{post}/insights"), &token)
+        .await;
+    assert_eq!(st, 400);
+    assert_graph_error(&body, 3001);
+    assert_eq!(body["error"]["error_subcode"], 1_504_028);
+    // The current post metrics are served.
+    let path = format!(
+        "{GRAPH}/{post}/insights?metric=post_media_view,post_total_media_view_unique,post_reactions_by_type_total,post_clicks"
+    );
+    let (st, body) = sb.get_bearer(&path, &token).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]

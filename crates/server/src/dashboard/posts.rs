@@ -877,6 +877,12 @@ fn target_line(
                             (diagnosis(d))
                         }
                     }
+                } @else if t.status == "published" {
+                    // Published, but not as asked (a YouTube upload kept private).
+                    details.target-why {
+                        summary { "Published, with a warning" }
+                        (diagnosis(d))
+                    }
                 }
             }
         }

@@ -11,7 +11,8 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margi
 h1{font-size:1.5rem}.ok{color:#065f46}.bad{color:#991b1b}code{background:#f3f4f6;padding:0 .25rem}\
 .box{border:1px solid #d1d5db;border-radius:.5rem;padding:1rem;margin:1rem 0}";
 
-fn page(title: &str, body: Markup) -> Markup {
+/// A self-contained page with `title` around `body` (also the data deletion status page).
+pub(crate) fn page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

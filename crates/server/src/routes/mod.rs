@@ -10,6 +10,7 @@ pub mod facebook_pages;
 pub mod guides;
 pub mod health_check;
 pub mod media;
+pub mod meta_callbacks;
 pub mod permissions;
 pub mod platforms;
 pub mod posts;

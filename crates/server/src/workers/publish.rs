@@ -731,10 +731,12 @@ async fn publish_done(
     target: &PostTarget,
     published: Published,
 ) -> anyhow::Result<()> {
+    let warning = published.warning();
     let outcome = TargetOutcome::Published {
         post_id: published.post_id.clone(),
         url: published.url.clone(),
-        progress: published.progress,
+        progress: published.progress.clone(),
+        warning: warning.as_ref().map(diagnosis_json),
     };
     if state
         .store()
@@ -756,9 +758,13 @@ async fn publish_done(
                 "page_id": target.page_id,
                 "platform_post_id": published.post_id,
                 "url": published.url,
+                "warning": warning.as_ref().map(diagnosis_json),
             }),
         )
         .await;
+        if let Some(w) = &warning {
+            tracing::warn!(target_id = %target.id, platform = %target.platform, cause = %w.cause, "published, but not as asked");
+        }
     }
     Ok(())
 }
