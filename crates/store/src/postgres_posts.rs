@@ -78,7 +78,7 @@ fn target_from_row(row: &PgRow) -> StoreResult<PostTarget> {
 #[async_trait]
 impl PostStore for PgStore {
     async fn create_post(&self, post: &Post, targets: &[NewTarget]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "INSERT INTO posts (id, workspace_id, campaign_id, content, publish_at, time_zone, \
              created_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
