@@ -252,3 +252,36 @@ impl IntoResponse for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> StoreError {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::new(kind, "test")))
+    }
+
+    /// The answer names what the database said, not "did not answer" for everything.
+    #[test]
+    fn store_failures_are_answered_by_their_cause() {
+        let full = ApiError::from(io(std::io::ErrorKind::StorageFull));
+        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.kind, "insufficient-storage");
+        assert_eq!(full.extra["cause"], "disk_full");
+
+        let ro = ApiError::from(io(std::io::ErrorKind::ReadOnlyFilesystem));
+        assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ro.kind, "database-read-only");
+
+        let gone = ApiError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(gone.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(gone.kind, "database-unavailable");
+        assert!(gone
+            .headers
+            .iter()
+            .any(|(k, v)| k == header::RETRY_AFTER && v == "5"));
+
+        let corrupt = ApiError::from(StoreError::Corrupt("bad json".into()));
+        assert_eq!(corrupt.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
