@@ -25,6 +25,8 @@
 //!   answer fails requests quickly rather than holding them.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sqlx::pool::{PoolConnection, PoolOptions};
@@ -36,6 +38,24 @@ use sqlx::{Connection, Database, Pool, TransactionManager};
 /// [`sqlx::Error::PoolTimedOut`] (mapped to "the database did not answer").
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Fault injection for the crash tests (`crates/cli/tests/crash_safety.rs`): with this
+/// environment variable set to `N`, the process aborts (no cleanup and nothing more written, as
+/// under `kill -9`) when its SQLite connections are about to change their `N`-th row, counted
+/// from the first connection made: the write in progress and everything after it are lost,
+/// everything committed before stays. Unset (always, outside those tests): no hook.
+pub const ABORT_AT_ROW_ENV: &str = "SWITCHBOARD_FAULT_ABORT_AT_ROW";
+
+static ROWS_CHANGED: AtomicU64 = AtomicU64::new(0);
+
+fn abort_at_row() -> Option<u64> {
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    *AT.get_or_init(|| {
+        std::env::var(ABORT_AT_ROW_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+}
+
 /// The SQLite pool's hooks: a connection left inside a transaction, or (when `writable`, the
 /// URL not asking for `?mode=ro`) one that SQLite could only open read-only, is closed on
 /// release and before acquire.
@@ -45,6 +65,22 @@ pub(crate) fn guard_sqlite(
 ) -> PoolOptions<sqlx::Sqlite> {
     options
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                if let Some(at) = abort_at_row() {
+                    conn.lock_handle().await?.set_update_hook(move |change| {
+                        if ROWS_CHANGED.fetch_add(1, Ordering::SeqCst) + 1 == at {
+                            eprintln!(
+                                "{ABORT_AT_ROW_ENV}={at}: aborting before changing a row of {}",
+                                change.table
+                            );
+                            std::process::abort();
+                        }
+                    });
+                }
+                Ok(())
+            })
+        })
         .after_release(move |conn, _meta| {
             Box::pin(async move { sqlite_reusable(conn, writable).await })
         })
