@@ -220,12 +220,12 @@ impl<DB: Database> Deref for Tx<DB> {
     type Target = DB::Connection;
 
     fn deref(&self) -> &Self::Target {
-        &**self.conn.as_ref().expect("an open transaction")
+        self.conn.as_ref().expect("an open transaction")
     }
 }
 
 impl<DB: Database> DerefMut for Tx<DB> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut **self.conn.as_mut().expect("an open transaction")
+        self.conn.as_mut().expect("an open transaction")
     }
 }

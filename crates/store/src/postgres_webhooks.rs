@@ -246,7 +246,7 @@ impl WebhookStore for PgStore {
             body,
             now: event.created_at,
         };
-        let queued = enqueue_on(&mut *tx, &new).await?;
+        let queued = enqueue_on(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(queued)
     }

@@ -262,7 +262,7 @@ impl WebhookStore for SqliteStore {
             body,
             now: event.created_at,
         };
-        let queued = enqueue_on(&mut *tx, &new).await?;
+        let queued = enqueue_on(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(queued)
     }
