@@ -467,3 +467,261 @@ async fn killed_and_restarted_servers_publish_every_target_at_most_once() {
         "every cut create call is found or authoritatively not found: {by_status:?}"
     );
 }
+
+/// `switchboard_store::pool::ABORT_AT_ROW_ENV`: the server aborts (as under `kill -9`) when it
+/// is about to change its N-th row.
+const ABORT_AT_ROW: &str = "SWITCHBOARD_FAULT_ABORT_AT_ROW";
+
+/// Waits (at most `within`) for the process to end by itself; true when it did.
+async fn ended(server: &mut Proc, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if server.0.try_wait().ok().flatten().is_some() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Waits until the server answers `/healthz` (true) or has ended (false), at most 20 s.
+async fn healthy_or_ended(http: &reqwest::Client, base: &str, server: &mut Proc) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if server.0.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{base} neither answered nor ended");
+}
+
+/// Refresh-token uses the sandbox issued new tokens for, over every X grant.
+async fn x_refreshes(http: &reqwest::Client, sandbox: &str) -> u64 {
+    let v = get_json(
+        http,
+        &format!("{sandbox}/__sandbox/refreshes?platform=twitter"),
+        None,
+    )
+    .await;
+    v["grants"]
+        .as_array()
+        .map(|g| g.iter().filter_map(|g| g["refreshes"].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+/// A crash between every two database writes of a refresh and of a publish step: the server is
+/// started with `SWITCHBOARD_FAULT_ABORT_AT_ROW=N` for N = 1, 2, … (it aborts, as under
+/// `kill -9`, when about to change its N-th row), the refresh is asked for or the post falls
+/// due, and once it died the server is started again without the fault, until an N is reached
+/// where the work finishes before it. After each crash: the connection refreshes again (or,
+/// when the crash fell after the platform rotated the refresh token and before the new one was
+/// stored, says that it needs reconnecting: the platform alone holds the new token then), and
+/// the post is published exactly once at the platform.
+#[tokio::test]
+async fn a_crash_at_each_write_of_a_refresh_and_of_a_publish_step_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("rows.db").display());
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        "worker_interval_ms = 50\npublish_lease_secs = 2\nhttp_timeout_secs = 2\n\
+         publish_settle_margin_secs = 1\npublish_max_attempts = 6\n\
+         [rate_limits]\nenabled = false\n",
+    )
+    .unwrap();
+    let (_sandbox, sandbox) = start_sandbox(&[]);
+    let key = support::create_workspace("rows", &database_url);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let cfg = config.to_str().unwrap().to_string();
+    let start = |workers: &str, abort_at: Option<usize>| {
+        let n = abort_at.map(|n| n.to_string());
+        let mut env = vec![("SWITCHBOARD_WORKERS", workers)];
+        if let Some(n) = &n {
+            env.push((ABORT_AT_ROW, n.as_str()));
+        }
+        start_server(port, &database_url, &sandbox, &["--config", &cfg], &env)
+    };
+
+    let mut server = start("0", None);
+    wait_healthy(&http, &base).await;
+    let mut accounts = HashMap::new();
+    let x = connect(&http, &base, &key, ("twitter", "x-ada"), &mut accounts).await;
+    let connection = |http: reqwest::Client, base: String, key: String, x: String| async move {
+        get_json(&http, &format!("{base}/v1/connections/{x}"), Some(&key)).await
+    };
+
+    // The refresh.
+    let mut refresh_report = Vec::new();
+    for n in 1..=12 {
+        // Moves whenever a refresh stores new tokens.
+        let v0 = connection(http.clone(), base.clone(), key.clone(), x.clone()).await
+            ["last_refreshed_at"]
+            .clone();
+        let r0 = x_refreshes(&http, &sandbox).await;
+        drop(server);
+        server = start("0", Some(n));
+        let answer = if healthy_or_ended(&http, &base, &mut server).await {
+            http.post(format!("{base}/v1/connections/{x}/refresh"))
+                .bearer_auth(&key)
+                .send()
+                .await
+        } else {
+            // It died starting: no refresh was even asked for; the checks below still hold.
+            http.get(format!("{base}/healthz")).send().await
+        };
+        if !ended(&mut server, Duration::from_secs(3)).await {
+            let answer = answer.expect("an answer from a server that did not crash");
+            assert!(answer.status().is_success(), "{}", answer.status());
+            refresh_report.push(format!("{n}: no crash, refreshed"));
+            // Its fault is still armed: on to a server without one.
+            drop(server);
+            server = start("0", None);
+            wait_healthy(&http, &base).await;
+            break;
+        }
+        drop(server);
+        server = start("0", None);
+        wait_healthy(&http, &base).await;
+        let after = connection(http.clone(), base.clone(), key.clone(), x.clone()).await;
+        let v1 = after["last_refreshed_at"].clone();
+        let r1 = x_refreshes(&http, &sandbox).await;
+        if r1 > r0 && v1 == v0 {
+            // The platform rotated the refresh token and the crash came before the new one was
+            // stored: the stored one is spent. It must say so (once the dead process's refresh
+            // lock has run out, 30 s), and a reconnect must mend it.
+            let deadline = Instant::now() + Duration::from_secs(45);
+            loop {
+                let r = http
+                    .post(format!("{base}/v1/connections/{x}/refresh"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(!r.status().is_success());
+                let body = r.text().await.unwrap_or_default();
+                if !body.contains("refresh lock") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{body}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let after = connection(http.clone(), base.clone(), key.clone(), x.clone()).await;
+            assert_eq!(after["status"], "needs_reauth", "{after}");
+            let again = connect(&http, &base, &key, ("twitter", "x-ada"), &mut accounts).await;
+            assert_eq!(again, x, "a reconnect keeps the connection");
+            refresh_report.push(format!(
+                "{n}: crash after the platform rotated, before the tokens were stored: needs_reauth, reconnected"
+            ));
+        } else {
+            // A crash after the refresh lock was taken leaves it to run out (30 s): the
+            // connection refreshes again at the latest then.
+            let deadline = Instant::now() + Duration::from_secs(45);
+            loop {
+                let r = http
+                    .post(format!("{base}/v1/connections/{x}/refresh"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                if status.is_success() {
+                    break;
+                }
+                let body = r.text().await.unwrap_or_default();
+                assert!(
+                    Instant::now() < deadline && body.contains("refresh lock"),
+                    "after a crash at row {n} the connection does not refresh: {status} {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            refresh_report.push(format!(
+                "{n}: crash {} the new tokens were stored; refreshes again",
+                if v1 != v0 { "after" } else { "before" }
+            ));
+        }
+    }
+    println!("refresh: {refresh_report:#?}");
+    assert!(
+        refresh_report
+            .last()
+            .is_some_and(|r| r.contains("no crash")),
+        "every write of the refresh was crashed at: {refresh_report:?}"
+    );
+
+    // A publish step: a post due a moment after the server with the fault starts.
+    let mut publish_report = Vec::new();
+    for n in 1..=16 {
+        let text = format!("Crash at row {n}: published exactly once");
+        let due = (chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let r = http
+            .post(format!("{base}/v1/posts"))
+            .bearer_auth(&key)
+            .json(&json!({"content": {"text": text}, "connection_ids": [x], "publish_at": due}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+        let post: Value = r.json().await.unwrap();
+        let id = post["id"].as_str().unwrap().to_string();
+        drop(server);
+        server = start("1", Some(n));
+        let crashed = ended(&mut server, Duration::from_secs(6)).await;
+        if crashed {
+            drop(server);
+            server = start("1", None);
+            wait_healthy(&http, &base).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let target = loop {
+            let p = get_json(&http, &format!("{base}/v1/posts/{id}"), Some(&key)).await;
+            let t = p["targets"][0].clone();
+            if !matches!(t["status"].as_str(), Some("scheduled" | "publishing")) {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "still pending: {t}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(target["status"], "published", "crash at row {n}: {target}");
+        let items = get_json(&http, &format!("{sandbox}/__sandbox/published"), None).await;
+        let copies = items["items"]
+            .as_array()
+            .map(|i| i.iter().filter(|it| it["text"] == text.as_str()).count())
+            .unwrap_or(0);
+        assert_eq!(copies, 1, "crash at row {n}: published {copies} times");
+        publish_report.push(format!(
+            "{n}: {}, published once",
+            if crashed { "crashed" } else { "no crash" }
+        ));
+        if !crashed {
+            break;
+        }
+        // Back to a server without workers for the next post's creation.
+        drop(server);
+        server = start("0", None);
+        wait_healthy(&http, &base).await;
+    }
+    println!("publish: {publish_report:#?}");
+    assert!(
+        publish_report
+            .last()
+            .is_some_and(|r| r.contains("no crash")),
+        "every write of the publish step was crashed at: {publish_report:?}"
+    );
+    drop(server);
+}

@@ -179,6 +179,7 @@ pub struct FileConfig {
     media_dir: Option<PathBuf>,
     media_max_bytes: Option<u64>,
     media_quota_bytes: Option<u64>,
+    disk_free_warning_bytes: Option<u64>,
     keys: Option<String>,
     keys_file: Option<PathBuf>,
     active_key: Option<String>,
@@ -243,6 +244,11 @@ pub struct Config {
     /// `SWITCHBOARD_MEDIA_QUOTA_BYTES`, default 10 GiB): an upload that would take a workspace
     /// past it is refused (413 naming it), so one workspace cannot fill the shared disk.
     pub media_quota_bytes: u64,
+    /// Free space, bytes, below which `/readyz` warns about a filesystem Switchboard writes to
+    /// (the SQLite database's directory, `media_dir`) before writes start failing
+    /// (`disk_free_warning_bytes`, `SWITCHBOARD_DISK_FREE_WARNING_BYTES`, default 256 MiB; 0
+    /// turns the warning off). The free space is also the gauge `switchboard_disk_free_bytes`.
+    pub disk_free_warning_bytes: u64,
     /// Encryption keys, `id:base64,...`; `None` only with `dev`.
     pub keys: Option<SecretString>,
     /// Id of the key that seals new values.
@@ -349,6 +355,7 @@ impl Default for Config {
             media_dir: None,
             media_max_bytes: 512 * 1024 * 1024,
             media_quota_bytes: 10 * 1024 * 1024 * 1024,
+            disk_free_warning_bytes: 256 * 1024 * 1024,
             keys: None,
             active_key: None,
             dev: false,
@@ -498,6 +505,15 @@ impl Config {
                 ));
             }
             c.media_max_bytes = b;
+        }
+        if let Some(b) = env_parse::<u64>(
+            env,
+            "SWITCHBOARD_DISK_FREE_WARNING_BYTES",
+            "a whole number of bytes",
+        )?
+        .or(fc.disk_free_warning_bytes)
+        {
+            c.disk_free_warning_bytes = b;
         }
         c.keys = match env_or_file(env, "SWITCHBOARD_KEYS")? {
             Some(k) => Some(SecretString::from(k)),
@@ -743,18 +759,23 @@ impl Config {
         if let Some(d) = &self.media_dir {
             return d.clone();
         }
-        let db = self.database_url.as_str();
-        let path = db
-            .strip_prefix("sqlite://")
-            .or_else(|| db.strip_prefix("sqlite:"))
-            .or_else(|| (!db.contains("://")).then_some(db))
-            .map(|p| p.split('?').next().unwrap_or_default())
-            .filter(|p| !p.is_empty() && !p.contains(":memory:"));
-        match path.and_then(|p| Path::new(p).parent()) {
+        match self.sqlite_file().as_deref().and_then(Path::parent) {
             Some(parent) if !parent.as_os_str().is_empty() => parent.join("media"),
             Some(_) => PathBuf::from("media"),
             None => PathBuf::from("data/media"),
         }
+    }
+
+    /// The SQLite database file the database URL names; `None` for PostgreSQL and in-memory
+    /// databases.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let db = self.database_url.as_str();
+        db.strip_prefix("sqlite://")
+            .or_else(|| db.strip_prefix("sqlite:"))
+            .or_else(|| (!db.contains("://")).then_some(db))
+            .map(|p| p.split('?').next().unwrap_or_default())
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"))
+            .map(PathBuf::from)
     }
 
     /// The redirect URI registered with a platform: `{public_url}/v1/oauth/callback/{platform}`.
@@ -1171,6 +1192,11 @@ impl Config {
         );
         let _ = writeln!(o, "media_max_bytes = {}", self.media_max_bytes);
         let _ = writeln!(o, "media_quota_bytes = {}", self.media_quota_bytes);
+        let _ = writeln!(
+            o,
+            "disk_free_warning_bytes = {}",
+            self.disk_free_warning_bytes
+        );
         let _ = writeln!(
             o,
             "keys = {}",

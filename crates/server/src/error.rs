@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use switchboard_core::diagnosis::{Category, Diagnosis};
 use switchboard_oauth::OAuthError;
-use switchboard_store::StoreError;
+use switchboard_store::{Fault, StoreError};
 
 /// Base of every problem `type` URI.
 pub const PROBLEM_BASE: &str = "https://switchboard.dev/problems/";
@@ -167,19 +167,63 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A failed store call, named by its cause ([`StoreError::fault`]): a full disk is 507
+    /// `insufficient-storage`; a read-only database, an I/O error, a database that did not
+    /// answer or was busy are 503 with their own types. Each says nothing was stored, which
+    /// holds: a write is one statement or one transaction, and a failed one leaves nothing.
+    /// The extension member `cause` repeats the cause as a word (`disk_full`, `read_only`,
+    /// `io_error`, `unreachable`, `busy`). Other store failures are 500s.
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(_) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database-unavailable",
-                    "The database is unavailable",
-                    "the database did not answer; nothing was changed",
-                )
-            }
-            other => ApiError::internal("storage failure", &other),
+        let (status, kind, title, detail, cause) = match e.fault() {
+            Fault::DiskFull => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient-storage",
+                "The database's disk is full",
+                "the database could not write: its disk is full; nothing was stored. \
+                 Free space on the database's filesystem; the service recovers by itself",
+                "disk_full",
+            ),
+            Fault::ReadOnly => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-read-only",
+                "The database cannot be written",
+                "the database is read-only (file permissions, a read-only filesystem or a \
+                 standby server); nothing was stored",
+                "read_only",
+            ),
+            Fault::Io => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-io-error",
+                "The database met an I/O error",
+                "the database could not read or write its files (an I/O error); nothing was \
+                 stored",
+                "io_error",
+            ),
+            Fault::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-busy",
+                "The database is busy",
+                "the database was busy and the request gave up waiting; nothing was changed",
+                "busy",
+            ),
+            Fault::Unreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "The database is unavailable",
+                "the database did not answer; nothing was changed",
+                "unreachable",
+            ),
+            Fault::Other => return ApiError::internal("storage failure", &e),
+        };
+        tracing::error!(error = %e, cause, "database error");
+        let mut problem = ApiError::new(status, kind, title, detail).with("cause", cause);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Each of these passes (or is fixed) without a restart.
+            problem
+                .headers
+                .push((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
+        problem
     }
 }
 
@@ -227,4 +271,37 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         "the request could not be handled; the server log has the cause",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> StoreError {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::new(kind, "test")))
+    }
+
+    /// The answer names what the database said, not "did not answer" for everything.
+    #[test]
+    fn store_failures_are_answered_by_their_cause() {
+        let full = ApiError::from(io(std::io::ErrorKind::StorageFull));
+        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.kind, "insufficient-storage");
+        assert_eq!(full.extra["cause"], "disk_full");
+
+        let ro = ApiError::from(io(std::io::ErrorKind::ReadOnlyFilesystem));
+        assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ro.kind, "database-read-only");
+
+        let gone = ApiError::from(StoreError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(gone.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(gone.kind, "database-unavailable");
+        assert!(gone
+            .headers
+            .iter()
+            .any(|(k, v)| k == header::RETRY_AFTER && v == "5"));
+
+        let corrupt = ApiError::from(StoreError::Corrupt("bad json".into()));
+        assert_eq!(corrupt.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -62,8 +62,10 @@ pub mod kind {
 }
 
 /// Records an event and queues its delivery to every webhook endpoint of the workspace that
-/// subscribes to its type ([`crate::webhooks::enqueue`]; sent by `workers::webhooks`). A
-/// failure to record is logged, never returned: the change it describes has already happened.
+/// subscribes to its type, in one transaction (the outbox,
+/// `WebhookStore::record_event`; sent by `workers::webhooks`): a recorded event always has its
+/// deliveries. A failure to record is logged, never returned: the change it describes has
+/// already happened.
 pub async fn emit(
     state: &AppState,
     workspace_id: &str,
@@ -79,9 +81,14 @@ pub async fn emit(
         payload,
         created_at: state.now(),
     };
-    if let Err(e) = state.store().insert_event(&event).await {
-        tracing::error!(error = %e, kind, "event could not be recorded");
-        return;
+    let body = crate::webhooks::body(&event);
+    match state.store().record_event(&event, &body).await {
+        Ok(queued) if !queued.is_empty() => {
+            tracing::debug!(event_id = %event.id, kind, deliveries = queued.len(), "event recorded, webhook deliveries queued");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, kind, "event could not be recorded");
+        }
     }
-    crate::webhooks::enqueue(state, &event).await;
 }

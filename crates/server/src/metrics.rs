@@ -14,6 +14,7 @@
 //! | [`WEBHOOK_DELIVERIES`] | counter | `outcome` (`delivered`, `retry`, `failed`) |
 //! | [`PLATFORM_CALL_DURATION`] | histogram, seconds | `platform`, `call`, `host`, `status` (HTTP status or `error`) |
 //! | [`QUEUE_DEPTH`] | gauge | `queue` (`refresh_due`, `publish_due`, `publish_in_flight`, `webhooks_pending`) |
+//! | [`DISK_FREE`] | gauge, bytes | `volume` (`database`: the SQLite file's directory; `media`) |
 //!
 //! The queue depth is sampled every [`QUEUE_SAMPLE_SECS`] by one cheap query per queue
 //! ([`switchboard_store::queue_depth`]), never per request.
@@ -48,6 +49,10 @@ pub const WEBHOOK_DELIVERIES: &str = "switchboard_webhook_deliveries_total";
 pub const PLATFORM_CALL_DURATION: &str = switchboard_oauth::http::PLATFORM_CALL_DURATION;
 /// Work waiting in each queue, sampled periodically.
 pub const QUEUE_DEPTH: &str = "switchboard_queue_depth";
+
+/// Free space of the filesystems Switchboard writes to, bytes, sampled with the queue depth
+/// and at each `/readyz` (`routes::probes::disk_check`).
+pub const DISK_FREE: &str = "switchboard_disk_free_bytes";
 
 /// How often the queue depth is sampled, seconds.
 pub const QUEUE_SAMPLE_SECS: u64 = 15;
@@ -110,6 +115,11 @@ fn describe() {
         "Calls to the platforms by platform, call, host and HTTP status (error: no answer)"
     );
     describe_gauge!(
+        DISK_FREE,
+        Unit::Bytes,
+        "Free space of the filesystems Switchboard writes to (database: the SQLite file's directory; media)"
+    );
+    describe_gauge!(
         QUEUE_DEPTH,
         "Work waiting: refresh_due, publish_due, publish_in_flight, webhooks_pending"
     );
@@ -167,6 +177,10 @@ async fn sample_loop(state: AppState, mut shutdown: watch::Receiver<bool>, perio
     loop {
         if let Err(e) = sample_queue_depth(&state).await {
             tracing::warn!(error = %e, "queue depth could not be sampled");
+        }
+        let (warnings, _) = crate::routes::probes::disk_check(state.config());
+        for w in warnings {
+            tracing::warn!("{w}");
         }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}

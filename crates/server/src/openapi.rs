@@ -221,10 +221,15 @@ impl Modify for CommonResponses {
                         "`internal-error` (the server log has the cause) or `stored-secret-unreadable`.",
                     ))
                 });
-                if op.operation_id.as_deref() != Some("healthz") {
+                if !matches!(op.operation_id.as_deref(), Some("healthz" | "readyz")) {
                     responses.entry("503".into()).or_insert_with(|| {
                         RefOr::T(problem(
-                            "`database-unavailable`: the database did not answer; nothing was changed.",
+                            "The database failed, named by `type` and `cause`: `database-unavailable` (did not answer), `database-read-only`, `database-io-error`, `database-busy`; nothing was changed. `Retry-After` suggests when to try again.",
+                        ))
+                    });
+                    responses.entry("507".into()).or_insert_with(|| {
+                        RefOr::T(problem(
+                            "`insufficient-storage` (`cause`: `disk_full`): the database's disk is full; nothing was stored.",
                         ))
                     });
                 }
@@ -350,6 +355,9 @@ pub struct Readiness {
     pub status: String,
     /// The checks behind it.
     pub checks: ReadinessChecks,
+    /// What will soon fail though the instance is ready: a filesystem below
+    /// `disk_free_warning_bytes` of free space.
+    pub warnings: Vec<String>,
 }
 
 /// The checks of `GET /readyz`.
@@ -360,6 +368,20 @@ pub struct ReadinessChecks {
     /// `"disabled"` when this instance runs no workers; otherwise each worker's progress by
     /// name (`refresh`, `publish`, `sync`, `webhooks`...).
     pub workers: WorkersReadiness,
+    /// Free space of each filesystem Switchboard writes to (`database`: the SQLite file's
+    /// directory, `media`), by name.
+    pub disk: BTreeMap<String, DiskReadiness>,
+}
+
+/// Free space of one filesystem in `GET /readyz`.
+#[derive(ToSchema)]
+pub struct DiskReadiness {
+    /// Bytes available.
+    pub free_bytes: u64,
+    /// `disk_free_warning_bytes`: below it, a warning.
+    pub warning_below_bytes: u64,
+    /// Whether `free_bytes` is at least `warning_below_bytes`.
+    pub ok: bool,
 }
 
 /// The workers' part of readiness.

@@ -21,10 +21,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::Sha256;
-use switchboard_store::webhooks::NewDeliveries;
 use switchboard_store::Event;
-
-use crate::AppState;
 
 /// Prefix of webhook signing secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -80,28 +77,6 @@ pub fn body(event: &Event) -> String {
         "data": event.payload,
     })
     .to_string()
-}
-
-/// Queues an event for every endpoint of its workspace that subscribes to its type. Failures
-/// are logged: the event itself is already recorded.
-pub async fn enqueue(state: &AppState, event: &Event) {
-    let body = body(event);
-    let new = NewDeliveries {
-        workspace_id: &event.workspace_id,
-        event_id: &event.id,
-        event_type: &event.kind,
-        body: &body,
-        now: event.created_at,
-    };
-    match state.store().enqueue_deliveries(&new).await {
-        Ok(queued) if !queued.is_empty() => {
-            tracing::debug!(event_id = %event.id, kind = %event.kind, deliveries = queued.len(), "webhook deliveries queued");
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::error!(event_id = %event.id, kind = %event.kind, error = %e, "webhook deliveries could not be queued");
-        }
-    }
 }
 
 pub use switchboard_core::net::non_public;

@@ -21,6 +21,7 @@ mod codec;
 pub mod maintenance;
 pub mod media;
 pub mod pages;
+pub mod pool;
 pub mod postgres;
 mod postgres_bulk;
 mod postgres_maintenance;
@@ -64,6 +65,85 @@ pub enum StoreError {
     /// A stored value could not be decoded (for example a JSON column).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// What a [`StoreError`] says about the database, for answers that name the cause
+/// ([`StoreError::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The database's disk is full (SQLite `SQLITE_FULL`, PostgreSQL SQLSTATE `53100`, or an
+    /// I/O error of kind `StorageFull`). Nothing of the failed write was stored.
+    DiskFull,
+    /// The database cannot be written: SQLite `SQLITE_READONLY` or a file that could only be
+    /// opened read-only, PostgreSQL `25006` (read-only transaction: a standby, or
+    /// `default_transaction_read_only`).
+    ReadOnly,
+    /// The database met an I/O error reading or writing its files (SQLite `SQLITE_IOERR`,
+    /// `SQLITE_CANTOPEN`, `SQLITE_CORRUPT`, `SQLITE_NOTADB`; PostgreSQL `58030`).
+    Io,
+    /// The database did not answer: no connection within the acquire timeout, the connection
+    /// broke, or the server is shutting down or starting (PostgreSQL classes `08`, `57P`).
+    Unreachable,
+    /// The database was busy: a lock not granted in time (SQLite `SQLITE_BUSY` /
+    /// `SQLITE_LOCKED`, PostgreSQL `40001`, `40P01`, `55P03`).
+    Busy,
+    /// Anything else (a constraint, a malformed statement, corrupt stored data).
+    Other,
+}
+
+impl StoreError {
+    /// What the failure says about the database (see [`Fault`]).
+    pub fn fault(&self) -> Fault {
+        match self {
+            StoreError::Database(error)
+            | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(error))
+            | StoreError::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(error, _)) => {
+                sqlx_fault(error)
+            }
+            _ => Fault::Other,
+        }
+    }
+}
+
+fn sqlx_fault(error: &sqlx::Error) -> Fault {
+    match error {
+        sqlx::Error::Database(db) => {
+            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // Primary result code: the low byte of the extended one.
+                let code = sqlx::error::DatabaseError::code(sqlite)
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .unwrap_or(1)
+                    & 0xff;
+                return match code {
+                    13 => Fault::DiskFull,
+                    8 => Fault::ReadOnly,
+                    10 | 11 | 14 | 26 => Fault::Io,
+                    5 | 6 => Fault::Busy,
+                    _ => Fault::Other,
+                };
+            }
+            let state = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            match state.as_str() {
+                "53100" => Fault::DiskFull,
+                "25006" => Fault::ReadOnly,
+                "58030" => Fault::Io,
+                "40001" | "40P01" | "55P03" => Fault::Busy,
+                s if s.starts_with("08") || s.starts_with("57P") => Fault::Unreachable,
+                _ => Fault::Other,
+            }
+        }
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::StorageFull => Fault::DiskFull,
+            std::io::ErrorKind::ReadOnlyFilesystem => Fault::ReadOnly,
+            _ => Fault::Unreachable,
+        },
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => Fault::Unreachable,
+        _ => Fault::Other,
+    }
 }
 
 /// Result alias for store calls.

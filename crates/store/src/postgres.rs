@@ -74,7 +74,7 @@ impl PgStore {
     /// [`StoreError::Migrate`] when the migrations fail.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse()?;
-        let pool = PgPoolOptions::new()
+        let pool = crate::pool::guard_postgres(PgPoolOptions::new())
             .max_connections(DEFAULT_MAX_CONNECTIONS)
             .connect_with(options)
             .await?;

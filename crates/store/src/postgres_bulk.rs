@@ -36,7 +36,7 @@ impl BulkStore for PgStore {
         batch: &ConnectBatch,
         sessions: &[BatchSession],
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "INSERT INTO connect_batches (id, workspace_id, owner, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -137,7 +137,7 @@ impl BulkStore for PgStore {
     }
 
     async fn record_validation(&self, record: &ValidationRecord) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "INSERT INTO connection_validations (connection_id, verdict, report, checked_at)
              SELECT $1, $2, $3::jsonb, $4 WHERE EXISTS (SELECT 1 FROM connections WHERE id = $1)

@@ -130,7 +130,7 @@ impl MaintenanceStore for PgStore {
     /// changed since it was read is left alone (under READ COMMITTED the statement re-checks
     /// it against a concurrent update that committed first).
     async fn replace_sealed(&self, replacements: &[(SealedRow, String)]) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         let mut done = 0;
         for column in SealedColumn::ALL {
             let rows: Vec<&(SealedRow, String)> = replacements

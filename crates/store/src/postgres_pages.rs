@@ -41,7 +41,7 @@ impl PageStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let keep: Vec<String> = pages.iter().map(|p| p.page_id.clone()).collect();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "DELETE FROM connection_pages WHERE connection_id = $1 AND NOT (page_id = ANY($2))",
         )

@@ -82,7 +82,7 @@ impl PostStore for PgStore {
     }
 
     async fn create_posts(&self, posts: &[(Post, Vec<NewTarget>)]) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         for (post, targets) in posts {
             sqlx::query(
                 "INSERT INTO posts (id, workspace_id, campaign_id, content, publish_at, time_zone, \

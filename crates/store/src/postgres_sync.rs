@@ -178,7 +178,7 @@ impl SyncStore for PgStore {
             SyncStep::Failed(e) => Some(e.to_string()),
             SyncStep::Read(_) => None,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         let done = sqlx::query(
             "UPDATE sync_jobs SET steps_done = steps_done + 1, locked_until = $3, \
              errors = CASE WHEN $4::jsonb IS NULL THEN errors \

@@ -92,6 +92,52 @@ fn by_due(mut rows: Vec<WebhookDelivery>) -> Vec<WebhookDelivery> {
     rows
 }
 
+/// Queues `new`'s deliveries on `conn` (inside the caller's transaction, or not).
+async fn enqueue_on(
+    conn: &mut sqlx::PgConnection,
+    new: &NewDeliveries<'_>,
+) -> StoreResult<Vec<WebhookDelivery>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM webhooks
+         WHERE workspace_id = $1 AND (cardinality(events) = 0 OR $2 = ANY(events))
+         ORDER BY created_at, id",
+    )
+    .bind(new.workspace_id)
+    .bind(new.event_type)
+    .fetch_all(&mut *conn)
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let delivery_ids: Vec<String> = ids
+        .iter()
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let rows = sqlx::query(concat!(
+        "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
+             body, status, attempts, next_attempt_at, created_at)
+         SELECT d.id, w.id, w.workspace_id, $3, $4, $5, 'pending', 0, $6, $6
+         FROM unnest($1::text[], $2::text[]) AS d (id, webhook_id)
+         JOIN webhooks w ON w.id = d.webhook_id
+         ON CONFLICT (webhook_id, event_id) DO NOTHING
+         RETURNING ",
+        delivery_columns!()
+    ))
+    .bind(&delivery_ids)
+    .bind(&ids)
+    .bind(new.event_id)
+    .bind(new.event_type)
+    .bind(new.body)
+    .bind(new.now)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(by_due(
+        rows.iter()
+            .map(delivery_from_row)
+            .collect::<StoreResult<_>>()?,
+    ))
+}
+
 #[async_trait]
 impl WebhookStore for PgStore {
     async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -171,45 +217,38 @@ impl WebhookStore for PgStore {
         &self,
         new: &NewDeliveries<'_>,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM webhooks
-             WHERE workspace_id = $1 AND (cardinality(events) = 0 OR $2 = ANY(events))
-             ORDER BY created_at, id",
+        enqueue_on(&mut *self.pool().acquire().await?, new).await
+    }
+
+    /// One transaction: the event's `INSERT`, then the deliveries as `enqueue_deliveries`.
+    async fn record_event(
+        &self,
+        event: &crate::Event,
+        body: &str,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
+        sqlx::query(
+            "INSERT INTO events (id, workspace_id, connection_id, kind, payload, created_at)
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
         )
-        .bind(new.workspace_id)
-        .bind(new.event_type)
-        .fetch_all(self.pool())
+        .bind(&event.id)
+        .bind(&event.workspace_id)
+        .bind(&event.connection_id)
+        .bind(&event.kind)
+        .bind(event.payload.to_string())
+        .bind(event.created_at)
+        .execute(&mut *tx)
         .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let delivery_ids: Vec<String> = ids
-            .iter()
-            .map(|_| uuid::Uuid::now_v7().to_string())
-            .collect();
-        let rows = sqlx::query(concat!(
-            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
-                 body, status, attempts, next_attempt_at, created_at)
-             SELECT d.id, w.id, w.workspace_id, $3, $4, $5, 'pending', 0, $6, $6
-             FROM unnest($1::text[], $2::text[]) AS d (id, webhook_id)
-             JOIN webhooks w ON w.id = d.webhook_id
-             ON CONFLICT (webhook_id, event_id) DO NOTHING
-             RETURNING ",
-            delivery_columns!()
-        ))
-        .bind(&delivery_ids)
-        .bind(&ids)
-        .bind(new.event_id)
-        .bind(new.event_type)
-        .bind(new.body)
-        .bind(new.now)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(by_due(
-            rows.iter()
-                .map(delivery_from_row)
-                .collect::<StoreResult<_>>()?,
-        ))
+        let new = NewDeliveries {
+            workspace_id: &event.workspace_id,
+            event_id: &event.id,
+            event_type: &event.kind,
+            body,
+            now: event.created_at,
+        };
+        let queued = enqueue_on(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(queued)
     }
 
     async fn claim_deliveries_except(

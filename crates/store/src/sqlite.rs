@@ -65,6 +65,8 @@ macro_rules! oauth_state_columns {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// False when the URL asked for a read-only database (`?mode=ro`).
+    writable: bool,
 }
 
 impl SqliteStore {
@@ -85,10 +87,14 @@ impl SqliteStore {
     /// [`StoreError::Migrate`] when the migrations fail.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let (options, in_memory) = connect_options(url)?;
+        let writable = !url.split_once('?').is_some_and(|(_, query)| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .any(|(key, value)| key == "mode" && value == "ro")
+        });
         let options = options.foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
 
         let pool = if in_memory {
-            SqlitePoolOptions::new()
+            crate::pool::guard_sqlite(SqlitePoolOptions::new(), writable)
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -106,7 +112,7 @@ impl SqliteStore {
             let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal);
-            SqlitePoolOptions::new()
+            crate::pool::guard_sqlite(SqlitePoolOptions::new(), writable)
                 .max_connections(MAX_FILE_CONNECTIONS)
                 .connect_with(options)
                 .await?
@@ -118,7 +124,7 @@ impl SqliteStore {
         } else {
             migrate_locked(&pool, options_path(&pool)).await?;
         }
-        Ok(Self { pool })
+        Ok(Self { pool, writable })
     }
 
     /// The underlying connection pool (for diagnostics and backend-specific tests).
@@ -308,8 +314,19 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// `SELECT 1`, and a connection that could only open the database read-only (unless the
+    /// URL asked for `?mode=ro`) is an error of kind `ReadOnlyFilesystem`
+    /// ([`crate::Fault::ReadOnly`]).
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        if self.writable && crate::pool::sqlite_read_only(&mut conn).await? {
+            return Err(StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ReadOnlyFilesystem,
+                "the database file could only be opened read-only: check its permissions and \
+                 its filesystem",
+            ))));
+        }
         Ok(())
     }
 

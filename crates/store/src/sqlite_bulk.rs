@@ -54,7 +54,7 @@ impl BulkStore for SqliteStore {
         batch: &ConnectBatch,
         sessions: &[BatchSession],
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "INSERT INTO connect_batches (id, workspace_id, owner, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -154,7 +154,7 @@ impl BulkStore for SqliteStore {
     }
 
     async fn record_validation(&self, record: &ValidationRecord) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "INSERT INTO connection_validations (connection_id, verdict, report, checked_at)
              SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM connections WHERE id = $1)

@@ -125,7 +125,7 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn replace_sealed(&self, replacements: &[(SealedRow, String)]) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         let mut done = 0;
         for (row, new) in replacements {
             let column = row.column;

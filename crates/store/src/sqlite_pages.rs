@@ -54,7 +54,7 @@ impl PageStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let keep: Vec<String> = pages.iter().map(|p| p.page_id.clone()).collect();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         sqlx::query(
             "DELETE FROM connection_pages WHERE connection_id = ?1 \
              AND page_id NOT IN (SELECT value FROM json_each(?2))",

@@ -192,7 +192,7 @@ impl SyncStore for SqliteStore {
             SyncStep::Failed(e) => Some(e.to_string()),
             SyncStep::Read(_) => None,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
         let done = sqlx::query(
             "UPDATE sync_jobs SET steps_done = steps_done + 1, locked_until = ?3, \
              errors = CASE WHEN ?4 IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(?4)) END \

@@ -113,6 +113,48 @@ fn by_due(mut rows: Vec<WebhookDelivery>) -> Vec<WebhookDelivery> {
     rows
 }
 
+/// Queues `new`'s deliveries on `conn` (inside the caller's transaction, or not).
+async fn enqueue_on(
+    conn: &mut sqlx::SqliteConnection,
+    new: &NewDeliveries<'_>,
+) -> StoreResult<Vec<WebhookDelivery>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM webhooks
+         WHERE workspace_id = $1
+           AND (json_array_length(events) = 0
+                OR EXISTS (SELECT 1 FROM json_each(webhooks.events) AS e WHERE e.value = $2))
+         ORDER BY created_at, id",
+    )
+    .bind(new.workspace_id)
+    .bind(new.event_type)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut queued = Vec::with_capacity(ids.len());
+    for webhook_id in ids {
+        let row = sqlx::query(concat!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
+                 body, status, attempts, next_attempt_at, created_at)
+             SELECT $1, id, workspace_id, $3, $4, $5, 'pending', 0, $6, $6
+             FROM webhooks WHERE id = $2
+             ON CONFLICT (webhook_id, event_id) DO NOTHING
+             RETURNING ",
+            delivery_columns!()
+        ))
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&webhook_id)
+        .bind(new.event_id)
+        .bind(new.event_type)
+        .bind(new.body)
+        .bind(to_millis(new.now))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = row {
+            queued.push(delivery_from_row(&row)?);
+        }
+    }
+    Ok(queued)
+}
+
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -191,40 +233,37 @@ impl WebhookStore for SqliteStore {
         &self,
         new: &NewDeliveries<'_>,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM webhooks
-             WHERE workspace_id = $1
-               AND (json_array_length(events) = 0
-                    OR EXISTS (SELECT 1 FROM json_each(webhooks.events) AS e WHERE e.value = $2))
-             ORDER BY created_at, id",
+        enqueue_on(&mut *self.pool().acquire().await?, new).await
+    }
+
+    /// One transaction: the event's `INSERT`, then the deliveries as `enqueue_deliveries`.
+    async fn record_event(
+        &self,
+        event: &crate::Event,
+        body: &str,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        let mut tx = crate::pool::Tx::begin(self.pool()).await?;
+        sqlx::query(
+            "INSERT INTO events (id, workspace_id, connection_id, kind, payload, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(new.workspace_id)
-        .bind(new.event_type)
-        .fetch_all(self.pool())
+        .bind(&event.id)
+        .bind(&event.workspace_id)
+        .bind(&event.connection_id)
+        .bind(&event.kind)
+        .bind(event.payload.to_string())
+        .bind(to_millis(event.created_at))
+        .execute(&mut *tx)
         .await?;
-        let mut queued = Vec::with_capacity(ids.len());
-        for webhook_id in ids {
-            let row = sqlx::query(concat!(
-                "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
-                     body, status, attempts, next_attempt_at, created_at)
-                 SELECT $1, id, workspace_id, $3, $4, $5, 'pending', 0, $6, $6
-                 FROM webhooks WHERE id = $2
-                 ON CONFLICT (webhook_id, event_id) DO NOTHING
-                 RETURNING ",
-                delivery_columns!()
-            ))
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&webhook_id)
-            .bind(new.event_id)
-            .bind(new.event_type)
-            .bind(new.body)
-            .bind(to_millis(new.now))
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                queued.push(delivery_from_row(&row)?);
-            }
-        }
+        let new = NewDeliveries {
+            workspace_id: &event.workspace_id,
+            event_id: &event.id,
+            event_type: &event.kind,
+            body,
+            now: event.created_at,
+        };
+        let queued = enqueue_on(&mut tx, &new).await?;
+        tx.commit().await?;
         Ok(queued)
     }
 

@@ -161,6 +161,16 @@ pub trait WebhookStore: Send + Sync {
         new: &NewDeliveries<'_>,
     ) -> StoreResult<Vec<WebhookDelivery>>;
 
+    /// Records `event` and queues its deliveries (as [`WebhookStore::enqueue_deliveries`],
+    /// with `body` the JSON to send) in one transaction: the outbox. Either both are stored or
+    /// neither is, so no crash between them loses a delivery of a recorded event. Returns the
+    /// deliveries queued.
+    async fn record_event(
+        &self,
+        event: &crate::Event,
+        body: &str,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+
     /// Leases up to `limit` pending deliveries due at `now` (`next_attempt_at <= now`) whose
     /// lease is free or expired, to `owner` until `until`, earliest due first. A delivery is
     /// leased to at most one caller at a time, across processes.

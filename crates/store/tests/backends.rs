@@ -356,3 +356,82 @@ async fn connect_can_run_in_a_spawned_task() {
         .unwrap()
         .unwrap();
 }
+
+/// A connection returned to the pool inside a transaction it did not commit (what a failed
+/// write on a full disk leaves: SQLite rolled back by itself, sqlx's `ROLLBACK` failed) is
+/// closed, not handed out again: later writes are committed for everyone, not swallowed by a
+/// transaction that is never committed.
+#[tokio::test]
+async fn sqlite_a_connection_left_inside_a_transaction_is_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("leftover.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    {
+        let mut conn = store.pool().acquire().await.unwrap();
+        // Behind sqlx's back, as SQLite's own rollback-on-error leaves sqlx's count wrong.
+        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    }
+    for i in 0..20 {
+        store
+            .create_workspace(&format!("w{i}"), at(i))
+            .await
+            .unwrap();
+    }
+    let other = SqliteStore::connect(&url).await.unwrap();
+    assert_eq!(
+        other.list_workspaces(100).await.unwrap().len(),
+        20,
+        "every acknowledged write is visible to another connection"
+    );
+    drop(store);
+    // And after the writer is gone (what a restart reads).
+    let reopened = SqliteStore::connect(&url).await.unwrap();
+    assert_eq!(reopened.list_workspaces(100).await.unwrap().len(), 20);
+}
+
+/// The same through sqlx's own transaction count: a transaction dropped while its rollback
+/// cannot run is not handed out either.
+#[tokio::test]
+async fn postgres_a_connection_counted_inside_a_transaction_is_never_reused() {
+    let url = testing::fresh_postgres_url().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    {
+        let mut conn = store.pool().acquire().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    }
+    for i in 0..5 {
+        store
+            .create_workspace(&format!("w{i}"), at(i))
+            .await
+            .unwrap();
+    }
+    let other = PgStore::connect(&url).await.unwrap();
+    assert_eq!(other.list_workspaces(100).await.unwrap().len(), 5);
+}
+
+/// Failures say what the database said: a full disk, a read-only file, an unreachable server.
+#[tokio::test]
+async fn store_errors_name_their_cause() {
+    use switchboard_store::Fault;
+    let full = StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::StorageFull,
+        "full",
+    )));
+    assert_eq!(full.fault(), Fault::DiskFull);
+    assert_eq!(
+        StoreError::Database(sqlx::Error::PoolTimedOut).fault(),
+        Fault::Unreachable
+    );
+    assert_eq!(StoreError::Corrupt("x".into()).fault(), Fault::Other);
+
+    // SQLITE_READONLY from a real read-only database.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.db");
+    let url = format!("sqlite://{}", path.display());
+    SqliteStore::connect(&url).await.unwrap();
+    let ro = SqliteStore::connect(&format!("{url}?mode=ro"))
+        .await
+        .unwrap();
+    let err = ro.create_workspace("w", at(0)).await.unwrap_err();
+    assert_eq!(err.fault(), Fault::ReadOnly, "{err}");
+}

@@ -482,6 +482,46 @@ async fn claims_are_exclusive_across_stores(a: Arc<dyn Store>, b: Arc<dyn Store>
     assert_eq!(unique.len(), 60);
 }
 
+/// The outbox: an event and its deliveries are stored by one call in one transaction; an event
+/// that cannot be stored (its id taken) queues nothing.
+async fn record_event_stores_the_event_with_its_deliveries(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "A").await;
+    let all = webhook(&ws, &[], 1);
+    let other_type = webhook(&ws, &["post.published"], 2);
+    store.create_webhook(&all).await.unwrap();
+    store.create_webhook(&other_type).await.unwrap();
+    let event = switchboard_store::Event {
+        id: uuid::Uuid::now_v7().to_string(),
+        workspace_id: ws.clone(),
+        connection_id: None,
+        kind: "connection.created".to_string(),
+        payload: json!({"n": 1}),
+        created_at: at(10),
+    };
+    let queued = store.record_event(&event, "{\"n\":1}").await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].webhook_id, all.id);
+    assert_eq!(queued[0].event_id, event.id);
+    assert_eq!(queued[0].body, "{\"n\":1}");
+    assert_eq!(
+        store.list_events(&ws, 10).await.unwrap(),
+        vec![event.clone()]
+    );
+
+    // The same event again: refused whole, no second delivery and no second event.
+    assert!(store.record_event(&event, "{}").await.is_err());
+    assert_eq!(
+        store.list_deliveries(&ws, &all.id, 10).await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .list_deliveries(&ws, &other_type.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.list_events(&ws, 10).await.unwrap().len(), 1);
+}
+
 conformance! {
     single: [
         webhooks_round_trip_and_are_workspace_scoped,
@@ -492,6 +532,7 @@ conformance! {
         attempts_are_recorded_only_by_the_lease_holder,
         deliveries_list_newest_first_scoped_and_go_with_their_webhook,
         audit_log_newest_first_filtered_and_scoped,
+        record_event_stores_the_event_with_its_deliveries,
     ],
     pair: [
         claims_are_exclusive_across_stores,

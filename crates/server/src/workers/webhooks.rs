@@ -1,7 +1,7 @@
 //! The webhook delivery worker: sends queued events to the workspace's endpoints, signed, and
 //! retries failures with exponential back-off and jitter.
 //!
-//! A delivery is queued by [`crate::webhooks::enqueue`] (called from `events::emit`) for every
+//! A delivery is queued with its event, in the same transaction, by `events::emit` for every
 //! endpoint that subscribes to the event's type. Each [`tick`] is a pipeline: it leases due
 //! deliveries (one statement per claim; several instances never send the same delivery at
 //! once), at most [`BATCH`] held at a time, and claims more as sends finish, until nothing is
