@@ -2006,7 +2006,6 @@ async fn a_panicking_handler_answers_a_problem_and_is_logged_once() {
     assert_eq!(logged, 1, "logged once");
 }
 
-
 /// YouTube locks every upload of an unverified API project created after 28 July 2020 as
 /// private (https://developers.google.com/youtube/v3/docs/videos/insert). With the sandbox's
 /// app unaudited, a public upload ends `published` (the video exists) with the warning as the
