@@ -879,7 +879,9 @@ async fn create_tweet(State(sb): State<Arc<Shared>>, req: Req) -> Response {
                 );
                 let r = json(
                     201,
-                    json!({ "data": { "id": id, "text": stored, "edit_history_tweet_ids": [id] } }),
+                    // The create answer is `{data: {id, text}}` (docs.x.com/x-api/posts/creation-of-a-post;
+                    // X's OpenAPI `CreatePostsResponseData`), the text as X stored it.
+                    json!({ "data": { "id": id, "text": stored } }),
                 );
                 (
                     r,
