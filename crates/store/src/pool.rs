@@ -89,26 +89,36 @@ pub(crate) fn guard_sqlite(
         })
 }
 
-/// The PostgreSQL pool's hooks: a connection that sqlx counts inside a transaction is closed on
-/// release and before acquire. Unlike SQLite, PostgreSQL never ends a transaction behind the
-/// client's back (a failed statement leaves it aborted until sqlx's `ROLLBACK`, which then
-/// succeeds), so sqlx's count is the truth; a connection whose `COMMIT`/`ROLLBACK` failed is
-/// retired by [`Tx`]. (A server-side probe such as `transaction_timestamp() =
-/// statement_timestamp()` cannot tell: with the extended query protocol every `Execute` moves
-/// `statement_timestamp()` past the transaction's start, so it would close every connection.)
+/// The PostgreSQL pool's hooks: a connection inside a transaction, by sqlx's count or by the
+/// server's own (a raw `BEGIN` that sqlx never counted), is closed on release; before acquire,
+/// sqlx's count is checked again. A connection whose check fails (its transaction aborted, or the
+/// connection broken) is closed too.
 pub(crate) fn guard_postgres(options: PoolOptions<sqlx::Postgres>) -> PoolOptions<sqlx::Postgres> {
     options
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_release(|conn, _meta| Box::pin(async move { Ok(postgres_reusable(conn)) }))
-        .before_acquire(|conn, _meta| Box::pin(async move { Ok(postgres_reusable(conn)) }))
+        .after_release(|conn, _meta| Box::pin(async move { postgres_reusable(conn).await }))
+        .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
 }
 
-fn postgres_reusable(conn: &mut PgConnection) -> bool {
-    if conn.is_in_transaction() {
-        tracing::warn!("a PostgreSQL connection left inside a transaction was closed");
-        return false;
+async fn postgres_reusable(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    let counted = conn.is_in_transaction();
+    // `transaction_timestamp() = statement_timestamp()` holds exactly when this statement began
+    // its own transaction, but only under the simple query protocol: under the
+    // extended protocol every `Execute` message moves `statement_timestamp()` past the
+    // transaction's start, and the probe would close every connection. Runs after any rollback
+    // a dropped transaction queued.
+    const PROBE: &str = "SELECT transaction_timestamp() = statement_timestamp()";
+    // A bare `&str` has no arguments, so sqlx sends it as a simple query.
+    let row = sqlx::Executor::fetch_one(&mut *conn, PROBE).await?;
+    let own_transaction: bool = sqlx::Row::try_get(&row, 0)?;
+    if counted || !own_transaction {
+        tracing::warn!(
+            sqlx_counts_transaction = counted,
+            "a PostgreSQL connection left inside a transaction was closed"
+        );
+        return Ok(false);
     }
-    true
+    Ok(true)
 }
 
 /// True when the connection is outside any transaction, both by sqlx's count and by SQLite's
